@@ -1,0 +1,60 @@
+"""Typed errors. User errors carry a message a quality manager can act on.
+
+The CLI turns any :class:`ModqaError` into one line on stderr and a non-zero
+exit, without a traceback. Anything else is a bug and keeps its traceback.
+"""
+from __future__ import annotations
+
+__all__ = ["ModqaError", "DataContractError", "InputFileError", "ConfigError",
+           "SamplingError", "EstimationError", "BatchError"]
+
+
+class ModqaError(Exception):
+    """Base class of every user-facing modqa error (exit code 2)."""
+
+    exit_code = 2
+
+
+class InputFileError(ModqaError):
+    """A raw file is missing, empty, unreadable, or has the wrong encoding or delimiter."""
+
+
+class DataContractError(ModqaError):
+    """Raw data breaks the data contract.
+
+    Parameters
+    ----------
+    problems : list of dict
+        One dict per broken rule with keys ``table``, ``file``, ``column``,
+        ``rule``, ``rows`` (first offending 1-based data row numbers) and ``count``.
+    """
+
+    def __init__(self, problems: list[dict]):
+        self.problems = list(problems)
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        lines = [f"{len(self.problems)} data contract problem(s):"]
+        for p in self.problems:
+            rows = p.get("rows") or []
+            where = f"rows {', '.join(map(str, rows))}" if rows else "whole table"
+            more = f" (+{p['count'] - len(rows)} more)" if p.get("count", 0) > len(rows) and rows else ""
+            lines.append(f"  {p.get('file', p.get('table'))}: column '{p.get('column')}': "
+                         f"{p.get('rule')} [{p.get('count', 0)} row(s); {where}{more}]")
+        return "\n".join(lines)
+
+
+class ConfigError(ModqaError):
+    """A params/*.yaml file or a CLI option is invalid."""
+
+
+class SamplingError(ModqaError):
+    """A sample plan cannot be drawn as asked (e.g. n larger than the population)."""
+
+
+class EstimationError(ModqaError):
+    """An estimate cannot be computed honestly from the data given (e.g. bad weights)."""
+
+
+class BatchError(ModqaError):
+    """One or more units of a batch run failed; the manifest says which and why."""
