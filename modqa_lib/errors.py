@@ -37,10 +37,15 @@ class DataContractError(ModqaError):
         lines = [f"{len(self.problems)} data contract problem(s):"]
         for p in self.problems:
             rows = p.get("rows") or []
-            where = f"rows {', '.join(map(str, rows))}" if rows else "whole table"
-            more = f" (+{p['count'] - len(rows)} more)" if p.get("count", 0) > len(rows) and rows else ""
-            lines.append(f"  {p.get('file', p.get('table'))}: column '{p.get('column')}': "
-                         f"{p.get('rule')} [{p.get('count', 0)} row(s); {where}{more}]")
+            count = int(p.get("count") or 0)
+            if rows:
+                more = f" (+{count - len(rows)} more)" if count > len(rows) else ""
+                where = f"[{count} row(s); data rows {', '.join(map(str, rows))}{more}]"
+            else:
+                where = "[whole table]"
+            column = p.get("column")
+            col = f"column '{column}'" if column not in (None, "*") else "table"
+            lines.append(f"  {p.get('file') or p.get('table')}: {col}: {p.get('rule')} {where}")
         return "\n".join(lines)
 
 

@@ -63,7 +63,8 @@ def forest(table: pd.DataFrame, label: str | Sequence[str], value: str = S.ACCUR
     ax.scatter(t[value], y, color=colors, zorder=3, s=26)
     if isinstance(target, (int, float)):
         ax.axvline(target, color="#868e96", ls="--", lw=1)
-        ax.text(target, len(t) - 0.4, f" target {target:.0%}", color="#495057", fontsize=8, va="bottom")
+        ax.text(target, -0.9, f" target {target:.0%}", color="#495057", fontsize=8, va="bottom")
+        ax.set_ylim(-1, len(t) - 0.5)
     elif isinstance(target, str) and target in t:
         ax.scatter(t[target], y, marker="|", s=160, color="#495057", zorder=4, label="target")
         ax.legend(loc="lower left", fontsize=8, frameon=False)

@@ -218,7 +218,7 @@ TABLES: dict[str, Table] = {
     "golden": Table("golden", (
         C(ITEM_ID, "str", unique=True, description="known-answer item"),
         C(GOLD_LABEL, "str", description="the policy team's answer"),
-        C(POLICY, "str", description="policy area of the item"),
+        C(POLICY, "str", vocab="policies", description="policy area of the item"),
     ), key=ITEM_ID, description="known-answer items"),
     "actions": Table("actions", (
         C(ACTION_ID, "str", unique=True, description="unique id of the corrective action"),

@@ -1,0 +1,168 @@
+"""Building blocks of the report notebooks: headers, formatted tables, scoped views.
+
+Notebooks stay thin: they call these functions and the statistics modules, and
+show the results. Everything user-generated that reaches a report passes
+through :mod:`modqa_lib.export`'s escaping helpers here.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import schema as S
+from .export import safe_markdown, safe_table
+from .privacy import anonymise_peers, pseudonymise
+from .scoring import accuracy_table, kpi_status, severity_table
+from .views import Scope
+
+__all__ = ["header", "rate_text", "show", "vendor_audits", "headline", "peer_table",
+           "actions_in_scope", "PLATFORM", "human_audits", "headline_figures"]
+
+PLATFORM = "Platform"   # vendor value of machine decisions (site "model")
+
+_PCT_WORDS = ("accuracy", "rate", "share", "ci_low", "ci_high", "precision", "recall", "f1",
+              "fpr", "fnr", "gap", "target", "diff", "did", "estimate", "score", "prevalence",
+              "agreement", "lift_pct", "cum_share", "p_best", "p_worst", "before", "after",
+              "level_change")
+
+
+def header(title: str, scope: Scope | None = None, subtitle: str = ""):
+    """Report opening: title, unit, period, data fingerprint and generation time (escaped)."""
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    if scope is None:
+        return safe_markdown("# {title}\n\n{subtitle}\n\nGenerated {now}.", title=title,
+                             subtitle=subtitle, now=now)
+    return safe_markdown(
+        "# {title}\n\n**Scope:** {label} · **Period:** {period} · "
+        "**Audited decisions:** {n} · **Data fingerprint:** `{fp}` · **Generated:** {now}\n\n{subtitle}",
+        title=title, label=scope.label, period=scope.period_label, n=f"{len(scope.audits):,}",
+        fp=scope.fingerprint, now=now, subtitle=subtitle)
+
+
+def rate_text(estimate: float, ci_low: float, ci_high: float, n: int, alpha: float = 0.05) -> str:
+    """"93.7% (95% CI 92.2–95.0%; n = 1,210)": a rate as a reader should always see it."""
+    if n == 0 or not np.isfinite(estimate):
+        return f"no estimate (n = {int(n):,})"
+    return (f"{estimate:.1%} ({1 - alpha:.0%} CI {ci_low:.1%}–{ci_high:.1%}; n = {int(n):,})")
+
+
+def _is_pct(col: str) -> bool:
+    c = col.lower()
+    if c == "n" or c.startswith("n_") or c.endswith(("_n", "n_eff")) or "p_value" in c or "q_value" in c:
+        return False
+    return any(w in c for w in _PCT_WORDS) and c not in ("weight_sum",)
+
+
+def _pct(v) -> str:
+    """1 decimal, or 2 below 1% (critical-error rates live there)."""
+    if pd.isna(v):
+        return ""
+    return f"{v:.2%}" if abs(v) < 0.01 and v != 0 else f"{v:.1%}"
+
+
+def show(df: pd.DataFrame, columns: Sequence[str] | None = None, rename: Mapping[str, str] | None = None,
+         pct: Iterable[str] | None = None, caption: str | None = None, max_rows: int = 40,
+         hide_index: bool = True):
+    """An escaped, formatted table for a report.
+
+    Percent-like columns (accuracy, rates, CIs, shares...) are shown as
+    percentages, counts with thousands separators, p/q-values in scientific
+    notation when small. Values, labels and caption are HTML-escaped.
+
+    Parameters
+    ----------
+    df : DataFrame
+    columns : list of str, optional
+        Columns to keep, in order.
+    rename : mapping, optional
+        Display names for columns (applied after formatting is decided).
+    pct : iterable of str, optional
+        Columns to show as percentages (default: guessed from their names).
+    max_rows : int, default 40
+        Reports never dump raw data: longer tables are cut with a note.
+    """
+    t = df.loc[:, list(columns)] if columns is not None else df
+    note = None
+    if len(t) > max_rows:
+        note = f"first {max_rows} of {len(t):,} rows"
+        t = t.head(max_rows)
+    pct_cols = set(pct) if pct is not None else {c for c in t.columns if _is_pct(str(c))}
+    fmt: dict[str, object] = {}
+    for c in t.columns:
+        s = t[c]
+        if c in pct_cols and pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            fmt[c] = _pct
+        elif str(c) in (S.P_VALUE, S.Q_VALUE) or str(c).endswith(("p_value", "q_value")):
+            fmt[c] = lambda v: "" if pd.isna(v) else (f"{v:.1e}" if v < 0.001 else f"{v:.3f}")
+        elif pd.api.types.is_integer_dtype(s):
+            fmt[c] = lambda v: "" if pd.isna(v) else f"{int(v):,}"
+        elif pd.api.types.is_float_dtype(s):
+            fmt[c] = lambda v: "" if pd.isna(v) else f"{v:,.2f}"
+        elif pd.api.types.is_datetime64_any_dtype(s):
+            fmt[c] = lambda v: "" if pd.isna(v) else f"{pd.Timestamp(v):%Y-%m-%d}"
+    if rename:
+        t = t.rename(columns=dict(rename))
+        fmt = {rename.get(k, k): v for k, v in fmt.items()}
+    cap = caption if note is None else f"{caption + ' · ' if caption else ''}{note}"
+    return safe_table(t, formatter=fmt, na_rep="", caption=cap, hide_index=hide_index)
+
+
+def human_audits(audits: pd.DataFrame) -> pd.DataFrame:
+    """Audits of decisions made by people (human and HITL), i.e. without pure machine decisions."""
+    return audits[audits[S.VENDOR] != PLATFORM]
+
+
+def vendor_audits(scope: Scope, vendor: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The audits a vendor's report may show: its own (moderators pseudonymised) and all, peers anonymised.
+
+    Returns
+    -------
+    own : DataFrame
+        The scope's audits with ``moderator_id`` replaced by keyed pseudonyms.
+    peers : DataFrame
+        Every vendor's human audits in the period, other vendors renamed
+        "Peer A/B/..." with their sites renamed and moderator ids dropped.
+    """
+    own = scope.audits.copy()
+    own[S.MODERATOR_ID] = pseudonymise(own[S.MODERATOR_ID])
+    peers = anonymise_peers(human_audits(scope.all_audits), vendor)
+    return own, peers
+
+
+def headline(audits: pd.DataFrame, alpha: float = 0.05, targets=True) -> pd.DataFrame:
+    """One row: design-weighted accuracy vs target, and the critical-error rate, each with n and CI."""
+    acc = kpi_status(audits, by=None, weights=S.WEIGHT, alpha=alpha, targets=targets)
+    sev = severity_table(audits, by=None, weights=S.WEIGHT, alpha=alpha)
+    row = acc.iloc[[0]].reset_index(drop=True)
+    for c in ("critical_rate", "critical_ci_low", "critical_ci_high"):
+        if c not in row and c in sev:
+            row[c] = sev[c].iloc[0]
+    return row
+
+
+def peer_table(peers: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Accuracy per (anonymised) vendor with CI, for a vendor's peer comparison."""
+    return (accuracy_table(peers, by=[S.VENDOR], weights=S.WEIGHT, alpha=alpha, targets=True)
+            .sort_values(S.VENDOR).reset_index(drop=True))
+
+
+def actions_in_scope(actions: pd.DataFrame, vendor: str | None = None, market: str | None = None
+                     ) -> pd.DataFrame:
+    """Corrective actions a unit's report may show: its own and global ones, never another vendor's."""
+    a = actions
+    if vendor:
+        a = a[a[S.VENDOR].isna() | (a[S.VENDOR] == vendor)]
+    if market:
+        a = a[a[S.MARKET].isna() | (a[S.MARKET] == market)]
+    return a.reset_index(drop=True)
+
+
+def headline_figures(row: pd.Series | Mapping, **extra) -> dict:
+    """Flat dict of headline numbers for :func:`modqa_lib.batch.record_headline`."""
+    keys = ("n", "accuracy", "ci_low", "ci_high", "target", "status", "critical_rate")
+    out = {k: row[k] for k in keys if k in row}
+    out.update(extra)
+    return out
