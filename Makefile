@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 WORKERS ?= 2
 
-.PHONY: run test lab setup demo-data ingest batch bench clean-outputs
+.PHONY: run test nbval lab setup demo-data ingest batch bench clean-outputs
 
 setup: $(STAMP)
 
@@ -31,7 +31,16 @@ run: demo-data ingest
 
 test: setup
 	$(BIN)/python -m pytest -n $(WORKERS) tests
-	$(BIN)/python -m pytest --nbval-lax --sanitize-with tests/nbval_sanitize.cfg -p no:randomly notebooks
+	$(MAKE) --no-print-directory nbval
+
+# Every notebook must execute cleanly (nbval-lax) on a small, fast demo data set.
+NBVAL_DATA := .nbval
+nbval: setup
+	rm -rf $(NBVAL_DATA)
+	$(BIN)/modqa demo-data --out $(NBVAL_DATA)/raw --decisions 40000 > /dev/null
+	$(BIN)/modqa ingest --raw $(NBVAL_DATA)/raw --processed $(NBVAL_DATA)/processed > /dev/null
+	MODQA_HEADLESS=1 MODQA_PROCESSED_DIR=$(CURDIR)/$(NBVAL_DATA)/processed MODQA_OUTPUTS_DIR=$(CURDIR)/$(NBVAL_DATA)/outputs \
+	  $(BIN)/python -m pytest --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -n $(WORKERS) --dist loadfile notebooks
 
 lab: setup
 	$(BIN)/jupyter lab notebooks

@@ -77,7 +77,8 @@ from typing import Any, Iterable, Mapping
 from . import schema as S
 from .config import NOTEBOOKS_DIR, OUTPUTS_DIR, PARAMS_DIR, PROCESSED_DIR, PROJ_ROOT
 from .errors import BatchError, ConfigError, ModqaError
-from .io import data_fingerprint, load_processed, load_yaml, write_json_atomic, write_text_atomic
+from .io import (data_fingerprint, load_processed, load_yaml, processed_fingerprint, write_json_atomic,
+                 write_text_atomic)
 
 __all__ = ["HEADLINE_MIME", "FAMILIES", "UnitSpec", "UnitResult", "BatchResult", "record_headline",
            "read_headline", "run_unit", "run_batch", "plan_batch", "load_family_config",
@@ -234,27 +235,6 @@ def parse_period(period: str) -> tuple[str, Any]:
         return "range", (start, end)
     raise ConfigError(f"period {period!r} not understood: use 'last:N' (N weeks, N >= 1), 'all' "
                       "or 'YYYY-MM-DD:YYYY-MM-DD'")
-
-
-def processed_fingerprint(processed: str | os.PathLike | None = None) -> str | None:
-    """Fingerprint of the processed data; None if there is none.
-
-    ``data_fingerprint`` (or ``fingerprint``) from ``<processed>/manifest.json``
-    as written by ``modqa ingest`` (a fingerprint of the raw files), else
-    :func:`modqa_lib.io.data_fingerprint` of the parquet files.
-    """
-    d = Path(processed or PROCESSED_DIR)
-    man = d / "manifest.json"
-    if man.exists():
-        try:
-            info = json.loads(man.read_text(encoding="utf-8"))
-            fp = info.get("data_fingerprint") or info.get("fingerprint")
-        except (OSError, ValueError, AttributeError):
-            fp = None
-        if fp:
-            return str(fp)
-    files = sorted(d.glob("*.parquet"))
-    return data_fingerprint(files) if files else None
 
 
 def _utcnow() -> datetime:
@@ -523,7 +503,8 @@ def run_unit(spec: UnitSpec) -> UnitResult:
     except Exception as exc:  # kernel death, kernel start failure, missing notebook, ...
         name = type(exc).__name__
         status = "timeout" if time.monotonic() >= deadline else "failed"
-        error = f"{name}: {_one_line(exc, 240)}" + (" (kernel died)" if name == "DeadKernelError" else "")
+        error = (f"{name}: the kernel died (a crash, os._exit or out of memory); the executed notebook "
+                 "shows the last cell that ran" if name == "DeadKernelError" else f"{name}: {_one_line(exc, 240)}")
     if timed_out:
         status = "timeout"
         error = (f"timed out after {spec.timeout:g}s (unit budget, kernel start included) "
@@ -754,11 +735,12 @@ def plan_batch(by: str, only: Iterable[str] | None = None, period: str | None = 
     site_vendor: dict[str, str] = {}
     if by == "site":
         if decisions is not None and S.SITE in decisions.columns:
-            site_vendor = _privacy_context(decisions, "")["sites"]
+            site_vendor = _privacy_context(decisions, "")["sites"]  # site -> its (main) vendor
         elif (PARAMS_DIR / "sites.yaml").exists():  # sites.yaml also maps site -> vendor
             raw = load_yaml(PARAMS_DIR / "sites.yaml").get("sites") or {}
             site_vendor = {str(k): str(v.get("vendor")) for k, v in raw.items() if isinstance(v, Mapping)}
 
+    base_privacy = _privacy_context(decisions, "") if (fam["vendor_facing"] and decisions is not None) else None
     specs: list[UnitSpec] = []
     slugs: set[str] = set()
     for u in all_units:
@@ -786,8 +768,8 @@ def plan_batch(by: str, only: Iterable[str] | None = None, period: str | None = 
         slugs.add(slug)
         privacy = None
         if fam["vendor_facing"]:
-            if decisions is not None:
-                privacy = _privacy_context(decisions, p.get("vendor", u))
+            if base_privacy is not None:
+                privacy = {**base_privacy, "focus_vendor": p.get("vendor", u)}
             elif not any("privacy check" in w for w in warnings):
                 warnings.append("privacy check reduced: no processed decisions to list other vendors' "
                                 "sites and moderators")
@@ -929,6 +911,9 @@ def run_batch(by: str, only: Iterable[str] | None = None, workers: int | None = 
     """
     if resume and not run_id:
         raise ConfigError("--resume needs the --run-id of the run to resume")
+    n_workers = workers if workers is not None else (os.cpu_count() or 1)
+    if n_workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
     outputs_p = Path(outputs or OUTPUTS_DIR)
     manifest = _read_manifest(outputs_p / str(run_id)) if run_id and _RUN_ID.match(str(run_id)) else None
     if resume:
@@ -968,6 +953,8 @@ def run_batch(by: str, only: Iterable[str] | None = None, workers: int | None = 
     todo: list[UnitSpec] = []
     for s in specs:
         prev = manifest["units"].get(key(s.unit))
+        if prev and prev.get("slug"):
+            s.slug = prev["slug"]  # a rerun writes where the first attempt did
         if resume and prev and prev.get("status") == "ok" and all(
                 (run_dir / rel).exists() for rel in (prev.get("outputs") or {}).values()) \
                 and {"notebook", "html"} <= set(prev.get("outputs") or {}):
@@ -995,9 +982,6 @@ def run_batch(by: str, only: Iterable[str] | None = None, workers: int | None = 
 
     run_dir.mkdir(parents=True, exist_ok=True)
     save()
-    n_workers = workers if workers is not None else (os.cpu_count() or 1)
-    if n_workers < 1:
-        raise ConfigError(f"--workers must be at least 1, got {workers}")
     if todo:
         from tqdm.auto import tqdm
 

@@ -44,7 +44,7 @@ def _cmd_sample(a: argparse.Namespace) -> int:
 
     print(run_sample_command(week=a.week, by=a.by, margin=a.margin, confidence=a.confidence,
                              allocation=a.allocation, golden_share=a.golden_share,
-                             seed=a.seed, processed=a.processed, out=a.out))
+                             seed=a.seed, processed=a.processed, out=a.out, expected_rate=a.expected_rate))
     return 0
 
 
@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--confidence", type=float, default=0.95)
     s.add_argument("--allocation", choices=["proportional", "neyman", "equal"], default="proportional")
     s.add_argument("--golden-share", type=float, default=0.05)
+    s.add_argument("--expected-rate", type=float, default=0.5,
+                   help="error rate assumed when sizing (0.5: worst case; e.g. 0.05 at about 95%% accuracy)")
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--processed", type=Path, default=PROCESSED_DIR)
     s.add_argument("--out", type=Path, default=OUTPUTS_DIR)

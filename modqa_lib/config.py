@@ -42,7 +42,7 @@ RAW_DIR: Path = Path(os.environ.get("MODQA_RAW_DIR") or _P["raw"])
 # MODQA_PROCESSED_DIR points notebooks and commands at another processed data set
 # (nbval in `make test` uses a small one) without touching any parameter.
 PROCESSED_DIR: Path = Path(os.environ.get("MODQA_PROCESSED_DIR") or _P["processed"])
-OUTPUTS_DIR: Path = _P["outputs"]
+OUTPUTS_DIR: Path = Path(os.environ.get("MODQA_OUTPUTS_DIR") or _P["outputs"])
 PARAMS_DIR: Path = _P["params"]
 NOTEBOOKS_DIR: Path = _P["notebooks"]
 # Read-only real data shipped beside the checkout (../shared/real), if present.

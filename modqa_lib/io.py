@@ -386,3 +386,69 @@ def load_davidson(path: str | os.PathLike | None = None) -> tuple[pd.DataFrame, 
                            S.POLICY: "hate_speech", "text": raw["tweet"].to_numpy(),
                            "n_raters": raw["count"].to_numpy()})
     return cal.reset_index(drop=True), golden.reset_index(drop=True)
+
+
+def load_calibration(source: str = "demo", session: str | None = None,
+                     processed_dir: str | os.PathLike | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Calibration votes and gold answers from the processed data or from the real Davidson data.
+
+    Parameters
+    ----------
+    source : {"demo", "davidson2017"}
+        ``"demo"``: the processed ``calibration`` and ``golden`` tables;
+        ``"davidson2017"``: :func:`load_davidson` (real crowd labels).
+    session : str, optional
+        Keep one session; None, "" or "ALL" keep all.
+    processed_dir : path-like, optional
+
+    Returns
+    -------
+    calibration, golden : DataFrame
+        Golden has no ``text`` column (tweets are never shown in reports).
+
+    Raises
+    ------
+    ConfigError
+        Unknown source or session (the message lists the known sessions).
+    """
+    if source == "demo":
+        t = load_processed(processed_dir or None, tables=["calibration", "golden"])
+        cal, golden = t["calibration"], t["golden"]
+    elif source == "davidson2017":
+        cal, golden = load_davidson()
+        golden = golden.drop(columns=["text"])
+    else:
+        raise ConfigError(f"calibration source '{source}': use 'demo' or 'davidson2017'")
+    if session not in (None, "", "ALL", "all"):
+        known = sorted(cal[S.SESSION_ID].unique())
+        if session not in known:
+            raise ConfigError(f"calibration session '{session}' not found; known: {', '.join(known)}")
+        cal = cal[cal[S.SESSION_ID] == session]
+    return cal.reset_index(drop=True), golden.reset_index(drop=True)
+
+
+__all__ += ["load_calibration"]
+
+
+def processed_fingerprint(processed: str | os.PathLike | None = None) -> str | None:
+    """Fingerprint of the processed data; None if there is none.
+
+    ``data_fingerprint`` (or ``fingerprint``) from ``<processed>/manifest.json``
+    as written by ``modqa ingest`` (a fingerprint of the raw files), else
+    :func:`modqa_lib.io.data_fingerprint` of the parquet files.
+    """
+    d = Path(processed or PROCESSED_DIR)
+    man = d / "manifest.json"
+    if man.exists():
+        try:
+            info = json.loads(man.read_text(encoding="utf-8"))
+            fp = info.get("data_fingerprint") or info.get("fingerprint")
+        except (OSError, ValueError, AttributeError):
+            fp = None
+        if fp:
+            return str(fp)
+    files = sorted(d.glob("*.parquet"))
+    return data_fingerprint(files) if files else None
+
+
+__all__ += ["processed_fingerprint"]

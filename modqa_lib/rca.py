@@ -49,7 +49,8 @@ __all__ = [
     "TEST", "FLAG", "EXPLAINED_BY", "COUNT", "SHARE", "CUM_SHARE", "RANK", "LEVEL",
     "ODDS_RATIO", "IS_REFERENCE", "NOTE", "GROUP", "SHARE_BEFORE", "SHARE_AFTER",
     "RATE_BEFORE", "RATE_AFTER", "MIX_EFFECT", "RATE_EFFECT", "TOTAL_EFFECT",
-    "SHARE_OF_CHANGE", "IS_TOTAL",
+    "SHARE_OF_CHANGE", "IS_TOTAL", "N_BEFORE", "N_AFTER", "ERRORS_BEFORE", "ERRORS_AFTER",
+    "MARGINAL_EXCESS", "CAUSE_SHARE", "CAUSE_CI_LOW", "CAUSE_CI_HIGH", "CAUSE_N",
     # labels
     "PAIR_SEP", "MISSING_LABEL", "OTHER_LABEL", "TOTAL_LABEL", "FISHER_MIN_EXPECTED",
 ]
@@ -84,6 +85,15 @@ RATE_EFFECT = "rate_effect"
 TOTAL_EFFECT = "total_effect"
 SHARE_OF_CHANGE = "share_of_change"
 IS_TOTAL = "is_total"
+N_BEFORE = "n_before"
+N_AFTER = "n_after"
+ERRORS_BEFORE = "errors_before"
+ERRORS_AFTER = "errors_after"
+MARGINAL_EXCESS = "marginal_excess"
+CAUSE_SHARE = "cause_share"
+CAUSE_CI_LOW = "cause_ci_low"
+CAUSE_CI_HIGH = "cause_ci_high"
+CAUSE_N = "cause_n"
 
 #: separator between dimension names and between values of a pair slice.
 PAIR_SEP = " × "
@@ -95,6 +105,13 @@ OTHER_LABEL = "(other)"
 TOTAL_LABEL = "(total)"
 #: a 2×2 table whose smallest expected count is below this is tested with Fisher's exact test.
 FISHER_MIN_EXPECTED = 5.0
+
+#: error_drivers: a fit with |log odds ratio| or a standard error above these has diverged (separation).
+_MAX_ABS_LOGIT = 15.0
+_MAX_SE = 50.0
+#: summary_text names a group as the source of a change only if its share of the change
+#: exceeds its share of audits by at least this much.
+_SUMMARY_MIN_CONCENTRATION = 0.2
 
 _CI_METHODS = frozenset({"wilson", "beta", "agresti_coull", "jeffreys", "normal"})
 
@@ -285,6 +302,34 @@ def _bh(p: np.ndarray) -> np.ndarray:
     if ok.any():
         q[ok] = multipletests(p[ok], method="fdr_bh")[1]
     return q
+
+
+def _explains(child: tuple, parent: tuple, ex_child, ex_parent, nested_share: float, alpha: float) -> np.ndarray:
+    """Does a sub-slice explain a broader slice? (vectorised; see drilldown ``nested_share``).
+
+    ``child`` and ``parent`` are ``(W, WE, W2)``: sums of weights, of weight ×
+    error and of squared weights (``(n, errors, n)`` without weights). True when
+    the child carries at least ``nested_share`` of the parent's excess errors,
+    holds at most ``nested_share`` of its audits (it is not a near-copy), and
+    has a higher error rate than the parent's other audits, significantly so
+    (two-sided test at ``alpha``, as in :func:`drilldown`).
+    """
+    cW, cWE, cW2 = (np.asarray(v, dtype=float) for v in child)
+    pW, pWE, pW2 = (np.asarray(v, dtype=float) for v in parent)
+    ex_child, ex_parent = np.asarray(ex_child, dtype=float), np.asarray(ex_parent, dtype=float)
+    rW, rWE, rW2 = pW - cW, pWE - cWE, pW2 - cW2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate_c, rate_r = cWE / cW, rWE / rW
+        ne_c, ne_r = cW * cW / cW2, rW * rW / rW2
+        big = ((ex_parent > 0) & (cW > 0) & (rW > 0) & (ex_child >= nested_share * ex_parent)
+               & (cW <= nested_share * pW) & (rate_c > rate_r))
+    big = np.atleast_1d(np.asarray(big & np.isfinite(ex_child), dtype=bool))
+    out = np.zeros(big.shape, dtype=bool)
+    if big.any():
+        sel = lambda v: np.atleast_1d(v)[big]  # noqa: E731
+        p, _ = _slice_vs_rest(sel(rate_c * ne_c), sel(ne_c), sel(rate_r * ne_r), sel(ne_r))
+        out[big] = p < alpha
+    return out
 
 
 # ----------------------------------------------------------------------- pareto
@@ -502,24 +547,28 @@ def _drill(audits: pd.DataFrame, dims: Sequence[str], outcome: str, depth: int, 
         out[k] = cat[k]
 
     if depth == 2 and is_pair.any():
-        # a single slice is "explained by" its child pair carrying >= nested_share of its excess
-        pairs = out.loc[is_pair, ["_d1", "_c1", "_d2", "_c2", VALUE, DIMENSION, EXCESS_ERRORS]]
+        # a single slice is "explained by" a child pair that concentrates its excess errors
+        if w is None:
+            sW, sWE, sW2 = n.astype(float), e.astype(float), n.astype(float)
+        else:
+            sW, sWE, sW2 = cat["W"], cat["WE"], cat["W2"]
+        tmp = pd.DataFrame({"_d1": d1, "_c1": c1, "_d2": d2, "_c2": c2, "x": excess,
+                            "W": sW, "WE": sWE, "W2": sW2, "lab": out[VALUE] + " (" + out[DIMENSION] + ")"})
+        pairs, single = tmp[is_pair], tmp[~is_pair]
+        cols_k = ["x", "W", "WE", "W2", "lab"]
         kids = pd.concat([
-            pd.DataFrame({"pd": pairs["_d1"], "pc": pairs["_c1"], "x": pairs[EXCESS_ERRORS],
-                          "lab": pairs[VALUE] + " (" + pairs[DIMENSION] + ")"}),
-            pd.DataFrame({"pd": pairs["_d2"], "pc": pairs["_c2"], "x": pairs[EXCESS_ERRORS],
-                          "lab": pairs[VALUE] + " (" + pairs[DIMENSION] + ")"}),
-        ], ignore_index=True).dropna(subset=["x"])
+            pairs[["_d1", "_c1", *cols_k]].rename(columns={"_d1": "pd", "_c1": "pc"}),
+            pairs[["_d2", "_c2", *cols_k]].rename(columns={"_d2": "pd", "_c2": "pc"}),
+        ], ignore_index=True)
+        par = single.rename(columns={"_d1": "pd", "_c1": "pc", "x": "px", "W": "pW", "WE": "pWE", "W2": "pW2"})
+        par = par[["pd", "pc", "px", "pW", "pWE", "pW2"]].reset_index().rename(columns={"index": "row"})
+        kids = kids.merge(par, on=["pd", "pc"], how="inner")
+        kids = kids[_explains((kids["W"], kids["WE"], kids["W2"]), (kids["pW"], kids["pWE"], kids["pW2"]),
+                              kids["x"], kids["px"], nested_share, alpha)]
         if not kids.empty:
             best = kids.sort_values(["x", "lab"], ascending=[False, True], kind="mergesort") \
-                       .drop_duplicates(["pd", "pc"]).set_index(["pd", "pc"])
-            single = out.loc[~is_pair, ["_d1", "_c1", EXCESS_ERRORS]]
-            idx = pd.MultiIndex.from_arrays([single["_d1"], single["_c1"]])
-            bx = best["x"].reindex(idx).to_numpy()
-            blab = best["lab"].reindex(idx).to_numpy()
-            px = single[EXCESS_ERRORS].to_numpy()
-            red = (px > 0) & (bx >= nested_share * px)
-            out.loc[single.index[red], EXPLAINED_BY] = blab[red]
+                       .drop_duplicates("row")
+            out.loc[best["row"].to_numpy(), EXPLAINED_BY] = best["lab"].to_numpy()
 
     out = out.sort_values([EXCESS_ERRORS, S.P_VALUE, DIMENSION, VALUE],
                           ascending=[False, True, True, True], na_position="last",
@@ -557,9 +606,14 @@ def drilldown(audits: pd.DataFrame, dims: Sequence[str], outcome: str = S.IS_ERR
         estimates; tests and intervals use Kish effective sample sizes;
         ``excess_errors`` is then in population (weighted) units.
     nested_share : float, default 0.8
-        At depth 2, a single-dimension slice is marked ``explained_by`` its
-        child pair when that pair carries at least this share of its excess
-        errors (the parent adds nothing the child does not already say).
+        At depth 2, a single-dimension slice is marked ``explained_by`` a
+        child pair (the slice crossed with another dimension) that carries at
+        least this share of its excess errors, holds at most this share of its
+        audits, and has a significantly higher error rate than the slice's
+        other audits (two-sided test at ``alpha``): the parent then adds
+        nothing the more concentrated child does not already say, while a
+        child that is nearly the whole parent, or no worse than the rest of
+        it, does not count.
 
     Returns
     -------
@@ -582,8 +636,11 @@ def drilldown(audits: pd.DataFrame, dims: Sequence[str], outcome: str = S.IS_ERR
     compared with the rest by the pooled two-proportion z-test
     (:func:`two_proportion_ztest`, which ``tests/test_rca.py`` checks against
     ``statsmodels.stats.proportion.proportions_ztest`` cell by cell); where a
-    2×2 table has an expected count below 5 (Cochran's rule) Fisher's exact
-    test (``scipy.stats.fisher_exact``) is used instead. q-values are
+    2×2 table has an expected count below 5 (Cochran's rule) the two-sided
+    Fisher exact test is used instead: the hypergeometric sum is evaluated
+    with numpy once per distinct table (scipy's ``fisher_exact`` costs
+    milliseconds per call, too slow for thousands of cells) and checked
+    against ``scipy.stats.fisher_exact`` to 1e-9 in the tests. q-values are
     ``statsmodels.stats.multitest.multipletests(method="fdr_bh")``, tested
     against it. Slices overlap (a site and its site × shift pairs), so the
     tests are positively dependent, a case where BH still controls the FDR [4]_.
@@ -678,8 +735,9 @@ def error_drivers(audits: pd.DataFrame, dims: Sequence[str], outcome: str = S.IS
     separation. Such a level is reported with ``odds_ratio`` 0 (or inf), no
     interval and a ``note``, and its audits are left out of the fit, which is
     the limit of the likelihood as its coefficient diverges, so the other
-    estimates are the exact MLE [3]_. If statsmodels still reports perfect
-    separation (it is caused by a combination of levels), the model is
+    estimates are the exact MLE [3]_. If the fit still diverges (separation
+    caused by a combination of levels: IRLS does not converge, a
+    |log odds ratio| exceeds 15 or a standard error exceeds 50), the model is
     refitted with a small ridge penalty ``l2`` (``fit_regularized``, ``L1_wt=0``,
     intercept unpenalised): odds ratios are then shrunk estimates without
     intervals or p-values, and ``note`` says so.
@@ -793,25 +851,31 @@ def error_drivers(audits: pd.DataFrame, dims: Sequence[str], outcome: str = S.IS
     endog = np.column_stack([succ, grouped["size"].to_numpy(float) - succ])
     model = sm.GLM(endog, X, family=sm.families.Binomial())
     method_note = ""
-    try:
-        with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
-            # a saturated grouped model has df_resid 0: statsmodels' inner WLS divides by it
-            warnings.simplefilter("error", PerfectSeparationWarning)
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        # statsmodels warns of "perfect separation" whenever fitted = observed, which a
+        # saturated grouped model always does; judge divergence from the estimates instead.
+        # A saturated model also has df_resid 0, which statsmodels' inner WLS divides by.
+        warnings.simplefilter("ignore", PerfectSeparationWarning)
+        try:
             res = model.fit()
-        if not getattr(res, "converged", True):
-            raise PerfectSeparationError("IRLS did not converge")
-        beta = np.asarray(res.params)
-        ci = np.asarray(res.conf_int(alpha=alpha))
-        pv = np.asarray(res.pvalues)
-    except (PerfectSeparationError, PerfectSeparationWarning):
-        pen = np.full(X.shape[1], l2)
-        pen[0] = 0.0
-        res = model.fit_regularized(alpha=pen, L1_wt=0.0)
-        beta = np.asarray(res.params)
-        ci = np.full((len(beta), 2), np.nan)
-        pv = np.full(len(beta), np.nan)
-        method_note = (f"perfect separation: ridge-penalised estimate (l2={l2}), shrunk towards 1, "
-                       "no interval or p-value")
+            beta = np.asarray(res.params)
+            bse = np.asarray(res.bse)
+            diverged = (not getattr(res, "converged", True) or not np.all(np.isfinite(bse))
+                        or np.any(np.abs(beta) > _MAX_ABS_LOGIT) or np.any(bse > _MAX_SE))
+        except (PerfectSeparationError, np.linalg.LinAlgError, ValueError):
+            diverged = True
+        if not diverged:
+            ci = np.asarray(res.conf_int(alpha=alpha))
+            pv = np.asarray(res.pvalues)
+        else:
+            pen = np.full(X.shape[1], l2)
+            pen[0] = 0.0
+            res = model.fit_regularized(alpha=pen, L1_wt=0.0)
+            beta = np.asarray(res.params)
+            ci = np.full((len(beta), 2), np.nan)
+            pv = np.full(len(beta), np.nan)
+            method_note = (f"separation: the likelihood has no finite maximum; ridge-penalised estimate "
+                           f"(l2={l2}), shrunk towards 1, no interval or p-value")
 
     rows = []
     for d in kept:
@@ -900,7 +964,7 @@ def decompose_change(audits: pd.DataFrame, before: Any, after: Any, period_col: 
         ``errors_after``, ``share_before``, ``share_after`` (share of audits),
         ``rate_before``, ``rate_after`` (the metric), ``mix_effect``,
         ``rate_effect``, ``total_effect`` (= mix + rate, the group's
-        contribution to the overall change), ``share_of_change`` =
+        contribution to the overall change; see Notes), ``share_of_change`` =
         total_effect / overall change, ``ci_low``, ``ci_high`` (interval of
         rate_after − rate_before: per group, and for the total row the overall
         change), ``p_value`` (two-sided test of rate_after = rate_before),
@@ -910,19 +974,26 @@ def decompose_change(audits: pd.DataFrame, before: Any, after: Any, period_col: 
     -----
     With shares ``s`` and rates ``r`` of each group g in the two periods (0 =
     before, 1 = after), the overall rate is ``R = Σ s_g r_g`` and the change
-    ``R1 − R0 = Σ (s1 r1 − s0 r0)`` is split symmetrically [1]_::
+    ``R1 − R0`` is split symmetrically, Kitagawa's two-factor decomposition
+    [1]_ [3]_::
 
-        mix_g  = (s1_g − s0_g) · (r0_g + r1_g) / 2
         rate_g = (r1_g − r0_g) · (s0_g + s1_g) / 2
+        mix_g  = (s1_g − s0_g) · ((r0_g + r1_g) / 2 − (R0 + R1) / 2)
+        total_effect_g = mix_g + rate_g
 
-    so ``mix_g + rate_g = s1_g r1_g − s0_g r0_g`` exactly (checked to 1e-12 on
-    random data in the tests) and the effects add up to the total change. A
-    group present in one period only has no rate in the other; it is given the
-    same rate in both periods, so its whole contribution is mix. The interval
-    of a change is Newcombe's hybrid score interval from statsmodels
-    ``confint_proportions_2indep(compare="diff")`` [2]_; the p-value is the
-    pooled two-proportion z-test (Fisher's exact test for small counts), as in
-    :func:`drilldown`.
+    The mix term is centred on the mean overall rate: since ``Σ (s1_g − s0_g)
+    = 0`` this leaves the totals ``Σ mix_g`` and ``Σ rate_g`` exactly equal to
+    Kitagawa's ``Σ (s1 − s0)(r0 + r1)/2`` and ``Σ (r1 − r0)(s0 + s1)/2``, and
+    ``Σ total_effect_g = R1 − R0`` exactly (checked to 1e-12 on random data in
+    the tests), but a group that merely grew is credited only with how far its
+    rate is from the average, not with the whole rate level. This also makes
+    the accuracy decomposition the exact negative of the error-rate one,
+    group by group. A group present in one period only has no rate in the
+    other; it is given the same rate in both periods, so its whole
+    contribution is mix. The interval of a change is Newcombe's hybrid score
+    interval from statsmodels ``confint_proportions_2indep(compare="diff")``
+    [2]_; the p-value is the pooled two-proportion z-test (Fisher's exact
+    test for small counts), as in :func:`drilldown`.
 
     References
     ----------
@@ -970,9 +1041,9 @@ def decompose_change(audits: pd.DataFrame, before: Any, after: Any, period_col: 
         r0, r1 = WY0 / W0, WY1 / W1
     r0 = np.where(n0 > 0, r0, r1)
     r1 = np.where(n1 > 0, r1, r0)
-    mix = (s1 - s0) * (r0 + r1) / 2.0
-    rate = (r1 - r0) * (s0 + s1) / 2.0
     R0, R1 = float(WY0.sum() / W0.sum()), float(WY1.sum() / W1.sum())
+    mix = (s1 - s0) * ((r0 + r1) / 2.0 - (R0 + R1) / 2.0)
+    rate = (r1 - r0) * (s0 + s1) / 2.0
 
     def eff(W, WY, W2):
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -996,8 +1067,8 @@ def decompose_change(audits: pd.DataFrame, before: Any, after: Any, period_col: 
     tp, _ = _slice_vs_rest(X1, NE1, X0, NE0)
 
     out = pd.DataFrame({
-        DIMENSION: by, GROUP: np.array(labels, dtype=object), "n_before": n0, "n_after": n1,
-        "errors_before": np.rint(e0).astype(np.int64), "errors_after": np.rint(e1).astype(np.int64),
+        DIMENSION: by, GROUP: np.array(labels, dtype=object), N_BEFORE: n0, N_AFTER: n1,
+        ERRORS_BEFORE: np.rint(e0).astype(np.int64), ERRORS_AFTER: np.rint(e1).astype(np.int64),
         SHARE_BEFORE: s0, SHARE_AFTER: s1,
         RATE_BEFORE: np.where(n0 > 0, r0, np.nan), RATE_AFTER: np.where(n1 > 0, r1, np.nan),
         MIX_EFFECT: mix, RATE_EFFECT: rate, TOTAL_EFFECT: mix + rate,
@@ -1006,8 +1077,8 @@ def decompose_change(audits: pd.DataFrame, before: Any, after: Any, period_col: 
     total_change = R1 - R0
     out = out.iloc[np.argsort(-np.abs(out[TOTAL_EFFECT].to_numpy()), kind="mergesort")]
     total = pd.DataFrame([{
-        DIMENSION: by, GROUP: TOTAL_LABEL, "n_before": int(n0.sum()), "n_after": int(n1.sum()),
-        "errors_before": int(np.rint(e0.sum())), "errors_after": int(np.rint(e1.sum())),
+        DIMENSION: by, GROUP: TOTAL_LABEL, N_BEFORE: int(n0.sum()), N_AFTER: int(n1.sum()),
+        ERRORS_BEFORE: int(np.rint(e0.sum())), ERRORS_AFTER: int(np.rint(e1.sum())),
         SHARE_BEFORE: 1.0, SHARE_AFTER: 1.0, RATE_BEFORE: R0, RATE_AFTER: R1,
         MIX_EFFECT: float(mix[keep].sum()), RATE_EFFECT: float(rate[keep].sum()), TOTAL_EFFECT: total_change,
         S.CI_LOW: float(tlo), S.CI_HIGH: float(thi), S.P_VALUE: float(tp[0]), IS_TOTAL: True,
@@ -1023,7 +1094,8 @@ def decompose_change(audits: pd.DataFrame, before: Any, after: Any, period_col: 
 def top_findings(audits: pd.DataFrame, dims: Sequence[str], depth: int = 2, outcome: str = S.IS_ERROR,
                  cause: str = S.ROOT_CAUSE, alpha: float = 0.05, min_n: int = 30,
                  weights: str | None = None, nested_share: float = 0.8,
-                 max_findings: int | None = 10, max_candidates: int = 200) -> pd.DataFrame:
+                 max_findings: int | None = 10, max_candidates: int = 200,
+                 min_new_share: float = 0.5) -> pd.DataFrame:
     """Distinct flagged slices (no echoes, most specific first), with their dominant root cause.
 
     Parameters
@@ -1036,14 +1108,17 @@ def top_findings(audits: pd.DataFrame, dims: Sequence[str], depth: int = 2, outc
         Stop after this many findings (None = all).
     max_candidates : int, default 200
         Only the first flagged slices in drilldown order are considered.
+    min_new_share : float, default 0.5
+        A slice is listed only if at least this share of its excess errors is
+        on audits not already in a finding (otherwise it is an echo).
 
     Returns
     -------
     DataFrame
         One row per finding, in the order they were selected, with the
         :func:`drilldown` columns plus ``marginal_excess`` (excess errors on
-        audits not in an earlier finding, against the slice's own
-        ``rest_rate``), ``<cause>`` (the most frequent cause among the slice's
+        its audits not in an earlier finding, against the error rate of the
+        other audits not in an earlier finding), ``<cause>`` (the most frequent cause among the slice's
         errors), ``cause_share``, ``cause_ci_low``, ``cause_ci_high`` (Wilson)
         and ``cause_n`` (errors in the slice).
 
@@ -1055,14 +1130,18 @@ def top_findings(audits: pd.DataFrame, dims: Sequence[str], depth: int = 2, outc
     flagged slices that are not ``explained_by`` a child pair, findings are
     picked greedily:
 
-    1. For every candidate, the *marginal excess* is its excess errors on the
-       audits not already in a finding. A candidate whose marginal excess is
-       below ``1 − nested_share`` of its own excess is an echo and is dropped.
+    1. The audits of the findings picked so far are set aside. For every
+       candidate, the *marginal excess* is its excess errors on the audits
+       left, against the error rate of the other audits left (so once
+       misinformation is a finding, a site is judged on its other policies,
+       against the other policies). A candidate whose marginal excess is below
+       ``min_new_share`` of its drilldown excess is an echo and is dropped.
     2. The candidate with the largest marginal excess is picked.
-    3. It is replaced by a smaller candidate that carries, on the audits they
-       share, at least ``nested_share`` of its marginal excess while holding at
-       most half as many of its audits (at least twice as concentrated);
-       repeated until no such candidate is left.
+    3. It is replaced by a smaller candidate that explains it on its not yet
+       covered audits, in the sense of ``nested_share`` in :func:`drilldown`
+       (carries at least ``nested_share`` of its marginal excess on at most
+       ``nested_share`` of its audits, with a significantly higher error rate
+       than the rest of it); repeated until no such candidate is left.
 
     Every number comes from :func:`drilldown` and :func:`pareto`; see their
     Notes for what they are validated against. The greedy selection is a
@@ -1081,6 +1160,8 @@ def top_findings(audits: pd.DataFrame, dims: Sequence[str], depth: int = 2, outc
         raise ConfigError(f"max_findings must be a positive integer or None, got {max_findings!r}")
     if not (isinstance(max_candidates, (int, np.integer)) and max_candidates >= 1):
         raise ConfigError(f"max_candidates must be a positive integer, got {max_candidates!r}")
+    if not (0 < min_new_share <= 1):
+        raise ConfigError(f"min_new_share must be in (0, 1], got {min_new_share!r}")
     dd, codes = _drill(audits, dims, outcome, depth, alpha, min_n, weights, nested_share, "top_findings")
     dims = _as_list(dims, "dims")
     cand = dd[dd[FLAG].astype(bool) & dd[EXPLAINED_BY].isna()].head(max_candidates)
@@ -1088,6 +1169,7 @@ def top_findings(audits: pd.DataFrame, dims: Sequence[str], depth: int = 2, outc
     w = _weight_array(audits, weights, "top_findings")
     ww = np.ones(len(y)) if w is None else w
     wy = ww * y
+    w2 = ww * ww
     d1, c1 = cand["_d1"].to_numpy(), cand["_c1"].to_numpy()
     d2, c2 = cand["_d2"].to_numpy(), cand["_c2"].to_numpy()
     rest_rate = cand[REST_RATE].to_numpy(float)
@@ -1105,30 +1187,40 @@ def top_findings(audits: pd.DataFrame, dims: Sequence[str], depth: int = 2, outc
             cache[k] = m
         return m
 
-    def ex_on(m: np.ndarray, rate: float) -> tuple[float, float]:
-        return float(wy[m].sum() - ww[m].sum() * rate), float(ww[m].sum())
+    def marginal_excess(m: np.ndarray, tot: tuple[float, float]) -> float:
+        """Excess errors on rows m (not yet covered) vs the other uncovered audits."""
+        wm, wym = float(ww[m].sum()), float(wy[m].sum())
+        rest_w = tot[0] - wm
+        return wym - wm * ((tot[1] - wym) / rest_w) if rest_w > 0 else np.nan
 
     covered = np.zeros(len(y), bool)
     remaining = list(range(len(cand)))
     chosen: list[int] = []
     marginal: list[float] = []
     while remaining and (max_findings is None or len(chosen) < max_findings):
-        mex = {k: ex_on(mask(k) & ~covered, rest_rate[k])[0] for k in remaining}
-        remaining = [k for k in remaining if mex[k] > 0 and mex[k] >= (1 - nested_share) * excess[k]]
+        unc = ~covered
+        tot = (float(ww[unc].sum()), float(wy[unc].sum()))
+        mex = {k: marginal_excess(mask(k) & unc, tot) for k in remaining}
+        remaining = [k for k in remaining if mex[k] > 0 and mex[k] >= min_new_share * excess[k]]
         if not remaining:
             break
         f = max(remaining, key=lambda k: (mex[k], -k))
-        improved = True
+        improved, seen = True, {f}
         while improved:
             improved = False
-            mf = mask(f) & ~covered
+            mf = mask(f) & unc
             nf = float(ww[mf].sum())
+            par = (nf, float(wy[mf].sum()), float(w2[mf].sum()))
+            rate_f = (tot[1] - par[1]) / (tot[0] - nf)        # uncovered audits outside f
             for k in sorted(remaining, key=lambda k: (-mex[k], k)):
-                if k == f:
-                    continue
-                ex_in, n_in = ex_on(mask(k) & mf, rest_rate[f])
-                if ex_in >= nested_share * mex[f] and n_in <= 0.5 * nf * ex_in / mex[f] and n_in < nf:
+                if k in seen or float(ww[mask(k) & unc].sum()) >= nf:
+                    continue       # only strictly smaller slices: the loop must end
+                mk = mask(k) & mf
+                kid = (float(ww[mk].sum()), float(wy[mk].sum()), float(w2[mk].sum()))
+                ex_in = kid[1] - kid[0] * rate_f
+                if _explains(kid, par, ex_in, mex[f], nested_share, alpha)[0]:
                     f, improved = k, True
+                    seen.add(k)
                     break
         chosen.append(f)
         marginal.append(mex[f])
@@ -1137,7 +1229,7 @@ def top_findings(audits: pd.DataFrame, dims: Sequence[str], depth: int = 2, outc
 
     sel = cand.iloc[chosen]
     yb = y.astype(bool)
-    extra = {cause: [], "cause_share": [], "cause_ci_low": [], "cause_ci_high": [], "cause_n": []}
+    extra = {cause: [], CAUSE_SHARE: [], CAUSE_CI_LOW: [], CAUSE_CI_HIGH: [], CAUSE_N: []}
     for k in chosen:
         pt = pareto(audits.loc[mask(k) & yb, [cause, outcome]], cause=cause, outcome=outcome, alpha=alpha)
         if pt.empty:
@@ -1148,9 +1240,9 @@ def top_findings(audits: pd.DataFrame, dims: Sequence[str], depth: int = 2, outc
         for key, v in zip(extra, vals):
             extra[key].append(v)
     out = sel.drop(columns=["_d1", "_c1", "_d2", "_c2"]).reset_index(drop=True)
-    out.insert(out.columns.get_loc(EXCESS_ERRORS) + 1, "marginal_excess", np.asarray(marginal, float))
+    out.insert(out.columns.get_loc(EXCESS_ERRORS) + 1, MARGINAL_EXCESS, np.asarray(marginal, float))
     for key, v in extra.items():
-        out[key] = pd.Series(v, dtype=object if key == cause else ("int64" if key == "cause_n" else float))
+        out[key] = pd.Series(v, dtype=object if key == cause else ("int64" if key == CAUSE_N else float))
     return out
 
 
@@ -1196,7 +1288,7 @@ def _period_label(audits: pd.DataFrame, period_col: str, spec: Any, all_periods:
 
 def summary_text(audits: pd.DataFrame, unit_label: str = "all audited decisions",
                  dims: Sequence[str] | None = None, before: Any = None, after: Any = None,
-                 period_col: str = S.WEEK, by: str | None = None, depth: int = 2,
+                 period_col: str = S.WEEK, by: str | None = None, depth: int = 1,
                  outcome: str = S.IS_ERROR, cause: str = S.ROOT_CAUSE, alpha: float = 0.05,
                  min_n: int = 30) -> str:
     """A short generated paragraph: level, change, where it comes from, biggest slice, root cause.
@@ -1217,9 +1309,15 @@ def summary_text(audits: pd.DataFrame, unit_label: str = "all audited decisions"
     period_col : str, default WEEK
     by : str, optional
         Attribution dimension of the change. Default: the dimension of
-        ``dims`` with the group carrying the largest share of the change.
-    depth : {1, 2}, default 2
-        Drilldown depth for the "largest excess" sentence.
+        ``dims`` whose group contributes most out of proportion to its size
+        (share of the change minus share of audits). A group is named only if
+        that difference is at least 20 points and its own change is
+        detectable (the CI of its accuracy change excludes 0, or for a mix
+        effect its share of audits changed at p < alpha); otherwise the change
+        is described as spread over the groups of the first dimension.
+    depth : {1, 2}, default 1
+        Drilldown depth for the "largest excess" sentence. Depth 2 tests many
+        more slices, which costs power on the few hundred audits of one site.
     outcome, cause, alpha, min_n
         As in :func:`drilldown` and :func:`pareto`.
 
@@ -1268,56 +1366,78 @@ def summary_text(audits: pd.DataFrame, unit_label: str = "all audited decisions"
             before, after = (periods[0], periods[h - 1]), (periods[h], periods[-1])
         if before is not None and after is not None:
             cand_by = [by] if by is not None else [d for d in dims if d != period_col]
-            best = None
-            for d in cand_by:
-                dc = decompose_change(audits, before, after, period_col=period_col, by=d, outcome=outcome,
-                                      metric="accuracy", alpha=alpha)
-                tot = dc[dc[IS_TOTAL]].iloc[0]
-                grp = dc[~dc[IS_TOTAL]]
-                if grp.empty or not np.isfinite(tot[TOTAL_EFFECT]) or tot[TOTAL_EFFECT] == 0:
-                    best = best or (dc, tot, None)
-                    continue
-                g = grp.loc[grp[SHARE_OF_CHANGE].idxmax()]
-                if best is None or best[2] is None or g[SHARE_OF_CHANGE] > best[2][SHARE_OF_CHANGE]:
-                    best = (dc, tot, g)
-            if best is not None:
-                dc, tot, g = best
-                lab0 = _period_label(audits, period_col, before, periods)
-                lab1 = _period_label(audits, period_col, after, periods)
-                ch = tot[TOTAL_EFFECT]
-                ci = f"{conf} CI {_pts(tot[S.CI_LOW])} to {_pts(tot[S.CI_HIGH])}"
-                span = (f"from {lab0} ({_pct(tot[RATE_BEFORE])}, n = {_int(tot['n_before'])}) "
-                        f"to {lab1} ({_pct(tot[RATE_AFTER])}, n = {_int(tot['n_after'])})")
-                if tot[S.CI_LOW] <= 0 <= tot[S.CI_HIGH]:
-                    parts.append(f"Accuracy did not change detectably {span}: {'+' if ch >= 0 else '-'}"
-                                 f"{_pts(abs(ch))} pts ({ci}).")
+            if not cand_by:
+                cand_by = [period_col]
+            decs = [decompose_change(audits, before, after, period_col=period_col, by=d, outcome=outcome,
+                                     metric="accuracy", alpha=alpha) for d in cand_by]
+            tot = decs[0][decs[0][IS_TOTAL]].iloc[0]
+            lab0 = _period_label(audits, period_col, before, periods)
+            lab1 = _period_label(audits, period_col, after, periods)
+            ch = float(tot[TOTAL_EFFECT])
+            span = (f"from {lab0} ({_pct(tot[RATE_BEFORE])}, n = {_int(tot[N_BEFORE])}) "
+                    f"to {lab1} ({_pct(tot[RATE_AFTER])}, n = {_int(tot[N_AFTER])})")
+            if not (tot[S.CI_LOW] > 0 or tot[S.CI_HIGH] < 0):
+                parts.append(f"Accuracy did not change detectably {span}: {'+' if ch >= 0 else '-'}"
+                             f"{_pts(abs(ch))} pts ({conf} CI {_pts(tot[S.CI_LOW])} to {_pts(tot[S.CI_HIGH])}).")
+            else:
+                sign = 1.0 if ch > 0 else -1.0
+                lo_, hi_ = sorted((sign * tot[S.CI_LOW], sign * tot[S.CI_HIGH]))
+                noun = "rise" if ch > 0 else "fall"
+                s = (f"Accuracy {'rose' if ch > 0 else 'fell'} {_pts(abs(ch))} pts ({conf} CI {_pts(lo_)} to "
+                     f"{_pts(hi_)}) {span}")
+                # the dimension with the most disproportionate contributor; a group qualifies only
+                # if its own change is detectable (rate: CI of its accuracy change excludes 0;
+                # mix: its share of audits changed, two-proportion test p < alpha)
+                best = None
+                for dc in decs:
+                    grp = dc[~dc[IS_TOTAL]]
+                    if grp.empty:
+                        continue
+                    n0, n1 = float(grp[N_BEFORE].sum()), float(grp[N_AFTER].sum())
+                    _, p_mix = two_proportion_ztest(grp[N_AFTER], n1, grp[N_BEFORE], n0)
+                    rate_dom = grp[RATE_EFFECT].abs() >= grp[MIX_EFFECT].abs()
+                    detect = np.where(rate_dom, (grp[S.CI_LOW] > 0) | (grp[S.CI_HIGH] < 0), p_mix < alpha)
+                    conc = grp[SHARE_OF_CHANGE] - (grp[SHARE_BEFORE] + grp[SHARE_AFTER]) / 2
+                    ok = detect & (grp[SHARE_OF_CHANGE] > 0).to_numpy() & (conc >= _SUMMARY_MIN_CONCENTRATION).to_numpy()
+                    if ok.any():
+                        i = conc[ok].idxmax()
+                        if best is None or conc[i] > best[2]:
+                            best = (dc, grp.loc[i], float(conc[i]))
+                dc, g = (best[0], best[1]) if best is not None else (decs[0], None)
+                t = dc[dc[IS_TOTAL]].iloc[0]
+                kind = "rate" if abs(t[RATE_EFFECT]) >= abs(t[MIX_EFFECT]) else "mix"
+                d = t[DIMENSION]
+                s += (f"; it is mostly a {kind} effect "
+                      + ("(accuracy changed within groups" if kind == "rate" else "(the mix of audits changed")
+                      + f" of {d})")
+                if g is not None:
+                    gs = float(g[SHARE_OF_CHANGE])
+                    share_txt = f"{_pct(gs, 0)} of the {noun}" if gs <= 1 else f"more than the whole {noun}"
+                    if abs(g[RATE_EFFECT]) >= abs(g[MIX_EFFECT]):
+                        detail = (f"its accuracy went from {_pct(g[RATE_BEFORE])} (n = {_int(g[N_BEFORE])}) "
+                                  f"to {_pct(g[RATE_AFTER])} (n = {_int(g[N_AFTER])})")
+                    else:
+                        detail = (f"its share of audits went from {_pct(g[SHARE_BEFORE])} "
+                                  f"(n = {_int(g[N_BEFORE])}) to {_pct(g[SHARE_AFTER])} "
+                                  f"(n = {_int(g[N_AFTER])})")
+                    s += f"; {share_txt} is {d} {g[GROUP]} ({detail})"
                 else:
-                    verb = "rose" if ch > 0 else "fell"
-                    s = f"Accuracy {verb} {_pts(abs(ch))} pts ({ci}) {span}"
-                    if g is not None and g[SHARE_OF_CHANGE] > 0:
-                        kind = "rate" if abs(g[RATE_EFFECT]) >= abs(g[MIX_EFFECT]) else "mix"
-                        if kind == "rate":
-                            detail = (f"its accuracy went from {_pct(g[RATE_BEFORE])} (n = {_int(g['n_before'])}) "
-                                      f"to {_pct(g[RATE_AFTER])} (n = {_int(g['n_after'])})")
-                        else:
-                            detail = (f"its share of audits went from {_pct(g[SHARE_BEFORE])} "
-                                      f"(n = {_int(g['n_before'])}) to {_pct(g[SHARE_AFTER])} "
-                                      f"(n = {_int(g['n_after'])})")
-                        s += (f"; {_pct(min(g[SHARE_OF_CHANGE], 9.99), 0)} of the "
-                              f"{'rise' if ch > 0 else 'fall'} is {g[DIMENSION]} {g[GROUP]} "
-                              f"({kind} effect: {detail})")
-                    parts.append(s + ".")
+                    s += f", spread over the {d} groups with no single group standing out"
+                parts.append(s + ".")
 
     # biggest slice and its root cause
     if dims:
         has_cause = cause in audits.columns
-        tf = top_findings(audits, dims, depth=depth if len(dims) > 1 else 1, outcome=outcome,
-                          cause=cause if has_cause else outcome, alpha=alpha, min_n=min_n, max_findings=1)
+        dep = depth if len(dims) > 1 else 1
+        frame = audits if has_cause else audits[[outcome, *dims]].assign(**{cause: None})
+        tf = top_findings(frame, dims, depth=dep, outcome=outcome, cause=cause, alpha=alpha,
+                          min_n=min_n, max_findings=1)
         if tf.empty:
-            dd = drilldown(audits, dims, outcome=outcome, depth=1, alpha=alpha, min_n=min_n)
+            dd = drilldown(audits, dims, outcome=outcome, depth=dep, alpha=alpha, min_n=min_n)
             k = int(dd[S.P_VALUE].notna().sum())
             parts.append(f"No slice of {', '.join(dims)} has an error rate above the rest after "
-                         f"Benjamini–Hochberg control (q < {alpha:g}, {k} tests at depth 1).")
+                         f"Benjamini–Hochberg control (q < {alpha:g}, {k} tests"
+                         f"{' of single values and pairs' if dep == 2 else ''}).")
             if has_cause and y.sum() > 0:
                 pt = pareto(audits, cause=cause, outcome=outcome, alpha=alpha)
                 t = pt.iloc[0]
@@ -1330,9 +1450,9 @@ def summary_text(audits: pd.DataFrame, unit_label: str = "all audited decisions"
                  f"({conf} CI {_pct(t[S.CI_LOW])} to {_pct(t[S.CI_HIGH])}; n = {_int(t[S.N])}) vs "
                  f"{_pct(t[REST_RATE])} elsewhere (n = {_int(t[REST_N])}), about {_int(t[EXCESS_ERRORS])} "
                  f"excess errors ({_q(t[S.Q_VALUE])})")
-            if has_cause and t["cause_n"] > 0:
-                s += (f"; root cause mostly {_cause_name(t[cause])} ({_pct(t['cause_share'], 0)}, "
-                      f"{conf} CI {_pct(t['cause_ci_low'], 0)} to {_pct(t['cause_ci_high'], 0)}, "
-                      f"of n = {_int(t['cause_n'])} errors)")
+            if has_cause and t[CAUSE_N] > 0 and t[cause] is not None:
+                s += (f"; root cause mostly {_cause_name(t[cause])} ({_pct(t[CAUSE_SHARE], 0)}, "
+                      f"{conf} CI {_pct(t[CAUSE_CI_LOW], 0)} to {_pct(t[CAUSE_CI_HIGH], 0)}, "
+                      f"of n = {_int(t[CAUSE_N])} errors)")
             parts.append(s + ".")
     return " ".join(parts)

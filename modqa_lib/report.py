@@ -19,7 +19,7 @@ from .scoring import accuracy_table, kpi_status, severity_table
 from .views import Scope
 
 __all__ = ["header", "rate_text", "show", "vendor_audits", "headline", "peer_table",
-           "actions_in_scope", "PLATFORM", "human_audits", "headline_figures"]
+           "actions_in_scope", "pseudonymised_golden", "PLATFORM", "human_audits", "headline_figures"]
 
 PLATFORM = "Platform"   # vendor value of machine decisions (site "model")
 
@@ -30,15 +30,19 @@ _PCT_WORDS = ("accuracy", "rate", "share", "ci_low", "ci_high", "precision", "re
 
 
 def header(title: str, scope: Scope | None = None, subtitle: str = ""):
-    """Report opening: title, unit, period, data fingerprint and generation time (escaped)."""
+    """What the report covers: unit, period, n, data fingerprint, generation time (escaped).
+
+    The notebook's first markdown cell is the title; batch HTML exports add a
+    header block of their own above it.
+    """
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     if scope is None:
-        return safe_markdown("# {title}\n\n{subtitle}\n\nGenerated {now}.", title=title,
+        return safe_markdown("**{title}** · {subtitle} · **Generated:** {now}", title=title,
                              subtitle=subtitle, now=now)
     return safe_markdown(
-        "# {title}\n\n**Scope:** {label} · **Period:** {period} · "
-        "**Audited decisions:** {n} · **Data fingerprint:** `{fp}` · **Generated:** {now}\n\n{subtitle}",
-        title=title, label=scope.label, period=scope.period_label, n=f"{len(scope.audits):,}",
+        "**{title}** · **Period:** {period} · **Audited decisions:** {n} · "
+        "**Data fingerprint:** {fp} · **Generated:** {now}" + (" · {subtitle}" if subtitle else ""),
+        title=title, period=scope.period_label, n=f"{len(scope.audits):,}",
         fp=scope.fingerprint, now=now, subtitle=subtitle)
 
 
@@ -128,8 +132,16 @@ def vendor_audits(scope: Scope, vendor: str) -> tuple[pd.DataFrame, pd.DataFrame
     """
     own = scope.audits.copy()
     own[S.MODERATOR_ID] = pseudonymise(own[S.MODERATOR_ID])
-    peers = anonymise_peers(human_audits(scope.all_audits), vendor)
+    own[S.AUDITOR_ID] = pseudonymise(own[S.AUDITOR_ID], prefix="QA")
+    peers = anonymise_peers(human_audits(scope.all_audits), vendor).drop(columns=[S.AUDITOR_ID])
     return own, peers
+
+
+def pseudonymised_golden(golden_audits: pd.DataFrame) -> pd.DataFrame:
+    """Golden audits with auditor ids pseudonymised (vendor-facing reports)."""
+    out = golden_audits.copy()
+    out[S.AUDITOR_ID] = pseudonymise(out[S.AUDITOR_ID], prefix="QA")
+    return out
 
 
 def headline(audits: pd.DataFrame, alpha: float = 0.05, targets=True) -> pd.DataFrame:
@@ -166,3 +178,15 @@ def headline_figures(row: pd.Series | Mapping, **extra) -> dict:
     out = {k: row[k] for k in keys if k in row}
     out.update(extra)
     return out
+
+
+def calibration_scope(calibration: pd.DataFrame, source: str) -> str:
+    """One line saying what a calibration report covers."""
+    what = {"demo": "calibration sessions", "davidson2017":
+            "Davidson et al. (2017) crowd labels (real data; tweets not shown)"}.get(source, source)
+    return (f"Source: {what}. {calibration[S.SESSION_ID].nunique():,} session(s), "
+            f"{calibration[S.ITEM_ID].nunique():,} items, {len(calibration):,} ratings, "
+            f"{calibration[S.RATER_ID].nunique():,} rater ids.")
+
+
+__all__ += ["calibration_scope"]

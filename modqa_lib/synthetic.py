@@ -249,11 +249,12 @@ def planted_truths(start: str = DEFAULT_START) -> dict:
                           "started_at": _iso(week(6)), "root_cause": "tooling_ui",
                           "extra_error_rate_before": _MANILA_EXTRA, "extra_error_rate_after": _MANILA_EXTRA},
         "confounder": {"vendor": "Vendor D", "reason": "policy_mix", "hard_policies": list(_HARD),
-                       "adjusted_odds_ratio": 1.0,
+                       "adjusted_odds_ratio": 1.0, "error_level_vs_baseline": _VENDOR_D_LEVEL,
                        "note": "Vendor D is routed most misinformation (and more hate speech); its "
                                "per-policy error rates equal the other vendors' average, so its raw "
                                "accuracy is the lowest but its policy-adjusted odds ratio is ~1. "
-                               "No planted slice is at Vendor D."},
+                               "Its error level (x1.2 the baseline) matches the other vendors' "
+                               "including their planted slices. No planted slice is at Vendor D."},
         "calibration": {"biased_group": "vendor_qa", "bias": {"from": "misinformation", "to": "hate_speech"},
                         "bias_rate": _CAL_BIAS, "worst_golden_auditor": _WEAK_AUDITOR,
                         "worst_golden_auditor_wrong_rate": _WEAK_AUDITOR_WRONG,
@@ -273,7 +274,8 @@ def _recall_design(blind_share: float) -> float:
     """Model recall when ``blind_share`` of the violations score like clean content."""
     from scipy.stats import beta
 
-    return float((1 - blind_share) * beta.sf(_THRESHOLD, *_SCORE_VIOL) + blind_share * beta.sf(_THRESHOLD, *_SCORE_CLEAN))
+    return float((1 - blind_share) * beta.sf(_THRESHOLD, *_SCORE_VIOL)
+                 + blind_share * beta.sf(_THRESHOLD, *_SCORE_CLEAN))
 
 
 def _start_ts(start: str) -> pd.Timestamp:
@@ -771,7 +773,8 @@ def _realised(w: dict, a: dict, split_items: list[str]) -> dict:
     err, ch, pol, wk = w["is_err"], w["channel"], w["policy"], w["week_idx"]
     hum = w["humanish"]
     site = np.asarray(_SITES + ("",), dtype=object)[w["site"]]
-    vendor = np.asarray(_VENDORS + ("",), dtype=object)[np.where(w["site"] >= 0, _SITE_VENDOR[np.maximum(w["site"], 0)], -1)]
+    vendor_code = np.where(w["site"] >= 0, _SITE_VENDOR[np.maximum(w["site"], 0)], -1)
+    vendor = np.asarray(_VENDORS + ("",), dtype=object)[vendor_code]
     night = w["shift"] == 2
     pen, porto, manila = hum & (site == "Penang"), hum & (site == "Porto"), hum & (site == "Manila")
     mis = pol == _P["misinformation"]
@@ -793,8 +796,10 @@ def _realised(w: dict, a: dict, split_items: list[str]) -> dict:
         "model_fn": {"recall_slice": _rate(hit, v_model & idl), "recall_elsewhere": _rate(hit, v_model & ~idl),
                      "recall_by_market": {m: _rate(hit, v_model & (w["market"] == i)) for i, m in enumerate(_MARKETS)}},
         "drift": {"error_rate_before": _rate(err, har & (wk < 6)), "error_rate_after": _rate(err, har & (wk >= 6))},
-        "action_worked": {"error_rate_before": _rate(err, hs & (wk < 5)), "error_rate_after": _rate(err, hs & (wk >= 5))},
-        "action_failed": {"error_rate_before": _rate(err, rg & (wk < 5)), "error_rate_after": _rate(err, rg & (wk >= 5))},
+        "action_worked": {"error_rate_before": _rate(err, hs & (wk < 5)),
+                          "error_rate_after": _rate(err, hs & (wk >= 5))},
+        "action_failed": {"error_rate_before": _rate(err, rg & (wk < 5)),
+                          "error_rate_after": _rate(err, rg & (wk >= 5))},
         "confounder": {"vendor_error_rate": {v: _rate(err, vendor == v) for v in _VENDORS},
                        "vendor_hard_policy_share": {v: _rate(np.isin(pol, [_P[p] for p in _HARD]), vendor == v)
                                                     for v in _VENDORS}},
@@ -866,10 +871,14 @@ def generate(seed: int = DEFAULT_SEED, n_decisions: int = 200_000, weeks: int = 
     _validate_args(seed, n_decisions, weeks, audit_rate)
     t0 = _start_ts(start)
     tax = S.load_taxonomy()
-    if tuple(tax.policies) != _POLICIES or tax.actions[_NO_ACTION] != "no_action" \
-            or not {"model_error", "qa_error", *_RC_BASE} <= set(tax.root_causes):
-        raise ConfigError("params/taxonomy.yaml does not match the demo generator (policies, actions "
-                          "or root causes changed); the demo data cannot be generated from it")
+    if (tuple(tax.policies) != _POLICIES or tax.actions[_NO_ACTION] != "no_action"
+            or tuple(tax.error_types) != ("false_positive", "false_negative", "wrong_policy")
+            or tuple(tax.severities) != ("critical", "major", "minor")
+            or tuple(tax.channels) != _CHANNELS
+            or not {"model_error", "qa_error", *_RC_BASE} <= set(tax.root_causes)):
+        raise ConfigError("params/taxonomy.yaml does not match the demo generator (policies, actions, "
+                          "error types, severities, channels or root causes changed); the demo data "
+                          "cannot be generated from it")
     names = ("case", "route", "model", "human", "hitl", "audit", "gold", "cal")
     rng = dict(zip(names, (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(len(names)))))
     n = int(n_decisions)

@@ -16,7 +16,7 @@ import pandas as pd
 from . import schema as S
 from .config import PROCESSED_DIR
 from .errors import ConfigError
-from .io import audited_decisions, data_fingerprint, load_processed
+from .io import audited_decisions, data_fingerprint, load_processed, processed_fingerprint
 
 __all__ = ["Scope", "load_scope", "parse_period", "ALL"]
 
@@ -134,8 +134,11 @@ def load_scope(processed_dir: str | os.PathLike | None = None, *, vendor: str | 
     ConfigError
         The unit does not exist in the data (the message lists the ones that do).
     """
+    fingerprint = None
     if tables is None:
-        tables = load_processed(Path(processed_dir) if processed_dir else PROCESSED_DIR)
+        where = Path(processed_dir) if processed_dir else PROCESSED_DIR
+        tables = load_processed(where)
+        fingerprint = processed_fingerprint(where)   # the same one the batch manifest and HTML header show
     every = audited_decisions(tables)
     start, end = parse_period(period, every[S.WEEK])
     in_period = every[(every[S.WEEK] >= start) & (every[S.WEEK] <= end)]
@@ -158,4 +161,4 @@ def load_scope(processed_dir: str | os.PathLike | None = None, *, vendor: str | 
         label = f"Market {filters[S.MARKET]}"
     return Scope(audits=in_period[mask].reset_index(drop=True), all_audits=in_period.reset_index(drop=True),
                  golden_audits=golden.reset_index(drop=True), tables=tables, start=start, end=end,
-                 label=label, fingerprint=data_fingerprint(tables), filters=filters)
+                 label=label, fingerprint=fingerprint or data_fingerprint(tables), filters=filters)

@@ -203,3 +203,13 @@ class RcaExplorer:
     def static_view(self) -> None:
         """Render the current (default) view as plain outputs, for headless runs and HTML export."""
         self._render(self.result)
+
+
+def is_interactive() -> bool:
+    """False when running headless (``MODQA_HEADLESS=1``: set by ``make test`` and batch runs)."""
+    import os
+
+    return os.environ.get("MODQA_HEADLESS", "").lower() not in ("1", "true", "yes")
+
+
+__all__ += ["is_interactive"]

@@ -1,4 +1,5 @@
-"""modqa_lib.sampling: sizes, allocation, stratified and risk-weighted draws, worklists, plans, CLI.
+"""modqa_lib.sampling: sizes, allocation, stratified and risk-weighted draws, worklists, plans,
+weekly sample, CLI.
 
 Reference values for sample sizes live in ``tests/results/sampling_cochran.csv``
 with their published source. Unbiasedness is checked by simulation against a
@@ -789,6 +790,124 @@ def test_cli_sample_subcommand(processed, tmp_path, capsys):
     assert rc == 2 and "covers weeks 2026-11-09 to 2026-11-16" in err and "Traceback" not in err
 
 
+# ====================================================== weekly sample: pure draw, files
+WEEKLY = dict(week="latest", by="vendor", margin=0.08, confidence=0.95, golden_share=0.05, seed=1)
+
+
+def load_tables(folder: Path) -> dict[str, pd.DataFrame]:
+    return {t: pd.read_parquet(folder / f"{t}.parquet") for t in ("decisions", "audits", "golden")}
+
+
+def cochran(N: int, margin: float, confidence: float, p: float) -> int:
+    """Cochran (1977) Sect. 4.4 with the FPC of Israel (1992) eq. 3, computed here independently."""
+    n0 = Z(1 - (1 - confidence) / 2) ** 2 * p * (1 - p) / margin ** 2
+    return math.ceil(n0 / (1 + (n0 - 1) / N) - 1e-9)
+
+
+@pytest.mark.parametrize("allocation", sm.ALLOCATIONS)
+def test_draw_weekly_sample_is_the_command_without_files(processed, tmp_path, allocation):
+    t = load_tables(processed)
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+    ws = sm.draw_weekly_sample(t["decisions"], t["audits"], t["golden"], allocation=allocation, **WEEKLY)
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before          # no file I/O
+    sm.run_sample_command(allocation=allocation, processed=processed, out=tmp_path / "cmd", **WEEKLY)
+    written = sm.write_sample_files(ws, tmp_path / "pure")
+    cmd_dir = tmp_path / "cmd" / "samples" / "2026-11-16"
+    assert {p.parent for p in written} == {tmp_path / "pure" / "samples" / "2026-11-16"}
+    assert [p.name for p in written][-2:] == ["sample.csv", "plan.json"]
+    assert sorted(p.name for p in written) == sorted(p.name for p in cmd_dir.iterdir())
+    for p in written:
+        if p.suffix == ".csv":
+            assert p.read_text() == (cmd_dir / p.name).read_text(), p.name
+    a, b = sm.load_plan(written[-1]), sm.load_plan(cmd_dir / "plan.json")
+    assert a.sample_id == b.sample_id == ws.plan.sample_id and a.metadata == b.metadata
+    # the tables agree with one another and with the plan
+    assert ws.week == "2026-11-16" and ws.by == S.VENDOR and ws.unit is None
+    assert list(ws.units.columns) == [sm.UNIT, sm.POPULATION, sm.DRAWN, sm.MARGIN]
+    assert len(ws.population) == ws.units[sm.POPULATION].sum() == ws.allocation[sm.POPULATION].sum()
+    drawn = ws.allocation.groupby(S.VENDOR)[sm.ALLOCATED].sum()
+    assert drawn.to_dict() == dict(zip(ws.units[sm.UNIT], ws.units[sm.DRAWN]))
+    real = ws.worklist[~ws.worklist[S.IS_GOLDEN]]
+    assert len(real) == ws.units[sm.DRAWN].sum()
+    assert set(real[S.DECISION_ID]) <= set(ws.population[S.DECISION_ID])
+    assert ws.plan.metadata["units"] == {r.unit: {"population": r.population, "drawn": r.drawn,
+                                                  "margin": round(r.margin, 6)} for r in ws.units.itertuples()}
+    assert 0 < ws.overall_margin < ws.units[sm.MARGIN].min()
+    sizes = ws.worklist_sizes()
+    assert list(sizes.columns) == [S.AUDITOR_ID, "decisions", "golden_items", "total"]
+    assert sizes["decisions"].sum() == len(real) and sizes["total"].sum() == len(ws.worklist)
+    assert dict(zip(sizes[S.AUDITOR_ID], sizes["total"])) == ws.plan.metadata["worklist_sizes"]
+    assert ws.auditors == ["qa1", "qa2", "qa3", "qa4"]
+
+
+def test_expected_rate_lowers_n_as_cochran_says(processed):
+    t = load_tables(processed)
+    kw = dict(WEEKLY, margin=0.05, allocation="proportional")
+    worst = sm.draw_weekly_sample(t["decisions"], t["audits"], t["golden"], **kw)
+    good = sm.draw_weekly_sample(t["decisions"], t["audits"], t["golden"], expected_rate=0.05, **kw)
+    for ws, p in ((worst, 0.5), (good, 0.05)):
+        for u, N, n in ws.units[[sm.UNIT, sm.POPULATION, sm.DRAWN]].itertuples(index=False):
+            assert n == cochran(N, 0.05, 0.95, p), (u, p)
+        assert (ws.units[sm.MARGIN] <= 0.05 * 1.02).all()        # margins reported at the assumed rate
+        assert ws.plan.metadata["expected_rate"] == p
+    assert (good.units[sm.DRAWN] < worst.units[sm.DRAWN] / 2).all()
+    assert (good.allocation[sm.PRIOR_ERROR_RATE] == 0.05).all()     # no history: the assumed rate
+    assert "default_prior" not in worst.plan.params and good.plan.params["default_prior"] == 0.05
+
+
+def test_draw_weekly_sample_for_one_unit(processed, tmp_path):
+    t = load_tables(processed)
+    args = (t["decisions"], t["audits"], t["golden"])
+    kw = dict(WEEKLY, allocation="neyman")
+    full = sm.draw_weekly_sample(*args, **kw)
+    assert sm.draw_weekly_sample(*args, unit="ALL", **kw).plan.sample_id == full.plan.sample_id
+    one = sm.draw_weekly_sample(*args, unit="Vendor B", **kw)
+    assert one.unit == "Vendor B" and one.units[sm.UNIT].tolist() == ["Vendor B"]
+    assert (one.population[S.VENDOR] == "Vendor B").all() and (one.allocation[S.VENDOR] == "Vendor B").all()
+    assert len(one.population) == (full.population[S.VENDOR] == "Vendor B").sum()
+    pd.testing.assert_frame_equal(one.units, full.units[full.units[sm.UNIT] == "Vendor B"].reset_index(drop=True))
+    assert one.overall_margin == pytest.approx(one.units[sm.MARGIN].iloc[0])
+    # the unit's decisions are exactly its part of the all-unit draw (same priors, same random numbers)
+    w = full.worklist
+    assert set(one.worklist.loc[~one.worklist[S.IS_GOLDEN], S.DECISION_ID]) == \
+        set(w.loc[~w[S.IS_GOLDEN] & (w[S.VENDOR] == "Vendor B"), S.DECISION_ID])
+    # a unit's files go to their own folder and leave the week's files alone
+    full_files = sm.write_sample_files(full, tmp_path)
+    one_files = sm.write_sample_files(one, tmp_path)
+    assert {p.parent for p in one_files} == {tmp_path / "samples" / "2026-11-16" / "vendor_Vendor_B"}
+    assert all(p.exists() for p in full_files)
+    with pytest.raises(ConfigError, match=r"^unit 'Vendor Z': no decisions of that vendor in week 2026-11-16; "
+                                          r"vendor values that week: \['Platform', 'Vendor A', 'Vendor B'\]"):
+        sm.draw_weekly_sample(*args, unit="Vendor Z", **kw)
+
+
+def test_draw_weekly_sample_errors_name_the_python_parameters(processed):
+    t = load_tables(processed)
+    kw = dict(WEEKLY, allocation="proportional")
+    with pytest.raises(ConfigError, match=r"^expected_rate must lie strictly between 0 and 1, got 1\.0"):
+        sm.draw_weekly_sample(t["decisions"], t["audits"], t["golden"], expected_rate=1.0, **kw)
+    with pytest.raises(ConfigError, match=r"^week 2026-11-11 is a Wednesday; .*\(use 2026-11-09\)"):
+        sm.draw_weekly_sample(t["decisions"], t["audits"], t["golden"], **{**kw, "week": "2026-11-11"})
+    with pytest.raises(SamplingError, match=r"^golden_share 0\.05 asks for golden items .* use golden_share 0$"):
+        sm.draw_weekly_sample(t["decisions"], t["audits"], None, **kw)
+    with pytest.raises(SamplingError, match="no auditor ids"):
+        sm.draw_weekly_sample(t["decisions"], t["audits"].iloc[:0], t["golden"], **kw)
+
+
+def test_cli_sample_passes_expected_rate(processed, tmp_path, capsys):
+    from modqa_lib.cli import main
+
+    base = ["sample", "--week", "latest", "--processed", str(processed), "--out", str(tmp_path), "--margin", "0.05"]
+    rc = main(base + ["--expected-rate", "0.05"])
+    assert rc == 0 and "assumed error rate p = 0.05" in capsys.readouterr().out
+    plan = sm.load_plan(tmp_path / "samples" / "2026-11-16" / "plan.json")
+    assert plan.metadata["expected_rate"] == 0.05
+    assert all(d["drawn"] == cochran(d["population"], 0.05, 0.95, 0.05) for d in plan.metadata["units"].values())
+    rc = main(base + ["--expected-rate", "0"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--expected-rate must lie strictly between 0 and 1, got 0.0" in err and "Traceback" not in err
+
+
 # ================================================== random-number internals
 def test_id_hash_depends_on_text_only():
     text = ["d1", "d22", "", "décision-ü", "d1234567890123456789"]
@@ -853,3 +972,25 @@ def test_capped_allocation_matches_textbook_redistribution():
         ref = _iterative_capped(w, cap.astype(float), n)
         assert got.sum() == n and (got <= cap).all() and (got >= 0).all()
         assert np.all(np.abs(got - ref) < 1 + 1e-9), (got, ref)
+
+
+def test_inject_golden_skips_items_already_in_the_sample(pop):
+    s = sm.stratified_sample(pop, [S.VENDOR], 38, seed=1)
+    golden = pd.DataFrame({S.ITEM_ID: s[S.DECISION_ID].tolist()[:5] + ["g1", "g2"], S.GOLD_LABEL: "x",
+                           S.POLICY: "hate_speech"})
+    w = sm.inject_golden(s, golden, share=0.05, seed=1)          # round(38 * .05 / .95) = 2
+    assert sorted(w.loc[w[S.IS_GOLDEN], S.ITEM_ID]) == ["g1", "g2"]
+    assert not w[S.DECISION_ID].duplicated().any()
+    with pytest.raises(SamplingError, match="golden set holds 2"):
+        sm.inject_golden(s, golden, share=0.1, seed=1)
+
+
+def test_inject_golden_copies_item_description(pop):
+    s = sm.stratified_sample(pop, [S.VENDOR], 40, seed=1).assign(**{S.CONTENT_ID: "c"})
+    golden = pd.DataFrame({S.ITEM_ID: ["g1", "g2"], S.GOLD_LABEL: "x", S.POLICY: "self_harm",
+                           S.CONTENT_ID: ["cg1", None], S.CONTENT_TYPE: "livestream", "note": "not copied"})
+    w = sm.inject_golden(s, golden, share=0.05, seed=1)
+    g = w[w[S.IS_GOLDEN]].set_index(S.ITEM_ID)
+    assert g.loc["g1", S.CONTENT_ID] == "cg1" and g.loc["g2", S.CONTENT_ID] == "g2"
+    assert (g[S.CONTENT_TYPE] == "livestream").all() and (g[S.POLICY] == "self_harm").all()
+    assert "note" not in w.columns and g[S.VENDOR].isna().all()

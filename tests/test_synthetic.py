@@ -9,7 +9,6 @@ and effects code that must find them.
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import numpy as np
@@ -483,3 +482,17 @@ def test_realised_population_truth_matches_design(demo):
     assert max(v, key=v.get) == "Vendor D"
     assert 0.35 <= r["violation_prevalence"] <= 0.45
     assert 0.03 <= r["human_error_rate"] <= 0.065
+
+
+def test_params_sites_yaml_agrees_with_site_timezones():
+    import yaml
+
+    from modqa_lib.config import PARAMS_DIR
+
+    path = PARAMS_DIR / "sites.yaml"
+    if not path.exists():
+        pytest.skip("params/sites.yaml not present")
+    sites = yaml.safe_load(path.read_text(encoding="utf-8"))["sites"]
+    assert {k: v["timezone"] for k, v in sites.items()} == syn.SITE_TIMEZONES
+    vendor_of = {s: v for v, ss in syn.VENDOR_SITES.items() for s in ss} | {"model": "Platform"}
+    assert {k: v["vendor"] for k, v in sites.items()} == vendor_of

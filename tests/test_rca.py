@@ -1,0 +1,549 @@
+"""modqa_lib.rca: statistics against statsmodels/scipy and hand examples; planted truths."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+import statsmodels.formula.api as smf
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import (confint_proportions_2indep, proportion_confint,
+                                          proportions_ztest)
+
+from modqa_lib import io, rca
+from modqa_lib import schema as S
+from modqa_lib.errors import ConfigError, DataContractError, EstimationError
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def _read_ref(name: str) -> pd.DataFrame:
+    return pd.read_csv(RESULTS / name, comment="#")
+
+
+def _frame(n=4000, seed=0, effect=0.12):
+    """Hand-built audit frame: 3 sites x 2 shifts x 4 policies; site B at night is bad."""
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({
+        S.SITE: rng.choice(["A", "B", "C"], n, p=[0.4, 0.35, 0.25]),
+        S.SHIFT: rng.choice(["day", "night"], n),
+        S.POLICY: rng.choice(["p1", "p2", "p3", "p4"], n),
+        S.HOUR: rng.integers(0, 24, n),
+        S.ROOT_CAUSE: rng.choice(["misread_context", "tooling_ui", "policy_knowledge_gap"], n),
+    })
+    bad = (df[S.SITE] == "B") & (df[S.SHIFT] == "night")
+    p = 0.04 + effect * bad
+    df[S.IS_ERROR] = rng.random(n) < p
+    df.loc[bad & df[S.IS_ERROR] & (rng.random(n) < 0.8), S.ROOT_CAUSE] = "fatigue_attention"
+    df.loc[~df[S.IS_ERROR], S.ROOT_CAUSE] = None
+    return df
+
+
+# ===================================================================== pareto
+def test_pareto_shares_sum_to_one_and_cumulative_is_monotone():
+    df = _frame()
+    for by in (None, S.SITE, [S.SITE, S.SHIFT]):
+        pt = rca.pareto(df, by=by)
+        keys = rca._as_list(by, "by")
+        groups = pt.groupby(keys) if keys else [(None, pt)]
+        for _, g in groups:
+            assert g[rca.SHARE].sum() == pytest.approx(1.0, abs=1e-12)
+            assert np.all(np.diff(g[rca.CUM_SHARE].to_numpy()) > 0)
+            assert g[rca.CUM_SHARE].iloc[-1] == 1.0
+            assert np.all(np.diff(g[rca.COUNT].to_numpy()) <= 0), "not ranked by count"
+            assert g[rca.RANK].tolist() == list(range(1, len(g) + 1))
+    # counts equal a pandas groupby over the errors
+    pt = rca.pareto(df, by=S.SITE)
+    ref = df[df[S.IS_ERROR]].groupby([S.SITE, S.ROOT_CAUSE]).size()
+    got = pt.set_index([S.SITE, S.ROOT_CAUSE])[rca.COUNT]
+    pd.testing.assert_series_equal(got.sort_index(), ref.sort_index(), check_names=False)
+
+
+def test_pareto_hand_example_ties_missing_and_wilson_ci():
+    df = pd.DataFrame({S.IS_ERROR: [True] * 7 + [False] * 3,
+                       S.ROOT_CAUSE: ["b", "a", "a", "b", "c", None, "c", None, None, None]})
+    pt = rca.pareto(df)
+    # a, b, c tie at 2: by name; the unrecorded cause is kept so shares still sum to 1
+    assert pt[S.ROOT_CAUSE].tolist() == ["a", "b", "c", rca.MISSING_LABEL]
+    assert pt[rca.COUNT].tolist() == [2, 2, 2, 1]
+    assert pt[S.N].unique().tolist() == [7]
+    assert pt[rca.CUM_SHARE].tolist() == pytest.approx([2 / 7, 4 / 7, 6 / 7, 1.0])
+    lo, hi = proportion_confint(2, 7, alpha=0.05, method="wilson")
+    assert pt[S.CI_LOW].iloc[0] == pytest.approx(lo, rel=1e-12)
+    assert pt[S.CI_HIGH].iloc[0] == pytest.approx(hi, rel=1e-12)
+    assert rca.pareto(df.assign(**{S.IS_ERROR: False})).empty
+
+
+# ================================================================== drilldown
+def test_two_proportion_ztest_matches_statsmodels_cell_by_cell():
+    rng = np.random.default_rng(3)
+    n1 = rng.integers(30, 3000, 50)
+    n2 = rng.integers(30, 30000, 50)
+    x1 = rng.binomial(n1, 0.08)
+    x2 = rng.binomial(n2, 0.05)
+    z, p = rca.two_proportion_ztest(x1, n1, x2, n2)
+    for i in range(50):
+        zs, ps = proportions_ztest([x1[i], x2[i]], [n1[i], n2[i]])
+        assert z[i] == pytest.approx(zs, rel=1e-10)
+        assert p[i] == pytest.approx(ps, rel=1e-9, abs=1e-300)
+
+
+def test_slice_tests_match_published_reference_values():
+    ref = _read_ref("rca_slice_tests.csv")
+    z, pz = rca.two_proportion_ztest(ref.x1, ref.n1, ref.x2, ref.n2)
+    np.testing.assert_allclose(z, ref.z, rtol=1e-10)
+    np.testing.assert_allclose(pz, ref.z_p, rtol=1e-9)
+    pf = rca._fisher_many(ref.x1, ref.n1 - ref.x1, ref.x2, ref.n2 - ref.x2)
+    np.testing.assert_allclose(pf, ref.fisher_p, rtol=1e-9)
+
+
+def test_fisher_many_matches_scipy_on_random_tables():
+    rng = np.random.default_rng(11)
+    t = np.column_stack([rng.integers(0, 10, 300), rng.integers(0, 40, 300),
+                         rng.integers(0, 10, 300), rng.integers(0, 3000, 300)])
+    t = np.vstack([t, [[0, 0, 0, 0], [3, 3, 3, 3], [5, 0, 0, 5], [0, 30, 0, 900]]])
+    got = rca._fisher_many(*t.T)
+    ref = np.array([stats.fisher_exact([[a, b], [c, d]]).pvalue for a, b, c, d in t])
+    np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-15)
+
+
+def test_drilldown_counts_match_groupby_depth_1_and_2():
+    df = _frame()
+    df.loc[df.index[:40], S.POLICY] = None          # missing values form their own slice
+    dd = rca.drilldown(df, [S.SITE, S.SHIFT, S.POLICY, S.HOUR], depth=2, min_n=1)
+    for dim in (S.SITE, S.POLICY, S.HOUR):
+        g = df.groupby(df[dim].astype(object).fillna(rca.MISSING_LABEL).astype(str))[S.IS_ERROR].agg(["size", "sum"])
+        got = dd[dd[rca.DIMENSION] == dim].set_index(rca.VALUE)
+        assert set(got.index) == set(g.index)
+        for v in g.index:
+            assert got.loc[v, S.N] == g.loc[v, "size"]
+            assert got.loc[v, S.ERRORS] == g.loc[v, "sum"]
+    assert (dd[rca.DIMENSION] == "policy").sum() == 5 and rca.MISSING_LABEL in set(dd[rca.VALUE])
+    pair = dd[dd[rca.DIMENSION] == f"{S.SITE}{rca.PAIR_SEP}{S.SHIFT}"].set_index(rca.VALUE)
+    g = df.groupby([S.SITE, S.SHIFT])[S.IS_ERROR].agg(["size", "sum"])
+    assert len(pair) == len(g)
+    for (a, b), row in g.iterrows():
+        cell = pair.loc[f"{a}{rca.PAIR_SEP}{b}"]
+        assert (cell[S.N], cell[S.ERRORS]) == (row["size"], row["sum"])
+        assert cell[rca.REST_N] == len(df) - row["size"]
+        assert cell[rca.REST_RATE] == pytest.approx((df[S.IS_ERROR].sum() - row["sum"]) / (len(df) - row["size"]))
+    assert set(dd[rca.DEPTH]) == {1, 2}
+    assert len(dd[dd[rca.DEPTH] == 2]) == sum(len(df.groupby([a, b], dropna=False)) for a, b in
+                                               [(S.SITE, S.SHIFT), (S.SITE, S.POLICY), (S.SITE, S.HOUR),
+                                                (S.SHIFT, S.POLICY), (S.SHIFT, S.HOUR), (S.POLICY, S.HOUR)])
+
+
+def test_drilldown_pvalues_qvalues_and_definitions_match_statsmodels_scipy():
+    df = _frame(n=3000, seed=5)
+    dd = rca.drilldown(df, [S.SITE, S.SHIFT, S.POLICY, S.HOUR], depth=2, min_n=5)
+    assert {"z", "fisher"} <= set(dd[rca.TEST]), "want both kinds of cells in this example"
+    n_err, n_tot = int(df[S.IS_ERROR].sum()), len(df)
+    for kind in ("z", "fisher"):
+        for _, r in dd[dd[rca.TEST] == kind].head(6).iterrows():
+            x1, n1 = r[S.ERRORS], r[S.N]
+            x2, n2 = n_err - x1, n_tot - n1
+            if kind == "z":
+                ref = proportions_ztest([x1, x2], [n1, n2])[1]
+            else:
+                ref = stats.fisher_exact([[x1, n1 - x1], [x2, n2 - x2]]).pvalue
+            assert r[S.P_VALUE] == pytest.approx(ref, rel=1e-9, abs=1e-300)
+    # Benjamini-Hochberg over every test in the table
+    q = multipletests(dd[S.P_VALUE].to_numpy(), method="fdr_bh")[1]
+    np.testing.assert_allclose(dd[S.Q_VALUE].to_numpy(), q, rtol=1e-12)
+    # definitions
+    np.testing.assert_allclose(dd[rca.EXCESS_ERRORS], dd[S.ERRORS] - dd[S.N] * dd[rca.REST_RATE], rtol=1e-12)
+    np.testing.assert_allclose(dd[rca.LIFT], dd[S.ERROR_RATE] / dd[rca.REST_RATE], rtol=1e-12)
+    assert (dd[rca.FLAG] == ((dd[S.Q_VALUE] < 0.05) & (dd[rca.LIFT] > 1))).all()
+    lo, hi = proportion_confint(dd[S.ERRORS], dd[S.N], alpha=0.05, method="wilson")
+    np.testing.assert_allclose(dd[S.CI_LOW], lo, rtol=1e-12)
+    np.testing.assert_allclose(dd[S.CI_HIGH], hi, rtol=1e-12)
+    # ranked by impact, not by p
+    assert np.all(np.diff(dd[rca.EXCESS_ERRORS].to_numpy()) <= 0)
+    # min_n drops small slices from the table and from the test family
+    dd30 = rca.drilldown(df, [S.SITE, S.SHIFT, S.POLICY, S.HOUR], depth=2, min_n=30)
+    assert dd30[S.N].min() >= 30 and len(dd30) < len(dd)
+
+
+def test_drilldown_finds_the_planted_pair_and_marks_its_parent_explained():
+    df = _frame(n=6000, seed=1)
+    dd = rca.drilldown(df, [S.SITE, S.SHIFT, S.POLICY], depth=2)
+    pairs = dd[dd[rca.DEPTH] == 2]
+    assert pairs.iloc[0][rca.VALUE] == "B × night" and pairs.iloc[0][rca.FLAG]
+    site_b = dd[(dd[rca.DIMENSION] == S.SITE) & (dd[rca.VALUE] == "B")].iloc[0]
+    assert site_b[rca.EXPLAINED_BY] == "B × night (site × shift)"
+    # a child that is nearly the whole parent does not "explain" it
+    df2 = df.assign(**{S.CHANNEL: np.where(np.arange(len(df)) < 30, "hitl", "human")})
+    dd2 = rca.drilldown(df2, [S.SITE, S.SHIFT, S.CHANNEL], depth=2)
+    night = dd2[(dd2[rca.DIMENSION] == S.SHIFT) & (dd2[rca.VALUE] == "night")].iloc[0]
+    assert night[rca.EXPLAINED_BY] is None or "human" not in night[rca.EXPLAINED_BY]
+    # depth 1 has no explanations
+    assert rca.drilldown(df, [S.SITE], depth=1)[rca.EXPLAINED_BY].isna().all()
+
+
+def test_drilldown_weights():
+    df = _frame(n=3000, seed=2)
+    un = rca.drilldown(df, [S.SITE, S.SHIFT], depth=2)
+    w1 = rca.drilldown(df.assign(**{S.WEIGHT: 1.0}), [S.SITE, S.SHIFT], depth=2, weights=S.WEIGHT)
+    pd.testing.assert_frame_equal(un, w1.drop(columns=[rca.N_EFF]))
+    rng = np.random.default_rng(0)
+    dfw = df.assign(**{S.WEIGHT: rng.uniform(1, 20, len(df))})
+    ww = rca.drilldown(dfw, [S.SITE], weights=S.WEIGHT).set_index(rca.VALUE)
+    for site, g in dfw.groupby(S.SITE):
+        assert ww.loc[site, S.ERROR_RATE] == pytest.approx(np.average(g[S.IS_ERROR], weights=g[S.WEIGHT]))
+        assert ww.loc[site, rca.N_EFF] == pytest.approx(g[S.WEIGHT].sum() ** 2 / (g[S.WEIGHT] ** 2).sum())
+        rest = dfw[dfw[S.SITE] != site]
+        assert ww.loc[site, rca.REST_RATE] == pytest.approx(np.average(rest[S.IS_ERROR], weights=rest[S.WEIGHT]))
+
+
+def test_drilldown_does_not_mutate_and_is_fast():
+    rng = np.random.default_rng(0)
+    n = 200_000
+    df = pd.DataFrame({f"d{k}": rng.integers(0, 12, n).astype(str) for k in range(10)})
+    df[S.IS_ERROR] = rng.random(n) < 0.05
+    before = df.copy()
+    t = time.perf_counter()
+    dd = rca.drilldown(df, [f"d{k}" for k in range(10)])
+    assert time.perf_counter() - t < 10.0     # ~0.2 s unloaded; guards against a per-row loop
+    pd.testing.assert_frame_equal(df, before)
+    assert len(dd) == 120
+
+
+def test_drilldown_user_errors_have_actionable_messages():
+    df = _frame(n=500)
+    with pytest.raises(DataContractError, match="column 'market'.*required by rca.drilldown"):
+        rca.drilldown(df, [S.SITE, S.MARKET])
+    with pytest.raises(ConfigError, match="depth must be 1"):
+        rca.drilldown(df, [S.SITE], depth=3)
+    with pytest.raises(ConfigError, match="at least one column"):
+        rca.drilldown(df, [])
+    with pytest.raises(ConfigError, match="alpha"):
+        rca.drilldown(df, [S.SITE], alpha=5)
+    bad = df.astype({S.IS_ERROR: object})
+    bad.loc[bad.index[3], S.IS_ERROR] = None
+    with pytest.raises(DataContractError, match="known outcome.*rows 4"):
+        rca.drilldown(bad, [S.SITE])
+    with pytest.raises(DataContractError, match="boolean"):
+        rca.drilldown(df.assign(**{S.IS_ERROR: 2}), [S.SITE])
+    with pytest.raises(DataContractError, match="weights must be positive"):
+        rca.drilldown(df.assign(**{S.WEIGHT: 0.0}), [S.SITE], weights=S.WEIGHT)
+    with pytest.raises(EstimationError, match="empty"):
+        rca.drilldown(df.iloc[:0], [S.SITE])
+
+
+# ============================================================== error drivers
+def _glm_reference(rows, dims, refs):
+    terms = " + ".join(f'C({d}, Treatment(reference="{refs[d]}"))' for d in dims)
+    return smf.glm(f"y ~ {terms}", rows.assign(y=rows[S.IS_ERROR].astype(int)),
+                   family=sm.families.Binomial()).fit()
+
+
+def test_error_drivers_equal_a_direct_statsmodels_glm_fit():
+    df = _frame(n=5000, seed=7)
+    res = rca.error_drivers(df, [S.SITE, S.SHIFT, S.POLICY])
+    refs = {d: df[d].value_counts().sort_index().idxmax() for d in (S.SITE, S.SHIFT, S.POLICY)}
+    got_refs = res[res[rca.IS_REFERENCE]].set_index(rca.DIMENSION)[rca.LEVEL].to_dict()
+    assert got_refs == refs, "reference must be the largest level"
+    fit = _glm_reference(df, [S.SITE, S.SHIFT, S.POLICY], refs)
+    ci = fit.conf_int()
+    for _, r in res[~res[rca.IS_REFERENCE]].iterrows():
+        name = f'C({r[rca.DIMENSION]}, Treatment(reference="{refs[r[rca.DIMENSION]]}"))[T.{r[rca.LEVEL]}]'
+        assert r[rca.ODDS_RATIO] == pytest.approx(np.exp(fit.params[name]), rel=1e-7)
+        assert r[S.CI_LOW] == pytest.approx(np.exp(ci.loc[name, 0]), rel=1e-6)
+        assert r[S.CI_HIGH] == pytest.approx(np.exp(ci.loc[name, 1]), rel=1e-6)
+        assert r[S.P_VALUE] == pytest.approx(fit.pvalues[name], rel=1e-5)
+    p = res[S.P_VALUE].to_numpy()
+    ok = np.isfinite(p)
+    np.testing.assert_allclose(res[S.Q_VALUE].to_numpy()[ok], multipletests(p[ok], method="fdr_bh")[1])
+    counts = df.groupby(S.SITE)[S.IS_ERROR].agg(["size", "sum"])
+    site = res[res[rca.DIMENSION] == S.SITE].set_index(rca.LEVEL)
+    assert (site[S.N] == counts["size"].reindex(site.index)).all()
+    assert (site[S.ERRORS] == counts["sum"].reindex(site.index)).all()
+    # the planted pair shows up as both site B and night, controlling for policy
+    assert site.loc["B", rca.FLAG]
+
+
+def test_error_drivers_reference_table():
+    cells = pd.DataFrame({"vendor": ["V1", "V1", "V1", "V2", "V2", "V2", "V3", "V3", "V3"],
+                          "policy": ["hate", "spam", "misinfo"] * 3,
+                          "n": [300, 500, 200, 150, 250, 100, 120, 200, 180],
+                          "errors": [15, 10, 30, 12, 8, 20, 9, 5, 40]})
+    rows = cells.loc[cells.index.repeat(cells["n"])].reset_index(drop=True)
+    rows[S.IS_ERROR] = rows.groupby(["vendor", "policy"]).cumcount() < rows["errors"]
+    res = rca.error_drivers(rows, ["vendor", "policy"]).set_index([rca.DIMENSION, rca.LEVEL])
+    ref = _read_ref("rca_glm_vendor_policy.csv")
+    for _, r in ref.iterrows():
+        got = res.loc[(r.dimension, r.level)]
+        for c in (rca.ODDS_RATIO, S.CI_LOW, S.CI_HIGH, S.P_VALUE):
+            assert got[c] == pytest.approx(r[c], rel=1e-6), (r.dimension, r.level, c)
+    assert res.loc[("vendor", "V1"), rca.IS_REFERENCE] and res.loc[("policy", "spam"), rca.IS_REFERENCE]
+    # a custom reference changes the comparison, not the fit
+    res2 = rca.error_drivers(rows, ["vendor", "policy"], reference={"vendor": "V3"}).set_index(
+        [rca.DIMENSION, rca.LEVEL])
+    assert res2.loc[("vendor", "V1"), rca.ODDS_RATIO] == pytest.approx(1 / r_or(ref, "V3"), rel=1e-6)
+
+
+def r_or(ref, level):
+    return float(ref[(ref.dimension == "vendor") & (ref.level == level)].odds_ratio.iloc[0])
+
+
+def test_error_drivers_pools_sparse_levels_and_handles_separation():
+    df = _frame(n=4000, seed=9)
+    df.loc[df.index[:12], S.POLICY] = "rare"                 # < min_n: pooled into "(other)"
+    res = rca.error_drivers(df, [S.SITE, S.POLICY], min_n=30)
+    assert rca.OTHER_LABEL in set(res[rca.LEVEL]) and "rare" not in set(res[rca.LEVEL])
+    # a level with no errors: OR at the boundary, a note, the rest = a fit without its audits
+    clean = df.copy()
+    clean.loc[clean.index[100:400], S.POLICY] = "p_clean"
+    clean.loc[clean[S.POLICY] == "p_clean", S.IS_ERROR] = False
+    res = rca.error_drivers(clean, [S.SITE, S.POLICY]).set_index([rca.DIMENSION, rca.LEVEL])
+    row = res.loc[(S.POLICY, "p_clean")]
+    assert row[rca.ODDS_RATIO] == 0.0 and np.isnan(row[S.CI_LOW]) and "separation" in row[rca.NOTE]
+    rest = rca.error_drivers(clean[clean[S.POLICY] != "p_clean"], [S.SITE, S.POLICY]).set_index(
+        [rca.DIMENSION, rca.LEVEL])
+    for key in rest.index:
+        assert res.loc[key, rca.ODDS_RATIO] == pytest.approx(rest.loc[key, rca.ODDS_RATIO], rel=1e-8)
+
+
+def test_error_drivers_separation_by_a_combination_falls_back_to_ridge():
+    # (a2, b1) all errors and (a1, b2) all correct: no single level is all-0/all-1, yet
+    # a2 -> +inf, b2 -> -inf separates them (quasi-complete separation)
+    cells = [("a1", "b1", 200, 20), ("a1", "b2", 100, 0), ("a2", "b1", 100, 100), ("a2", "b2", 200, 30)]
+    rows = pd.concat([pd.DataFrame({"a": a, "b": b, S.IS_ERROR: np.arange(n) < e}) for a, b, n, e in cells],
+                     ignore_index=True)
+    t = time.perf_counter()
+    res = rca.error_drivers(rows, ["a", "b"])
+    assert time.perf_counter() - t < 5
+    est = res[~res[rca.IS_REFERENCE]]
+    assert est[rca.NOTE].str.contains("ridge").all()
+    assert np.isfinite(est[rca.ODDS_RATIO]).all() and est[S.CI_LOW].isna().all()
+
+
+def test_error_drivers_user_errors():
+    df = _frame(n=2000)
+    with pytest.raises(EstimationError, match="'site' and 'site_copy' are collinear"):
+        rca.error_drivers(df.assign(site_copy=df[S.SITE].map({"A": "x", "B": "y", "C": "z"})),
+                          [S.SITE, "site_copy"])
+    with pytest.raises(ConfigError, match="reference level 'Z' of 'site'"):
+        rca.error_drivers(df, [S.SITE], reference={S.SITE: "Z"})
+    with pytest.raises(DataContractError, match="column 'vendor'"):
+        rca.error_drivers(df, [S.VENDOR])
+    with pytest.warns(UserWarning, match="single level"):
+        res = rca.error_drivers(df.assign(one="x"), [S.SITE, "one"])
+    assert set(res[rca.DIMENSION]) == {S.SITE}
+
+
+# =========================================================== decompose change
+def test_decompose_mix_plus_rate_is_exact_on_random_data():
+    rng = np.random.default_rng(42)
+    for trial in range(20):
+        n = int(rng.integers(200, 5000))
+        k = int(rng.integers(2, 9))
+        df = pd.DataFrame({"period": rng.integers(1, 5, n),
+                           "g": rng.choice([f"g{i}" for i in range(k)], n, p=rng.dirichlet(np.ones(k))),
+                           S.IS_ERROR: rng.random(n) < rng.uniform(0.01, 0.3)})
+        dc = rca.decompose_change(df, before=(1, 2), after=[3, 4], period_col="period", by="g")
+        grp, tot = dc[~dc[rca.IS_TOTAL]], dc[dc[rca.IS_TOTAL]].iloc[0]
+        np.testing.assert_allclose(grp[rca.MIX_EFFECT] + grp[rca.RATE_EFFECT], grp[rca.TOTAL_EFFECT],
+                                   rtol=0, atol=1e-15)
+        r0 = df[df.period <= 2][S.IS_ERROR].mean()
+        r1 = df[df.period >= 3][S.IS_ERROR].mean()
+        assert abs(grp[rca.TOTAL_EFFECT].sum() - (r1 - r0)) < 1e-12
+        assert abs(tot[rca.MIX_EFFECT] + tot[rca.RATE_EFFECT] - tot[rca.TOTAL_EFFECT]) < 1e-12
+        assert tot[rca.TOTAL_EFFECT] == pytest.approx(r1 - r0, abs=1e-15)
+        # aggregate mix = Kitagawa's uncentred sum
+        kit = ((grp[rca.SHARE_AFTER] - grp[rca.SHARE_BEFORE]) * (grp[rca.RATE_BEFORE] + grp[rca.RATE_AFTER]) / 2).sum()
+        assert abs(tot[rca.MIX_EFFECT] - kit) < 1e-12
+
+
+def test_decompose_hand_worked_example():
+    ref = _read_ref("rca_kitagawa_hand.csv")
+    rows = []
+    for _, r in ref[ref.group != rca.TOTAL_LABEL].iterrows():
+        for per, n, e in (("before", r.n_before, r.errors_before), ("after", r.n_after, r.errors_after)):
+            rows.append(pd.DataFrame({"period": per, S.POLICY: r.group, S.IS_ERROR: np.arange(n) < e}))
+    df = pd.concat(rows, ignore_index=True)
+    dc = rca.decompose_change(df, "before", "after", period_col="period").set_index(rca.GROUP)
+    for _, r in ref.iterrows():
+        for c in ("n_before", "n_after", "errors_before", "errors_after", rca.SHARE_BEFORE, rca.SHARE_AFTER,
+                  rca.RATE_BEFORE, rca.RATE_AFTER, rca.MIX_EFFECT, rca.RATE_EFFECT, rca.TOTAL_EFFECT,
+                  rca.SHARE_OF_CHANGE):
+            assert dc.loc[r.group, c] == pytest.approx(r[c], abs=1e-12), (r.group, c)
+    assert list(dc.index) == ["B", "A", rca.TOTAL_LABEL], "groups by |total effect|, total last"
+    # CI of the overall change and of each group's rate change: Newcombe via statsmodels
+    lo, hi = confint_proportions_2indep(100, 1000, 60, 1000, compare="diff")
+    assert (dc.loc[rca.TOTAL_LABEL, S.CI_LOW], dc.loc[rca.TOTAL_LABEL, S.CI_HIGH]) == pytest.approx((lo, hi))
+    lo, hi = confint_proportions_2indep(75, 500, 20, 200, compare="diff")
+    assert (dc.loc["B", S.CI_LOW], dc.loc["B", S.CI_HIGH]) == pytest.approx((lo, hi))
+    assert dc.loc[rca.TOTAL_LABEL, S.P_VALUE] == pytest.approx(proportions_ztest([100, 60], [1000, 1000])[1])
+    # accuracy is the exact mirror image
+    acc = rca.decompose_change(df, "before", "after", period_col="period", metric="accuracy").set_index(rca.GROUP)
+    for c in (rca.MIX_EFFECT, rca.RATE_EFFECT, rca.TOTAL_EFFECT):
+        np.testing.assert_allclose(acc[c], -dc[c], atol=1e-15)
+    np.testing.assert_allclose(acc[rca.SHARE_OF_CHANGE], dc[rca.SHARE_OF_CHANGE], atol=1e-12)
+
+
+def test_decompose_new_group_is_all_mix_and_periods_are_checked():
+    df = pd.DataFrame({"period": [1] * 100 + [2] * 100,
+                       "g": ["a"] * 100 + ["a"] * 50 + ["new"] * 50,
+                       S.IS_ERROR: ([True] * 10 + [False] * 90) + ([True] * 5 + [False] * 45) * 2})
+    dc = rca.decompose_change(df, 1, 2, period_col="period", by="g").set_index(rca.GROUP)
+    assert dc.loc["new", rca.RATE_EFFECT] == 0 and np.isnan(dc.loc["new", rca.RATE_BEFORE])
+    with pytest.raises(ConfigError, match="overlap"):
+        rca.decompose_change(df, (1, 2), 2, period_col="period", by="g")
+    with pytest.raises(EstimationError, match="no audits in the after period"):
+        rca.decompose_change(df, 1, 7, period_col="period", by="g")
+    with pytest.raises(ConfigError, match="metric"):
+        rca.decompose_change(df, 1, 2, period_col="period", by="g", metric="f1")
+
+
+# ============================================================ findings & text
+def test_top_findings_keeps_the_planted_slice_and_drops_echoes():
+    df = _frame(n=8000, seed=4)
+    tf = rca.top_findings(df, [S.SITE, S.SHIFT, S.POLICY])
+    assert tf.iloc[0][rca.VALUE] == "B × night"
+    assert tf.iloc[0][S.ROOT_CAUSE] == "fatigue_attention"
+    assert tf.iloc[0]["cause_n"] == tf.iloc[0][S.ERRORS]
+    # B x p1, night x p3 ... are echoes of B x night: not listed
+    assert not tf[rca.VALUE].str.contains("B × p|night × p").any()
+    share = df[(df[S.SITE] == "B") & (df[S.SHIFT] == "night") & df[S.IS_ERROR]][S.ROOT_CAUSE] \
+        .value_counts(normalize=True)
+    assert tf.iloc[0]["cause_share"] == pytest.approx(share.iloc[0])
+
+
+def test_summary_text_is_generated_from_the_functions():
+    rng = np.random.default_rng(8)
+    n = 6000
+    df = pd.DataFrame({S.WEEK: rng.integers(1, 13, n), S.SHIFT: rng.choice(["day", "evening", "night"], n),
+                       S.POLICY: rng.choice(["p1", "p2"], n)})
+    late_night = (df[S.WEEK] >= 7) & (df[S.SHIFT] == "night")
+    df[S.IS_ERROR] = rng.random(n) < np.where(late_night, 0.20, 0.04)
+    df[S.ROOT_CAUSE] = np.where(df[S.IS_ERROR], np.where(late_night, "fatigue_attention", "misread_context"), None)
+    txt = rca.summary_text(df, "Penang", dims=[S.SHIFT, S.POLICY], period_col=S.WEEK)
+    dc = rca.decompose_change(df, (1, 6), (7, 12), period_col=S.WEEK, by=S.SHIFT, metric="accuracy")
+    tot = dc[dc[rca.IS_TOTAL]].iloc[0]
+    assert txt.startswith(f"Accuracy for Penang was {100 * (1 - df[S.IS_ERROR].mean()):.1f}%")
+    assert f"fell {100 * abs(tot[rca.TOTAL_EFFECT]):.1f} pts" in txt
+    assert f"95% CI {100 * -tot[S.CI_HIGH]:.1f} to {100 * -tot[S.CI_LOW]:.1f}" in txt
+    assert "shift night" in txt and "rate effect" in txt
+    assert "Fatigue / attention" in txt
+    assert "weeks 1–6" in txt and "weeks 7–12" in txt
+    # no change: says so and attributes nothing
+    flat = df.assign(**{S.IS_ERROR: rng.random(n) < 0.05})
+    txt2 = rca.summary_text(flat, "Lisbon", dims=[S.SHIFT, S.POLICY], period_col=S.WEEK)
+    assert "did not change detectably" in txt2 and "No slice" in txt2
+
+
+# ============================================================= planted truths
+@pytest.fixture(scope="module")
+def demo():
+    synthetic = pytest.importorskip("modqa_lib.synthetic")
+    return synthetic.generate(n_decisions=60_000)
+
+
+@pytest.fixture(scope="module")
+def demo_truth(demo):
+    return demo.truth
+
+
+@pytest.fixture(scope="module")
+def demo_audits(demo):
+    return io.audited_decisions(demo.tables)
+
+
+@pytest.fixture(scope="module")
+def human(demo_audits):
+    """The planted human-judgement effects live in the human and HITL audits."""
+    return demo_audits[demo_audits[S.CHANNEL] != "machine"]
+
+
+def test_planted_fatigue_penang_night_is_the_top_site_shift_pair(human, demo_truth):
+    fat = demo_truth["fatigue"]
+    target = f"{fat['site']} × {fat['shift']}"
+    dd = rca.drilldown(human, [S.SITE, S.SHIFT], depth=2)
+    pn = dd[dd[rca.VALUE] == target].iloc[0]
+    assert pn[rca.FLAG] and pn[rca.LIFT] > 2
+    assert dd[dd[rca.DEPTH] == 2].iloc[0][rca.VALUE] == target       # holds for the default seed ...
+    penang = dd[(dd[rca.DIMENSION] == S.SITE) & (dd[rca.VALUE] == fat["site"])].iloc[0]
+    assert penang[rca.EXPLAINED_BY] == f"{target} (site × shift)"
+    # ... but the planted confounder gives Vendor D's sites a real raw excess on every shift
+    # (they take the hard policies), and at 60k decisions one of their site x shift cells
+    # outranks Penang x night in about 1 seed in 7 (seeds 0-29: 4 of 30, always 2nd then).
+    # Within the other policies the ranking does not depend on that luck (29 of 30).
+    other = human[~human[S.POLICY].isin(demo_truth["confounder"]["hard_policies"])]
+    dd = rca.drilldown(other, [S.SITE, S.SHIFT], depth=2)
+    assert dd[dd[rca.DEPTH] == 2].iloc[0][rca.VALUE] == target
+
+
+def test_planted_fatigue_with_more_dims(human):
+    dims = [S.SITE, S.SHIFT, S.POLICY, S.CONTENT_TYPE, S.MARKET, S.TENURE_BAND]
+    dd = rca.drilldown(human, dims, depth=2)
+    pn = dd[dd[rca.VALUE] == "Penang × night"].iloc[0]
+    assert pn[rca.FLAG]
+    tf = rca.top_findings(human, dims)
+    # misinformation (the ambiguous policy) is the largest problem; the first finding
+    # not about a policy is the fatigued night shift, with its root cause
+    assert "misinformation" in tf.iloc[0][rca.VALUE]
+    other = tf[~tf[rca.DIMENSION].str.contains(S.POLICY)]
+    assert not other.empty and other.iloc[0][rca.VALUE] == "Penang × night", tf
+    assert other.iloc[0][S.ROOT_CAUSE] == "fatigue_attention"
+
+
+def test_planted_ambiguous_policy_ranks_first_and_its_cause(demo_audits):
+    dd = rca.drilldown(demo_audits, [S.POLICY])
+    assert dd.iloc[0][rca.VALUE] == "misinformation" and dd.iloc[0][rca.FLAG]
+    pt = rca.pareto(demo_audits[demo_audits[S.POLICY] == "misinformation"])
+    assert pt.iloc[0][S.ROOT_CAUSE] == "guideline_ambiguity"
+    pt = rca.pareto(demo_audits, cause=S.ERROR_TYPE, by=S.POLICY)
+    assert pt[pt[S.POLICY] == "misinformation"].iloc[0][S.ERROR_TYPE] == "wrong_policy"
+
+
+def test_planted_fatigue_root_cause(demo_audits):
+    pn = demo_audits[(demo_audits[S.SITE] == "Penang") & (demo_audits[S.SHIFT] == "night")]
+    pt = rca.pareto(pn)
+    assert pt.iloc[0][S.ROOT_CAUSE] == "fatigue_attention"
+    assert pt.iloc[0][S.CI_LOW] > pt.iloc[1][rca.SHARE]
+
+
+def test_planted_confounder_vendor_d_is_policy_mix(human, demo_truth):
+    # No restriction of the sample is needed: the generator sets Vendor D's per-policy error
+    # level to the average of the other vendors *including* their planted slices (Penang
+    # nights, Manila regulated goods, Porto hate speech), so against the default reference
+    # (the largest vendor) its policy-adjusted odds ratio is ~1. Leaving those slices out
+    # would make Vendor D look worse than the cleaned-up others.
+    vd = demo_truth["confounder"]["vendor"]
+    raw = rca.drilldown(human, [S.VENDOR])
+    worst = raw.sort_values(S.ERROR_RATE, ascending=False).iloc[0]
+    assert worst[rca.VALUE] == vd
+    crude = rca.error_drivers(human, [S.VENDOR])
+    c = crude[crude[rca.LEVEL] == vd].iloc[0]
+    assert c[rca.ODDS_RATIO] > 1.3, "without policy, Vendor D looks worse than the reference vendor"
+    adj = rca.error_drivers(human, [S.VENDOR, S.POLICY])
+    d = adj[(adj[rca.DIMENSION] == S.VENDOR) & (adj[rca.LEVEL] == vd)].iloc[0]
+    assert d[S.CI_LOW] <= 1 <= d[S.CI_HIGH] and d[S.P_VALUE] > 0.05
+    assert d[rca.ODDS_RATIO] < c[rca.ODDS_RATIO]
+    mis = adj[(adj[rca.DIMENSION] == S.POLICY) & (adj[rca.LEVEL] == "misinformation")].iloc[0]
+    assert mis[rca.FLAG]
+
+
+def test_planted_drift_harassment_is_a_rate_effect(human):
+    weeks = sorted(human[S.WEEK].unique())
+    before, after = (weeks[0], weeks[5]), (weeks[6], weeks[11])
+    dc = rca.decompose_change(human, before, after, by=S.POLICY)
+    grp = dc[~dc[rca.IS_TOTAL]].set_index(rca.GROUP)
+    har = grp.loc["harassment"]
+    assert har[rca.RATE_EFFECT] > abs(har[rca.MIX_EFFECT])
+    assert grp[rca.RATE_EFFECT].idxmax() == "harassment"
+    assert har[S.CI_LOW] > 0, "harassment error rate rose after the week-7 change"
+    h = rca.decompose_change(human[human[S.POLICY] == "harassment"], before, after, by=S.VENDOR)
+    tot = h[h[rca.IS_TOTAL]].iloc[0]
+    assert tot[rca.RATE_EFFECT] > 3 * abs(tot[rca.MIX_EFFECT]) and tot[S.CI_LOW] > 0
+
+
+def test_planted_summary_for_penang(demo_audits):
+    txt = rca.summary_text(demo_audits[demo_audits[S.SITE] == "Penang"], "Penang")
+    assert "Largest excess: night (shift)" in txt and "root cause mostly Fatigue / attention" in txt
+    assert "n = " in txt and "95% CI" in txt

@@ -1,0 +1,106 @@
+"""End to end: demo data with hostile text -> ingest -> papermill batch of the real report
+notebooks -> HTML. The reports must show the planted truths, escape user text and keep
+other vendors' names and moderator ids out of a vendor's report."""
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from modqa_lib import batch, synthetic
+from modqa_lib import schema as S
+from modqa_lib.export import find_executable_markup
+from modqa_lib.ingest import ingest
+
+pytestmark = pytest.mark.slow
+
+PAYLOADS = ['<script>alert("xss")</script>', '<img src=x onerror=alert(1)>',
+            '"><svg onload=alert(2)>', "[click](javascript:alert(3))"]
+
+
+@pytest.fixture(scope="module")
+def processed(tmp_path_factory):
+    root = tmp_path_factory.mktemp("reports")
+    raw = root / "raw"
+    synthetic.write_demo_data(raw, n_decisions=40_000)
+    # hostile free text in every text field that reaches a report
+    for table, cols in {"policy_changes": [S.DESCRIPTION], "actions": [S.DESCRIPTION, S.OWNER]}.items():
+        p = raw / f"{table}.csv"
+        df = pd.read_csv(p, dtype=str, keep_default_na=False)
+        for i, c in enumerate(cols):
+            df[c] = [f"{v} {PAYLOADS[(i + j) % len(PAYLOADS)]}" for j, v in enumerate(df[c])]
+        df.to_csv(p, index=False, lineterminator="\n")
+    ingest(raw, root / "processed")
+    return root
+
+
+@pytest.fixture(scope="module")
+def vendor_run(processed):
+    return batch.run_batch(by="vendor", only=["Vendor B"], workers=1, processed=processed / "processed",
+                           outputs=processed / "outputs", progress=False, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def market_run(processed):
+    return batch.run_batch(by="market", only=["ID"], workers=1, processed=processed / "processed",
+                           outputs=processed / "outputs", progress=False, timeout=600)
+
+
+def _html(run) -> str:
+    (unit,) = run.units
+    assert unit.status == "ok", unit.error
+    return (run.run_dir / unit.outputs["html"]).read_text(encoding="utf-8")
+
+
+def test_vendor_report_runs_and_records_headline(vendor_run):
+    (unit,) = vendor_run.units
+    assert unit.status == "ok", unit.error
+    h = unit.headline
+    assert h["n"] > 500 and 0 < h["ci_low"] < h["accuracy"] < h["ci_high"] < 1
+    manifest = json.loads(vendor_run.manifest_path.read_text())
+    assert manifest["units"], "manifest lists the unit"
+    assert "Vendor B" in vendor_run.index_path.read_text()
+
+
+def test_vendor_report_shows_planted_fatigue_truth(vendor_run):
+    html = _html(vendor_run)
+    # the generated summary and the drill-down name Penang's night shift first
+    assert "Penang × night" in html
+    first_slice = re.search(r"Largest excess: ([^,]+),", html)
+    assert first_slice and "night" in first_slice.group(1)
+    assert "Fatigue / attention" in html
+
+
+def test_vendor_report_names_no_other_vendor_and_no_raw_moderator_ids(vendor_run):
+    html = _html(vendor_run)
+    for other in ["Vendor A", "Vendor C", "Vendor D", "Manila", "Cebu", "Lisbon", "Porto", "Hyderabad", "Pune"]:
+        assert other not in html, other
+    assert "Peer A" in html
+    assert not re.search(r"\b[A-D]-[A-Z]{3}-\d{3}\b", html), "raw moderator id in a vendor report"
+    assert not re.search(r"\bQA-\d{2}\b", html), "raw auditor id in a vendor report"
+
+
+def test_reports_escape_hostile_text(vendor_run, market_run):
+    for run in (vendor_run, market_run):
+        html = _html(run)
+        assert find_executable_markup(html) == []
+        assert "<script" not in html.lower()
+        assert not re.search(r"<[^>]+\son\w+\s*=", html, re.I)
+        assert "javascript:alert" not in html.replace("javascript\\:", "")  # escaped markdown link is inert
+
+
+def test_reports_are_self_contained_small_and_pathless(vendor_run, market_run, processed):
+    for run in (vendor_run, market_run):
+        html = _html(run)
+        assert len(html.encode()) < 3_000_000
+        assert "data:image/png;base64," in html
+        assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?://", html)
+        assert str(processed) not in html and "/work/" not in html and "/root/" not in html
+
+
+def test_market_report_shows_model_misses_on_livestream(market_run):
+    html = _html(market_run)
+    assert "Market report: ID" in html or "Market ID" in html
+    assert "livestream" in html
