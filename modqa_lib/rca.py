@@ -304,31 +304,42 @@ def _bh(p: np.ndarray) -> np.ndarray:
     return q
 
 
-def _explains(child: tuple, parent: tuple, ex_child, ex_parent, nested_share: float, alpha: float) -> np.ndarray:
+def _explains(child: tuple, parent: tuple, total: tuple, nested_share: float, alpha: float) -> np.ndarray:
     """Does a sub-slice explain a broader slice? (vectorised; see drilldown ``nested_share``).
 
-    ``child`` and ``parent`` are ``(W, WE, W2)``: sums of weights, of weight ×
-    error and of squared weights (``(n, errors, n)`` without weights). True when
-    the child carries at least ``nested_share`` of the parent's excess errors,
-    holds at most ``nested_share`` of its audits (it is not a near-copy), and
-    has a higher error rate than the parent's other audits, significantly so
-    (two-sided test at ``alpha``, as in :func:`drilldown`).
+    ``child``, ``parent`` and ``total`` are ``(W, WE, W2)``: sums of weights, of
+    weight × error and of squared weights (``(n, errors, n)`` without weights)
+    over the child slice, the parent slice that contains it, and all audits.
+    True when the parent is worse than the audits outside it, the child holds
+    at most ``nested_share`` of the parent's audits (it is not a near-copy), the
+    child is significantly worse than the rest of the parent, and the rest of
+    the parent is not significantly worse than the audits outside the parent
+    (two-sided tests at ``alpha``, as in :func:`drilldown`): the parent's
+    problem is the child.
     """
-    cW, cWE, cW2 = (np.asarray(v, dtype=float) for v in child)
-    pW, pWE, pW2 = (np.asarray(v, dtype=float) for v in parent)
-    ex_child, ex_parent = np.asarray(ex_child, dtype=float), np.asarray(ex_parent, dtype=float)
-    rW, rWE, rW2 = pW - cW, pWE - cWE, pW2 - cW2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate_c, rate_r = cWE / cW, rWE / rW
-        ne_c, ne_r = cW * cW / cW2, rW * rW / rW2
-        big = ((ex_parent > 0) & (cW > 0) & (rW > 0) & (ex_child >= nested_share * ex_parent)
-               & (cW <= nested_share * pW) & (rate_c > rate_r))
-    big = np.atleast_1d(np.asarray(big & np.isfinite(ex_child), dtype=bool))
-    out = np.zeros(big.shape, dtype=bool)
-    if big.any():
-        sel = lambda v: np.atleast_1d(v)[big]  # noqa: E731
-        p, _ = _slice_vs_rest(sel(rate_c * ne_c), sel(ne_c), sel(rate_r * ne_r), sel(ne_r))
-        out[big] = p < alpha
+    c = [np.atleast_1d(np.asarray(v, dtype=float)) for v in child]
+    p = [np.atleast_1d(np.asarray(v, dtype=float)) for v in parent]
+    t = [np.atleast_1d(np.asarray(v, dtype=float)) for v in total]
+    r = [pi - ci for pi, ci in zip(p, c)]            # rest of the parent
+    o = [ti - pi for ti, pi in zip(t, p)]            # outside the parent
+
+    def eff(v):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate, ne = v[1] / v[0], v[0] * v[0] / v[2]
+        return rate, ne
+
+    (rc, nc), (rr, nr), (ro, no), (rp, _) = eff(c), eff(r), eff(o), eff(p)
+    with np.errstate(invalid="ignore"):
+        cand = ((c[0] > 0) & (r[0] > 0) & (o[0] > 0) & (c[0] <= nested_share * p[0])
+                & (rp > ro) & (rc > rr))
+    cand = np.asarray(cand, dtype=bool) & np.isfinite(rc) & np.isfinite(rr) & np.isfinite(ro)
+    out = np.zeros(cand.shape, dtype=bool)
+    if cand.any():
+        k = cand
+        p_child, _ = _slice_vs_rest(rc[k] * nc[k], nc[k], rr[k] * nr[k], nr[k])
+        p_rest, _ = _slice_vs_rest(rr[k] * nr[k], nr[k], ro[k] * no[k], no[k])
+        rest_worse = (rr[k] > ro[k]) & (p_rest < alpha)
+        out[k] = (p_child < alpha) & ~rest_worse
     return out
 
 
@@ -563,8 +574,12 @@ def _drill(audits: pd.DataFrame, dims: Sequence[str], outcome: str, depth: int, 
         par = single.rename(columns={"_d1": "pd", "_c1": "pc", "x": "px", "W": "pW", "WE": "pWE", "W2": "pW2"})
         par = par[["pd", "pc", "px", "pW", "pWE", "pW2"]].reset_index().rename(columns={"index": "row"})
         kids = kids.merge(par, on=["pd", "pc"], how="inner")
+        if w is None:
+            total = (float(N), E, float(N))
+        else:
+            total = (Wt, WEt, W2t)
         kids = kids[_explains((kids["W"], kids["WE"], kids["W2"]), (kids["pW"], kids["pWE"], kids["pW2"]),
-                              kids["x"], kids["px"], nested_share, alpha)]
+                              total, nested_share, alpha)]
         if not kids.empty:
             best = kids.sort_values(["x", "lab"], ascending=[False, True], kind="mergesort") \
                        .drop_duplicates("row")
@@ -606,14 +621,15 @@ def drilldown(audits: pd.DataFrame, dims: Sequence[str], outcome: str = S.IS_ERR
         estimates; tests and intervals use Kish effective sample sizes;
         ``excess_errors`` is then in population (weighted) units.
     nested_share : float, default 0.8
-        At depth 2, a single-dimension slice is marked ``explained_by`` a
-        child pair (the slice crossed with another dimension) that carries at
-        least this share of its excess errors, holds at most this share of its
-        audits, and has a significantly higher error rate than the slice's
-        other audits (two-sided test at ``alpha``): the parent then adds
-        nothing the more concentrated child does not already say, while a
-        child that is nearly the whole parent, or no worse than the rest of
-        it, does not count.
+        At depth 2, a single-dimension slice (the parent) is marked
+        ``explained_by`` a child pair (the parent crossed with another
+        dimension) that holds at most this share of the parent's audits, has
+        a significantly higher error rate than the parent's other audits, while
+        those other audits are not significantly worse than the audits
+        outside the parent (two-sided tests at ``alpha``): the parent's
+        problem is the child, and it adds nothing the child does not already
+        say. A child that is nearly the whole parent does not count. Among
+        several such children the one with the most excess errors is named.
 
     Returns
     -------
@@ -1137,11 +1153,11 @@ def top_findings(audits: pd.DataFrame, dims: Sequence[str], depth: int = 2, outc
        against the other policies). A candidate whose marginal excess is below
        ``min_new_share`` of its drilldown excess is an echo and is dropped.
     2. The candidate with the largest marginal excess is picked.
-    3. It is replaced by a smaller candidate that explains it on its not yet
-       covered audits, in the sense of ``nested_share`` in :func:`drilldown`
-       (carries at least ``nested_share`` of its marginal excess on at most
-       ``nested_share`` of its audits, with a significantly higher error rate
-       than the rest of it); repeated until no such candidate is left.
+    3. It is replaced by a smaller candidate that explains it on the audits
+       left, in the sense of ``nested_share`` in :func:`drilldown` (at most
+       ``nested_share`` of its audits, significantly worse than the rest of
+       it, while that rest is not significantly worse than the other audits
+       left); repeated until no such candidate is left.
 
     Every number comes from :func:`drilldown` and :func:`pareto`; see their
     Notes for what they are validated against. The greedy selection is a
@@ -1172,7 +1188,6 @@ def top_findings(audits: pd.DataFrame, dims: Sequence[str], depth: int = 2, outc
     w2 = ww * ww
     d1, c1 = cand["_d1"].to_numpy(), cand["_c1"].to_numpy()
     d2, c2 = cand["_d2"].to_numpy(), cand["_c2"].to_numpy()
-    rest_rate = cand[REST_RATE].to_numpy(float)
     excess = cand[EXCESS_ERRORS].to_numpy(float)
     cache: dict[int, np.ndarray] = {}
     use_cache = len(y) * len(cand) <= 50_000_000
@@ -1199,7 +1214,7 @@ def top_findings(audits: pd.DataFrame, dims: Sequence[str], depth: int = 2, outc
     marginal: list[float] = []
     while remaining and (max_findings is None or len(chosen) < max_findings):
         unc = ~covered
-        tot = (float(ww[unc].sum()), float(wy[unc].sum()))
+        tot = (float(ww[unc].sum()), float(wy[unc].sum()), float(w2[unc].sum()))
         mex = {k: marginal_excess(mask(k) & unc, tot) for k in remaining}
         remaining = [k for k in remaining if mex[k] > 0 and mex[k] >= min_new_share * excess[k]]
         if not remaining:
@@ -1211,14 +1226,12 @@ def top_findings(audits: pd.DataFrame, dims: Sequence[str], depth: int = 2, outc
             mf = mask(f) & unc
             nf = float(ww[mf].sum())
             par = (nf, float(wy[mf].sum()), float(w2[mf].sum()))
-            rate_f = (tot[1] - par[1]) / (tot[0] - nf)        # uncovered audits outside f
             for k in sorted(remaining, key=lambda k: (-mex[k], k)):
                 if k in seen or float(ww[mask(k) & unc].sum()) >= nf:
                     continue       # only strictly smaller slices: the loop must end
                 mk = mask(k) & mf
                 kid = (float(ww[mk].sum()), float(wy[mk].sum()), float(w2[mk].sum()))
-                ex_in = kid[1] - kid[0] * rate_f
-                if _explains(kid, par, ex_in, mex[f], nested_share, alpha)[0]:
+                if _explains(kid, par, tot, nested_share, alpha)[0]:
                     f, improved = k, True
                     seen.add(k)
                     break

@@ -69,7 +69,7 @@ def _pct(v) -> str:
 
 def show(df: pd.DataFrame, columns: Sequence[str] | None = None, rename: Mapping[str, str] | None = None,
          pct: Iterable[str] | None = None, caption: str | None = None, max_rows: int = 40,
-         hide_index: bool = True):
+         hide_index: bool = True, empty: str = "No rows: nothing in this period meets the criteria."):
     """An escaped, formatted table for a report.
 
     Percent-like columns (accuracy, rates, CIs, shares...) are shown as
@@ -87,7 +87,11 @@ def show(df: pd.DataFrame, columns: Sequence[str] | None = None, rename: Mapping
         Columns to show as percentages (default: guessed from their names).
     max_rows : int, default 40
         Reports never dump raw data: longer tables are cut with a note.
+    empty : str
+        Shown (escaped, in italics) instead of an empty table.
     """
+    if df.empty:
+        return safe_markdown("*{msg}*", msg=empty)
     t = df.loc[:, list(columns)] if columns is not None else df
     note = None
     if len(t) > max_rows:
@@ -190,3 +194,16 @@ def calibration_scope(calibration: pd.DataFrame, source: str) -> str:
 
 
 __all__ += ["calibration_scope"]
+
+
+def with_cause_names(table: pd.DataFrame, column: str = S.ROOT_CAUSE) -> pd.DataFrame:
+    """Copy with root-cause codes replaced by their taxonomy names ("Fatigue / attention")."""
+    if column not in table:
+        return table
+    names = S.load_taxonomy().root_cause_names
+    out = table.copy()
+    out[column] = out[column].map(lambda c: names.get(c, c))
+    return out
+
+
+__all__ += ["with_cause_names"]

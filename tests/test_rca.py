@@ -122,7 +122,7 @@ def test_drilldown_counts_match_groupby_depth_1_and_2():
         for v in g.index:
             assert got.loc[v, S.N] == g.loc[v, "size"]
             assert got.loc[v, S.ERRORS] == g.loc[v, "sum"]
-    assert (dd[rca.DIMENSION] == "policy").sum() == 5 and rca.MISSING_LABEL in set(dd[rca.VALUE])
+    assert (dd[rca.DIMENSION] == S.POLICY).sum() == 5 and rca.MISSING_LABEL in set(dd[rca.VALUE])
     pair = dd[dd[rca.DIMENSION] == f"{S.SITE}{rca.PAIR_SEP}{S.SHIFT}"].set_index(rca.VALUE)
     g = df.groupby([S.SITE, S.SHIFT])[S.IS_ERROR].agg(["size", "sum"])
     assert len(pair) == len(g)
@@ -174,7 +174,7 @@ def test_drilldown_finds_the_planted_pair_and_marks_its_parent_explained():
     pairs = dd[dd[rca.DEPTH] == 2]
     assert pairs.iloc[0][rca.VALUE] == "B × night" and pairs.iloc[0][rca.FLAG]
     site_b = dd[(dd[rca.DIMENSION] == S.SITE) & (dd[rca.VALUE] == "B")].iloc[0]
-    assert site_b[rca.EXPLAINED_BY] == "B × night (site × shift)"
+    assert site_b[rca.EXPLAINED_BY] == f"B × night ({S.SITE} × {S.SHIFT})"
     # a child that is nearly the whole parent does not "explain" it
     df2 = df.assign(**{S.CHANNEL: np.where(np.arange(len(df)) < 30, "hitl", "human")})
     dd2 = rca.drilldown(df2, [S.SITE, S.SHIFT, S.CHANNEL], depth=2)
@@ -267,27 +267,27 @@ def test_error_drivers_equal_a_direct_statsmodels_glm_fit():
 
 
 def test_error_drivers_reference_table():
-    cells = pd.DataFrame({"vendor": ["V1", "V1", "V1", "V2", "V2", "V2", "V3", "V3", "V3"],
-                          "policy": ["hate", "spam", "misinfo"] * 3,
+    cells = pd.DataFrame({S.VENDOR: ["V1", "V1", "V1", "V2", "V2", "V2", "V3", "V3", "V3"],
+                          S.POLICY: ["hate", "spam", "misinfo"] * 3,
                           "n": [300, 500, 200, 150, 250, 100, 120, 200, 180],
                           "errors": [15, 10, 30, 12, 8, 20, 9, 5, 40]})
     rows = cells.loc[cells.index.repeat(cells["n"])].reset_index(drop=True)
-    rows[S.IS_ERROR] = rows.groupby(["vendor", "policy"]).cumcount() < rows["errors"]
-    res = rca.error_drivers(rows, ["vendor", "policy"]).set_index([rca.DIMENSION, rca.LEVEL])
+    rows[S.IS_ERROR] = rows.groupby([S.VENDOR, S.POLICY]).cumcount() < rows["errors"]
+    res = rca.error_drivers(rows, [S.VENDOR, S.POLICY]).set_index([rca.DIMENSION, rca.LEVEL])
     ref = _read_ref("rca_glm_vendor_policy.csv")
     for _, r in ref.iterrows():
         got = res.loc[(r.dimension, r.level)]
         for c in (rca.ODDS_RATIO, S.CI_LOW, S.CI_HIGH, S.P_VALUE):
             assert got[c] == pytest.approx(r[c], rel=1e-6), (r.dimension, r.level, c)
-    assert res.loc[("vendor", "V1"), rca.IS_REFERENCE] and res.loc[("policy", "spam"), rca.IS_REFERENCE]
+    assert res.loc[(S.VENDOR, "V1"), rca.IS_REFERENCE] and res.loc[(S.POLICY, "spam"), rca.IS_REFERENCE]
     # a custom reference changes the comparison, not the fit
-    res2 = rca.error_drivers(rows, ["vendor", "policy"], reference={"vendor": "V3"}).set_index(
+    res2 = rca.error_drivers(rows, [S.VENDOR, S.POLICY], reference={S.VENDOR: "V3"}).set_index(
         [rca.DIMENSION, rca.LEVEL])
-    assert res2.loc[("vendor", "V1"), rca.ODDS_RATIO] == pytest.approx(1 / r_or(ref, "V3"), rel=1e-6)
+    assert res2.loc[(S.VENDOR, "V1"), rca.ODDS_RATIO] == pytest.approx(1 / r_or(ref, "V3"), rel=1e-6)
 
 
 def r_or(ref, level):
-    return float(ref[(ref.dimension == "vendor") & (ref.level == level)].odds_ratio.iloc[0])
+    return float(ref[(ref.dimension == S.VENDOR) & (ref.level == level)].odds_ratio.iloc[0])
 
 
 def test_error_drivers_pools_sparse_levels_and_handles_separation():
@@ -437,6 +437,25 @@ def test_summary_text_is_generated_from_the_functions():
     assert "did not change detectably" in txt2 and "No slice" in txt2
 
 
+def test_functions_do_not_mutate_their_input_and_check_arguments():
+    df = _frame(n=1500, seed=3).assign(**{S.WEEK: lambda d: np.arange(len(d)) % 4})
+    before = df.copy()
+    rca.pareto(df, by=S.SITE)
+    rca.error_drivers(df, [S.SITE, S.SHIFT])
+    rca.decompose_change(df, (0, 1), (2, 3), by=S.SITE)
+    rca.top_findings(df, [S.SITE, S.SHIFT])
+    rca.summary_text(df, "unit", dims=[S.SITE, S.SHIFT])
+    pd.testing.assert_frame_equal(df, before)
+    with pytest.raises(ConfigError, match="method must be one of"):
+        rca.pareto(df, method="exact")
+    with pytest.raises(DataContractError, match="column 'severity'"):
+        rca.pareto(df, cause=S.SEVERITY)
+    with pytest.raises(ConfigError, match="max_findings"):
+        rca.top_findings(df, [S.SITE], max_findings=0)
+    with pytest.raises(DataContractError, match="column 'channel'"):
+        rca.decompose_change(df, 0, 1, by=S.CHANNEL)
+
+
 # ============================================================= planted truths
 @pytest.fixture(scope="module")
 def demo():
@@ -468,7 +487,7 @@ def test_planted_fatigue_penang_night_is_the_top_site_shift_pair(human, demo_tru
     assert pn[rca.FLAG] and pn[rca.LIFT] > 2
     assert dd[dd[rca.DEPTH] == 2].iloc[0][rca.VALUE] == target       # holds for the default seed ...
     penang = dd[(dd[rca.DIMENSION] == S.SITE) & (dd[rca.VALUE] == fat["site"])].iloc[0]
-    assert penang[rca.EXPLAINED_BY] == f"{target} (site × shift)"
+    assert penang[rca.EXPLAINED_BY] == f"{target} ({S.SITE} × {S.SHIFT})"
     # ... but the planted confounder gives Vendor D's sites a real raw excess on every shift
     # (they take the hard policies), and at 60k decisions one of their site x shift cells
     # outranks Penang x night in about 1 seed in 7 (seeds 0-29: 4 of 30, always 2nd then).

