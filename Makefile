@@ -24,10 +24,16 @@ demo-data: setup
 ingest: setup
 	$(BIN)/modqa ingest
 
+# One run id for the three families, so outputs/<run-id>/index.html links every report.
+ifndef RUN_ID
+RUN_ID := $(shell date -u +%Y%m%dT%H%M%SZ)
+endif
 run: demo-data ingest
 	$(BIN)/modqa summary
-	$(BIN)/modqa batch --by vendor --workers $(WORKERS)
-	$(BIN)/modqa batch --by market --workers $(WORKERS)
+	$(BIN)/modqa batch --by vendor --workers $(WORKERS) --run-id $(RUN_ID)
+	$(BIN)/modqa batch --by market --workers $(WORKERS) --run-id $(RUN_ID)
+	$(BIN)/modqa batch --by consolidated --run-id $(RUN_ID)
+	@echo "Reports: outputs/$(RUN_ID)/index.html"
 
 test: setup
 	$(BIN)/python -m pytest -n $(WORKERS) tests

@@ -1011,6 +1011,19 @@ def decompose_change(audits: pd.DataFrame, before: Any, after: Any, period_col: 
     [2]_; the p-value is the pooled two-proportion z-test (Fisher's exact
     test for small counts), as in :func:`drilldown`.
 
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"week": [1] * 10 + [2] * 10,
+    ...                    "policy": ["a"] * 8 + ["b"] * 2 + ["a"] * 5 + ["b"] * 5,
+    ...                    "is_error": [False] * 8 + [True, False] + [False] * 5 + [True] * 2 + [False] * 3})
+    >>> dc = decompose_change(df, before=1, after=2)
+    >>> print(dc[["group", "mix_effect", "rate_effect", "total_effect"]].round(3).to_string(index=False))
+      group  mix_effect  rate_effect  total_effect
+          b       0.090       -0.035         0.055
+          a       0.045        0.000         0.045
+    (total)       0.135       -0.035         0.100
+
     References
     ----------
     .. [1] Kitagawa, E. M. (1955). Components of a difference between two
