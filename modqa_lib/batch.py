@@ -807,6 +807,26 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _headline_cell(head: Mapping[str, Any], esc) -> str:
+    """Headline figures for the index: the accuracy as "95.0% (95% CI 94.1–95.9%; n = 2,647)", then the rest."""
+    head = dict(head)
+    parts = []
+    acc, lo, hi, n = (head.get(k) for k in ("accuracy", "ci_low", "ci_high", "n"))
+    if all(isinstance(v, (int, float)) for v in (acc, lo, hi, n)):
+        parts.append(f"accuracy <b>{acc:.1%}</b> (95% CI {lo:.1%}–{hi:.1%}; n = {int(n):,})")
+        for k in ("accuracy", "ci_low", "ci_high", "n", "unit", "period"):
+            head.pop(k, None)
+    crit, clo, chi = (head.get(k) for k in ("critical_rate", "critical_ci_low", "critical_ci_high"))
+    if all(isinstance(v, (int, float)) for v in (crit, clo, chi)):
+        parts.append(f"critical-error rate <b>{crit:.2%}</b> (95% CI {clo:.2%}–{chi:.2%})")
+        for k in ("critical_rate", "critical_ci_low", "critical_ci_high"):
+            head.pop(k, None)
+    for k, v in head.items():
+        shown = f"{v:.2%}" if isinstance(v, float) and ("rate" in k or "precision" in k or "recall" in k) else _fmt(v)
+        parts.append(f"{esc(k.replace('_', ' '))} <b>{esc(shown)}</b>")
+    return " · ".join(parts) or "—"
+
+
 def write_index(run_dir: str | os.PathLike, manifest: Mapping[str, Any]) -> Path:
     """Write ``index.html`` of a run: every unit with status, headline and a relative link.
 
@@ -826,8 +846,7 @@ def write_index(run_dir: str | os.PathLike, manifest: Mapping[str, Any]) -> Path
             link = outs.get("html") if u.get("status") == "ok" else None
             target, label = (link, "report") if link else (outs.get("notebook"), "executed notebook")
             href = (f'<a href="{esc(urllib.parse.quote(target))}">{esc(label)}</a>' if target else "—")
-            head = u.get("headline") or {}
-            fig = " · ".join(f"{esc(k)} <b>{esc(_fmt(v))}</b>" for k, v in head.items()) or "—"
+            fig = _headline_cell(u.get("headline") or {}, esc)
             dur = f"{u['duration_s']:.1f}s" if isinstance(u.get("duration_s"), (int, float)) else "—"
             err = esc(scrub_paths(u.get("error") or ""))
             rows.append(f'<tr class="st-{esc(u.get("status"))}"><td>{esc(u.get("unit"))}</td>'

@@ -178,7 +178,8 @@ def actions_in_scope(actions: pd.DataFrame, vendor: str | None = None, market: s
 
 def headline_figures(row: pd.Series | Mapping, **extra) -> dict:
     """Flat dict of headline numbers for :func:`modqa_lib.batch.record_headline`."""
-    keys = ("n", "accuracy", "ci_low", "ci_high", "target", "status", "critical_rate")
+    keys = ("n", "accuracy", "ci_low", "ci_high", "target", "status", "critical_rate", "critical_ci_low",
+            "critical_ci_high")
     out = {k: row[k] for k in keys if k in row}
     out.update(extra)
     return out

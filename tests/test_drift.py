@@ -322,13 +322,8 @@ def generate_demo():
     seeds: whether the test passed would be luck, not a property of the method.
     With 25% it is caught in week 7 or 8, ranked first, in 12 of 12 seeds.
     """
-    synthetic = pytest.importorskip("modqa_lib.synthetic")
-    if not hasattr(synthetic, "generate"):
-        pytest.skip("modqa_lib.synthetic.generate not available")
-    try:
-        return synthetic.generate(n_decisions=60_000, audit_rate=0.25)
-    except TypeError:                       # a generator without audit_rate
-        return synthetic.generate(n_decisions=60_000)
+    from modqa_lib import synthetic
+    return synthetic.generate(n_decisions=60_000, audit_rate=0.25)
 
 
 @pytest.fixture(scope="module")

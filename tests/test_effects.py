@@ -336,14 +336,9 @@ def demo_effects():
     the action and the planted improvement is found in about 10 of 12 seeds; at
     25% (about 185 before, 270 after) in 12 of 12.
     """
-    synthetic = pytest.importorskip("modqa_lib.synthetic")
-    if not hasattr(synthetic, "generate"):
-        pytest.skip("modqa_lib.synthetic.generate not available")
+    from modqa_lib import synthetic
     from modqa_lib import io
-    try:
-        d = synthetic.generate(n_decisions=60_000, audit_rate=0.25)
-    except TypeError:                       # a generator without audit_rate
-        d = synthetic.generate(n_decisions=60_000)
+    d = synthetic.generate(n_decisions=60_000, audit_rate=0.25)
     a = io.audited_decisions(d.tables)
     out = effects.action_effects(a, d.tables["actions"],
                                  policy_changes=d.tables["policy_changes"])

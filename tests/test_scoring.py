@@ -462,9 +462,7 @@ def test_golden_accuracy_hand_example():
 # --------------------------------------------------------------------------- planted truths
 @pytest.fixture(scope="module")
 def demo():
-    synthetic = pytest.importorskip("modqa_lib.synthetic")
-    if not hasattr(synthetic, "generate"):
-        pytest.skip("modqa_lib.synthetic.generate not available yet")
+    from modqa_lib import synthetic
     return synthetic.generate(n_decisions=60_000)
 
 

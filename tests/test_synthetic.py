@@ -490,8 +490,6 @@ def test_params_sites_yaml_agrees_with_site_timezones():
     from modqa_lib.config import PARAMS_DIR
 
     path = PARAMS_DIR / "sites.yaml"
-    if not path.exists():
-        pytest.skip("params/sites.yaml not present")
     sites = yaml.safe_load(path.read_text(encoding="utf-8"))["sites"]
     assert {k: v["timezone"] for k, v in sites.items()} == syn.SITE_TIMEZONES
     vendor_of = {s: v for v, ss in syn.VENDOR_SITES.items() for s in ss} | {"model": "Platform"}
