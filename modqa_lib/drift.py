@@ -54,14 +54,7 @@ def _as_list(by) -> list[str]:
     return list(by)
 
 
-def _require(df: pd.DataFrame, cols: Sequence[str], func: str, table: str = "audits") -> None:
-    if not isinstance(df, pd.DataFrame):
-        raise ConfigError(f"{func}(): expected a DataFrame of {table}, got {type(df).__name__}")
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise DataContractError([
-            {"table": table, "column": c, "rule": f"required by {func}() but missing",
-             "count": len(df)} for c in missing])
+_require = S.require_columns
 
 
 def _outcome01(audits: pd.DataFrame, outcome: str, func: str) -> np.ndarray:

@@ -46,14 +46,7 @@ VERDICTS = ("worked", "worse", "no evidence", "insufficient data")
 
 
 # ------------------------------------------------------------------- helpers
-def _require(df, cols, func, table="audits"):
-    if not isinstance(df, pd.DataFrame):
-        raise ConfigError(f"{func}(): expected a DataFrame of {table}, got {type(df).__name__}")
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise DataContractError([
-            {"table": table, "column": c, "rule": f"required by {func}() but missing",
-             "count": len(df)} for c in missing])
+_require = S.require_columns
 
 
 def _utc(ts) -> pd.Timestamp:

@@ -345,3 +345,29 @@ def contract_markdown() -> str:
 
 
 __all__ += ["contract_markdown"]
+
+
+def require_columns(df, cols, func: str, table: str = "audits") -> None:
+    """Raise a clear error when ``df`` is not a DataFrame or lacks columns a function needs.
+
+    Raises
+    ------
+    ConfigError
+        ``df`` is not a DataFrame.
+    DataContractError
+        One problem per missing column, naming the function that needs it.
+    """
+    import pandas as pd
+
+    from .errors import ConfigError, DataContractError
+
+    if not isinstance(df, pd.DataFrame):
+        raise ConfigError(f"{func}(): expected a DataFrame of {table}, got {type(df).__name__}")
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise DataContractError([
+            {"table": table, "column": c, "rule": f"required by {func}() but missing",
+             "count": len(df)} for c in missing])
+
+
+__all__ += ["require_columns"]

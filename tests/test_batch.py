@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import shared_once
 from modqa_lib import batch as B
 from modqa_lib import schema as S
 from modqa_lib.cli import main
@@ -59,32 +60,6 @@ def write_params(folder: Path, notebook: Path = REPORT_NB, name: str = "vendors.
 
 
 # ------------------------------------------------------------- one batch run
-def shared_once(tmp_path_factory, name: str, build) -> Path:
-    """Run ``build(folder)`` once per test session, also under pytest-xdist; return the folder.
-
-    Workers share the session's base temp folder; an flock makes the first
-    worker build and the others wait and reuse (tests must not modify it).
-    """
-    import fcntl
-
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent
-    folder = base / name
-    with open(base / f"{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not (folder / "DONE").exists():
-                if folder.exists():
-                    import shutil
-
-                    shutil.rmtree(folder)
-                folder.mkdir(parents=True)
-                build(folder)
-                (folder / "DONE").write_text("ok")
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return folder
 
 
 def _first_run_build(root: Path) -> None:
@@ -193,7 +168,7 @@ def test_index_links_every_report_escaped(first_run):
         assert f'href="{slug}/report_fixture.html"' in page
     assert 'href="vendor-b/report_fixture.ipynb"' in page  # failed: link the executed notebook
     assert "planted failure for Vendor B" in page
-    assert "0.9537" in page and "n_audits" in page
+    assert "0.9537" in page and "n audits" in page
     assert "<script" not in page.lower()
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import papermill as pm
 import pytest
 
+from conftest import shared_once
 from modqa_lib.export import export_html
 
 pytestmark = pytest.mark.browser
@@ -40,25 +41,6 @@ def find_chromium() -> str:
     return exe
 
 
-def shared_once(tmp_path_factory, name: str, build) -> Path:
-    """Run ``build(folder)`` once per session, also under pytest-xdist (see test_batch)."""
-    import fcntl
-
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent
-    folder = base / name
-    with open(base / f"{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not (folder / "DONE").exists():
-                shutil.rmtree(folder, ignore_errors=True)
-                folder.mkdir(parents=True)
-                build(folder)
-                (folder / "DONE").write_text("ok")
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return folder
 
 
 def run_chromium(exe: str, url: str, profile: Path, *extra: str) -> subprocess.CompletedProcess:

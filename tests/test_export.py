@@ -17,6 +17,7 @@ import papermill as pm
 import pytest
 from bs4 import BeautifulSoup
 
+from conftest import shared_once
 from modqa_lib import export as E
 from modqa_lib.config import PROJ_ROOT
 
@@ -31,26 +32,6 @@ PAYLOADS = [
 DATA_URI = re.compile(r"data:[\w.+/-]+;base64,[A-Za-z0-9+/=]+")
 
 
-def shared_once(tmp_path_factory, name: str, build) -> Path:
-    """Run ``build(folder)`` once per session, also under pytest-xdist (see test_batch)."""
-    import fcntl
-    import shutil
-
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent
-    folder = base / name
-    with open(base / f"{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not (folder / "DONE").exists():
-                shutil.rmtree(folder, ignore_errors=True)
-                folder.mkdir(parents=True)
-                build(folder)
-                (folder / "DONE").write_text("ok")
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return folder
 
 
 def _execute(name: str, params: dict):

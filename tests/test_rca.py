@@ -458,9 +458,8 @@ def test_functions_do_not_mutate_their_input_and_check_arguments():
 
 # ============================================================= planted truths
 @pytest.fixture(scope="module")
-def demo():
-    synthetic = pytest.importorskip("modqa_lib.synthetic")
-    return synthetic.generate(n_decisions=60_000)
+def demo(demo60k):
+    return demo60k
 
 
 @pytest.fixture(scope="module")

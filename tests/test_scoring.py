@@ -461,9 +461,8 @@ def test_golden_accuracy_hand_example():
 
 # --------------------------------------------------------------------------- planted truths
 @pytest.fixture(scope="module")
-def demo():
-    from modqa_lib import synthetic
-    return synthetic.generate(n_decisions=60_000)
+def demo(demo60k):
+    return demo60k
 
 
 @pytest.fixture(scope="module")
