@@ -295,8 +295,9 @@ def audited_decisions(tables: Mapping[str, pd.DataFrame], include_golden: bool =
     audits = tables["audits"]
     if not include_golden:
         audits = audits[~audits[S.IS_GOLDEN].astype(bool)]
-    dec = add_derived_columns(tables["decisions"], site_timezones)
-    return audits.merge(dec, on=S.DECISION_ID, how="inner", validate="many_to_one")
+    joined = audits.merge(tables["decisions"], on=S.DECISION_ID, how="inner", validate="many_to_one")
+    # derive after the join: only audited rows need week/shift (a weekly log has ~15x more decisions)
+    return add_derived_columns(joined, site_timezones)
 
 
 # ------------------------------------------------------------------------ params

@@ -1316,8 +1316,12 @@ def summary_text(audits: pd.DataFrame, unit_label: str = "all audited decisions"
                  dims: Sequence[str] | None = None, before: Any = None, after: Any = None,
                  period_col: str = S.WEEK, by: str | None = None, depth: int = 1,
                  outcome: str = S.IS_ERROR, cause: str = S.ROOT_CAUSE, alpha: float = 0.05,
-                 min_n: int = 30) -> str:
+                 min_n: int = 30, weights: str | None = None) -> str:
     """A short generated paragraph: level, change, where it comes from, biggest slice, root cause.
+
+    With ``weights`` (e.g. ``"weight"``) the opening accuracy is the design-weighted
+    estimate of :func:`modqa_lib.scoring.accuracy_table` (so it matches the
+    report's headline); the comparisons that follow are on the audited sample.
 
     Parameters
     ----------
@@ -1373,9 +1377,16 @@ def summary_text(audits: pd.DataFrame, unit_label: str = "all audited decisions"
     if n == 0:
         return f"No audits for {unit_label}."
     conf = f"{100 * (1 - alpha):.0f}%"
-    acc = 1 - y.mean()
-    lo, hi = proportion_confint(n - y.sum(), n, alpha=alpha, method="wilson")
-    parts = [f"Accuracy for {unit_label} was {_pct(acc)} ({conf} CI {_pct(lo)} to {_pct(hi)}; "
+    if weights is not None and outcome == S.IS_ERROR:
+        from .scoring import accuracy_table
+
+        row = accuracy_table(audits, weights=weights, alpha=alpha).iloc[0]
+        acc, lo, hi, kind = row[S.ACCURACY], row[S.CI_LOW], row[S.CI_HIGH], "design-weighted accuracy"
+    else:
+        acc = 1 - y.mean()
+        lo, hi = proportion_confint(n - y.sum(), n, alpha=alpha, method="wilson")
+        kind = "accuracy"
+    parts = [f"The {kind} for {unit_label} was {_pct(acc)} ({conf} CI {_pct(lo)} to {_pct(hi)}; "
              f"n = {_int(n)} audits)."]
     if dims is None:
         cand = [S.VENDOR, S.SITE, S.MARKET, S.POLICY, S.CONTENT_TYPE, S.SHIFT, S.TENURE_BAND, S.CHANNEL]

@@ -425,7 +425,7 @@ def test_summary_text_is_generated_from_the_functions():
     txt = rca.summary_text(df, "Penang", dims=[S.SHIFT, S.POLICY], period_col=S.WEEK)
     dc = rca.decompose_change(df, (1, 6), (7, 12), period_col=S.WEEK, by=S.SHIFT, metric="accuracy")
     tot = dc[dc[rca.IS_TOTAL]].iloc[0]
-    assert txt.startswith(f"Accuracy for Penang was {100 * (1 - df[S.IS_ERROR].mean()):.1f}%")
+    assert txt.startswith(f"The accuracy for Penang was {100 * (1 - df[S.IS_ERROR].mean()):.1f}%")
     assert f"fell {100 * abs(tot[rca.TOTAL_EFFECT]):.1f} pts" in txt
     assert f"95% CI {100 * -tot[S.CI_HIGH]:.1f} to {100 * -tot[S.CI_LOW]:.1f}" in txt
     assert "shift night" in txt and "rate effect" in txt
@@ -565,3 +565,16 @@ def test_planted_summary_for_penang(demo_audits):
     txt = rca.summary_text(demo_audits[demo_audits[S.SITE] == "Penang"], "Penang")
     assert "Largest excess: night (shift)" in txt and "root cause mostly Fatigue / attention" in txt
     assert "n = " in txt and "95% CI" in txt
+
+
+def test_summary_text_weighted_opening_matches_scoring(demo60k):
+    from modqa_lib import io
+    from modqa_lib.scoring import accuracy_table
+
+    a = io.audited_decisions(demo60k.tables)
+    a = a[a[S.VENDOR] == "Vendor B"]
+    row = accuracy_table(a, weights=S.WEIGHT).iloc[0]
+    txt = rca.summary_text(a, "Vendor B", weights=S.WEIGHT)
+    assert txt.startswith(f"The design-weighted accuracy for Vendor B was {100 * row[S.ACCURACY]:.1f}% "
+                          f"(95% CI {100 * row[S.CI_LOW]:.1f}% to {100 * row[S.CI_HIGH]:.1f}%")
+    assert row[S.ACCURACY] != pytest.approx(1 - a[S.IS_ERROR].mean(), abs=1e-6), "weights must matter here"
