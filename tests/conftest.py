@@ -40,3 +40,11 @@ def demo60k():
     from modqa_lib import synthetic
 
     return synthetic.generate(n_decisions=60_000)
+
+
+@pytest.fixture(scope="session")
+def audited60k(demo60k):
+    """Non-golden audits of :func:`demo60k` joined to their decisions (read-only: do not modify)."""
+    from modqa_lib import io
+
+    return io.audited_decisions(demo60k.tables)

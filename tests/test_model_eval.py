@@ -242,9 +242,8 @@ def demo(demo60k):
 
 
 @pytest.fixture(scope="module")
-def audited(demo):
-    from modqa_lib import io
-    return io.audited_decisions(demo.tables)
+def audited(audited60k):
+    return audited60k
 
 
 def test_planted_model_recall_lowest_in_market_id(demo, audited):

@@ -466,9 +466,8 @@ def demo(demo60k):
 
 
 @pytest.fixture(scope="module")
-def audited(demo):
-    from modqa_lib import io
-    return io.audited_decisions(demo.tables)
+def audited(audited60k):
+    return audited60k
 
 
 def test_planted_fatigue_penang_night_is_missed_and_lowest(demo, audited):
