@@ -46,12 +46,7 @@ _DEFAULT_STEP = pd.Timedelta(days=7)
 
 
 # ---------------------------------------------------------------- validation
-def _as_list(by) -> list[str]:
-    if by is None:
-        return []
-    if isinstance(by, str):
-        return [by]
-    return list(by)
+_as_list = S.as_columns
 
 
 _require = S.require_columns

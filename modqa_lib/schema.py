@@ -371,3 +371,15 @@ def require_columns(df, cols, func: str, table: str = "audits") -> None:
 
 
 __all__ += ["require_columns"]
+
+
+def as_columns(by) -> list[str]:
+    """Normalise a ``by`` argument (None, one column name, or a sequence) to a list of column names."""
+    if by is None:
+        return []
+    if isinstance(by, str):
+        return [by]
+    return list(by)
+
+
+__all__ += ["as_columns"]

@@ -63,12 +63,7 @@ STATUS_MISSED = "missed"
 
 
 # ============================================================== small helpers
-def _as_list(by) -> list[str]:
-    if by is None:
-        return []
-    if isinstance(by, str):
-        return [by]
-    return list(by)
+_as_list = S.as_columns
 
 
 def _require(frame: pd.DataFrame, columns: Iterable[str], what: str = "audits") -> None:
