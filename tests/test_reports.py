@@ -75,10 +75,22 @@ def test_vendor_report_shows_planted_fatigue_truth(vendor_run):
     assert "Largest excess:" in text, "the generated summary names the largest slice"
 
 
+def _without_images(html: str) -> str:
+    """The HTML minus its embedded base64 images: random base64 text can spell "Cebu"."""
+    stripped = re.sub(r"data:image/[\w.+-]+;base64,[A-Za-z0-9+/=\s]+", "data:image", html)
+    assert "base64," not in stripped, "an embedded payload the test does not strip"
+    return stripped
+
+
+def test_without_images_strips_only_the_payload():
+    html = '<p>Cebu</p><img src="data:image/png;base64,QUJDebu+/Pune==">'
+    assert _without_images(html) == '<p>Cebu</p><img src="data:image">'
+
+
 def test_vendor_report_names_no_other_vendor_and_no_raw_moderator_ids(vendor_run):
-    html = _html(vendor_run)
+    html = _without_images(_html(vendor_run))
     for other in ["Vendor A", "Vendor C", "Vendor D", "Manila", "Cebu", "Lisbon", "Porto", "Hyderabad", "Pune"]:
-        assert other not in html, other
+        assert not re.search(rf"\b{other}\b", html), other
     assert "Peer A" in html
     assert not re.search(r"\b[A-D]-[A-Z]{3}-\d{3}\b", html), "raw moderator id in a vendor report"
     assert not re.search(r"\bQA-\d{2}\b", html), "raw auditor id in a vendor report"
