@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from scipy.special import xlogy
+from statsmodels.stats.proportion import proportion_confint
 
 from . import schema as S
 from .errors import ConfigError, DataContractError, EstimationError
@@ -174,6 +175,14 @@ def _limits(cnt: pd.DataFrame, gid: np.ndarray, in_base: np.ndarray, sigma: floa
     out["z"] = (rate - pbar) / sd_guard
     out["in_baseline"] = in_base
     return out
+
+
+def _wilson(k: int, n: int, alpha: float) -> tuple[float, float]:
+    """Wilson interval of k/n (statsmodels); NaNs for n = 0."""
+    if n <= 0:
+        return np.nan, np.nan
+    lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson")
+    return float(lo), float(hi)
 
 
 def _direction(up: np.ndarray, down: np.ndarray) -> np.ndarray:
@@ -616,9 +625,11 @@ def drift_flags(audits: pd.DataFrame, by=(S.POLICY,), period: str = S.WEEK,
         fired in that period, e.g. "p+ewma"; "" if none),
         ``n_out_of_control`` (periods in which any chart signalled: one
         isolated signal is more likely a false alarm than a sustained drift),
-        ``rate_before`` (error rate in the periods before the first signal; the
-        baseline rate when the first period already signals), ``rate_after``
-        (from the first signal on), ``shift`` (``rate_after − rate_before``;
+        ``n_before`` and ``rate_before`` (audits and error rate in the periods
+        before the first signal; 0 and the baseline rate when the first period
+        already signals), ``before_ci_low``, ``before_ci_high`` (Wilson; NaN when
+        ``n_before`` is 0), ``n_after``, ``rate_after``, ``after_ci_low``,
+        ``after_ci_high`` (from the first signal on), ``shift`` (``rate_after − rate_before``;
         NaN for groups never flagged), ``policy_change_at``,
         ``policy_change_description``, ``policy_change`` (a label such as
         "after policy change 'harassment: ...' on 2026-10-12"; "" if none),
@@ -696,19 +707,28 @@ def drift_flags(audits: pd.DataFrame, by=(S.POLICY,), period: str = S.WEEK,
             which = [c for c, f in fired.items() if f["out_of_control"].iloc[idx[j]]]
             direction = fired[which[0]]["direction"].iloc[idx[j]]
             pre, post = sub.iloc[:j], sub.iloc[j:]
-            before = (pre[S.ERRORS].sum() / pre[S.N].sum()) if len(pre) else row["center"]
-            after = post[S.ERRORS].sum() / post[S.N].sum()
+            nb, eb = int(pre[S.N].sum()), int(pre[S.ERRORS].sum())
+            na, ea = int(post[S.N].sum()), int(post[S.ERRORS].sum())
+            before = eb / nb if nb else row["center"]
+            after = ea / na
             policy = row.get(S.POLICY) if S.POLICY in by else None
             when, desc, label = _align(policy, at, cal, pc, tolerance)
             row.update({"flagged": True, "first_out_of_control": at, "direction": direction,
                         "chart": "+".join(which), "n_out_of_control": int(ooc.sum()),
-                        "rate_before": before, "rate_after": after, "shift": after - before,
+                        "n_before": nb, "rate_before": before,
+                        "before_ci_low": _wilson(eb, nb, alpha)[0],
+                        "before_ci_high": _wilson(eb, nb, alpha)[1],
+                        "n_after": na, "rate_after": after,
+                        "after_ci_low": _wilson(ea, na, alpha)[0],
+                        "after_ci_high": _wilson(ea, na, alpha)[1], "shift": after - before,
                         "policy_change_at": when, "policy_change_description": desc,
                         "policy_change": label})
         else:
             row.update({"flagged": False, "first_out_of_control": pd.NaT, "direction": NO_SIGNAL,
-                        "chart": "", "n_out_of_control": 0, "rate_before": np.nan,
-                        "rate_after": np.nan, "shift": np.nan, "policy_change_at": pd.NaT,
+                        "chart": "", "n_out_of_control": 0, "n_before": 0, "rate_before": np.nan,
+                        "before_ci_low": np.nan, "before_ci_high": np.nan, "n_after": 0,
+                        "rate_after": np.nan, "after_ci_low": np.nan, "after_ci_high": np.nan,
+                        "shift": np.nan, "policy_change_at": pd.NaT,
                         "policy_change_description": "", "policy_change": ""})
         rows.append(row)
     out = pd.DataFrame(rows)

@@ -653,7 +653,8 @@ def _short(exc: Exception, act: dict) -> str:
 
 
 _COLUMNS = [S.ACTION_ID, S.KIND, "scope", S.STARTED_AT, "n_before", "n_after",
-            "accuracy_before", "accuracy_after", "diff", "diff_ci_low", "diff_ci_high",
+            "accuracy_before", "ci_low_before", "ci_high_before", "accuracy_after",
+            "ci_low_after", "ci_high_after", "diff", "diff_ci_low", "diff_ci_high",
             "did", "did_ci_low", "did_ci_high", "did_p_value", "comparison",
             "n_comparison", "cov_type", "its_level_change", "its_ci_low", "its_ci_high",
             "verdict", "reason"]
@@ -692,8 +693,9 @@ def action_effects(audits: pd.DataFrame, actions: pd.DataFrame,
     DataFrame
         One row per action, in table order: ``action_id``, ``kind``, ``scope``
         (:func:`describe_scope`), ``started_at``, ``n_before``, ``n_after``,
-        ``accuracy_before``, ``accuracy_after``, ``diff``, ``diff_ci_low``,
-        ``diff_ci_high`` (:func:`before_after`), ``did``, ``did_ci_low``,
+        ``accuracy_before``, ``ci_low_before``, ``ci_high_before``,
+        ``accuracy_after``, ``ci_low_after``, ``ci_high_after``, ``diff``,
+        ``diff_ci_low``, ``diff_ci_high`` (:func:`before_after`), ``did``, ``did_ci_low``,
         ``did_ci_high``, ``did_p_value``, ``comparison``, ``n_comparison``,
         ``cov_type`` (:func:`diff_in_diff`), ``its_level_change``,
         ``its_ci_low``, ``its_ci_high`` (:func:`interrupted_time_series`),
@@ -742,8 +744,9 @@ def action_effects(audits: pd.DataFrame, actions: pd.DataFrame,
             try:
                 ba = before_after(audits, act, window_weeks=window_weeks, alpha=alpha).iloc[0]
                 out.update({k: ba[k] for k in ("n_before", "n_after", "accuracy_before",
-                                                "accuracy_after", "diff", "diff_ci_low",
-                                                "diff_ci_high")})
+                                                "ci_low_before", "ci_high_before",
+                                                "accuracy_after", "ci_low_after", "ci_high_after",
+                                                "diff", "diff_ci_low", "diff_ci_high")})
             except EstimationError as exc:
                 reasons.append(str(exc))
                 m = in_scope(audits, act)

@@ -45,7 +45,8 @@ def rank_intervals(table: pd.DataFrame, label: str | Sequence[str], estimate: st
     Returns
     -------
     DataFrame
-        The label column(s), ``estimate``, ``n``, ``rank`` (of the point estimate),
+        The label column(s), ``estimate``, ``n``, ``ci_low`` and ``ci_high`` (copied
+        from ``table`` when it has them), ``rank`` (of the point estimate),
         ``rank_low``, ``rank_high`` (interval), ``p_best`` (share of simulations in
         which the unit ranks first) and ``p_worst``; sorted by ``rank``.
 
@@ -85,6 +86,9 @@ def rank_intervals(table: pd.DataFrame, label: str | Sequence[str], estimate: st
     out = table[labels].copy()
     out[S.ACCURACY if estimate == S.ACCURACY else estimate] = est
     out[S.N] = n.astype(int)
+    for c in (S.CI_LOW, S.CI_HIGH):  # a rate is never shown without its interval
+        if c in table:
+            out[c] = table[c].to_numpy(dtype=float)
     out["rank"] = point_rank
     out["rank_low"] = np.quantile(ranks, alpha / 2, axis=0, method="lower").astype(int)
     out["rank_high"] = np.quantile(ranks, 1 - alpha / 2, axis=0, method="higher").astype(int)

@@ -55,7 +55,7 @@ def rate_text(estimate: float, ci_low: float, ci_high: float, n: int, alpha: flo
 
 def _is_pct(col: str) -> bool:
     c = col.lower()
-    if c == "n" or c.startswith("n_") or c.endswith(("_n", "n_eff")) or "p_value" in c or "q_value" in c:
+    if c == "n" or c.startswith(("n_", "n ")) or c.endswith(("_n", "n_eff")) or "p_value" in c or "q_value" in c:
         return False
     return any(w in c for w in _PCT_WORDS) and c not in ("weight_sum",)
 
@@ -97,7 +97,8 @@ def show(df: pd.DataFrame, columns: Sequence[str] | None = None, rename: Mapping
     if len(t) > max_rows:
         note = f"first {max_rows} of {len(t):,} rows"
         t = t.head(max_rows)
-    pct_cols = set(pct) if pct is not None else {c for c in t.columns if _is_pct(str(c))}
+    pct_cols = set(pct) if pct is not None else {  # counts are never percentages
+        c for c in t.columns if _is_pct(str(c)) and pd.api.types.is_float_dtype(t[c])}
     fmt: dict[str, object] = {}
     for c in t.columns:
         s = t[c]
@@ -208,3 +209,80 @@ def with_cause_names(table: pd.DataFrame, column: str = S.ROOT_CAUSE) -> pd.Data
 
 
 __all__ += ["with_cause_names"]
+
+
+def interval_text(estimate: float, ci_low: float, ci_high: float, points: bool = False) -> str:
+    """"87.2% (80.1–92.3%)", or "+21.6 pts (14.5 to 28.6)" for a difference; "" when missing.
+
+    Parameters
+    ----------
+    estimate, ci_low, ci_high : float
+        A proportion (or a difference of proportions) and its interval.
+    points : bool, default False
+        Show a difference in percentage points with its sign.
+    """
+    if estimate is None or not np.isfinite(estimate):
+        return ""
+    if points:
+        est = f"{estimate * 100:+.1f} pts"
+        if ci_low is None or not (np.isfinite(ci_low) and np.isfinite(ci_high)):
+            return f"{est} (no interval)"
+        return f"{est} ({ci_low * 100:+.1f} to {ci_high * 100:+.1f})"
+    est = _pct(estimate)
+    if ci_low is None or not (np.isfinite(ci_low) and np.isfinite(ci_high)):
+        return f"{est} (no interval)"
+    return f"{est} ({_pct(ci_low)}–{_pct(ci_high)})"
+
+
+def _texts(df: pd.DataFrame, est: str, lo: str, hi: str, points: bool = False) -> list[str]:
+    return [interval_text(*(float(v) if pd.notna(v) else np.nan for v in vals), points=points)
+            for vals in zip(df[est], df[lo], df[hi])]
+
+
+def drift_table(flags: pd.DataFrame, by: str = S.POLICY, alpha: float = 0.05) -> pd.DataFrame:
+    """Display table of the flagged rows of :func:`modqa_lib.drift.drift_flags`.
+
+    Each side of the first signal shows its error rate with interval and n.
+    """
+    f = flags[flags["flagged"]]
+    ci = f"{1 - alpha:.0%} CI"
+    return pd.DataFrame({
+        by: f[by].to_numpy(),
+        "n before": f["n_before"].astype("int64").to_numpy(),
+        f"error rate before ({ci})": _texts(f, "rate_before", "before_ci_low", "before_ci_high"),
+        "n after": f["n_after"].astype("int64").to_numpy(),
+        f"error rate after ({ci})": _texts(f, "rate_after", "after_ci_low", "after_ci_high"),
+        "first out of control": f["first_out_of_control"].to_numpy(),
+        "direction": f["direction"].to_numpy(),
+        "confirmed": f["confirmed"].to_numpy(),
+        "policy change": f["policy_change"].to_numpy(),
+    })
+
+
+def actions_table(effects_table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Display table of :func:`modqa_lib.effects.action_effects`: every estimate with its interval.
+
+    Accuracy before and after with n, the difference-in-differences (the
+    verdict's basis) and the interrupted-time-series level change, both in
+    percentage points, then the verdict and, when an estimate is missing, why.
+    """
+    fx = effects_table
+    ci = f"{1 - alpha:.0%} CI"
+    return pd.DataFrame({
+        S.ACTION_ID: fx[S.ACTION_ID].to_numpy(),
+        S.KIND: fx[S.KIND].to_numpy(),
+        "scope": fx["scope"].to_numpy(),
+        "started": fx[S.STARTED_AT].to_numpy(),
+        "n before": fx["n_before"].to_numpy(),
+        f"accuracy before ({ci})": _texts(fx, "accuracy_before", "ci_low_before", "ci_high_before"),
+        "n after": fx["n_after"].to_numpy(),
+        f"accuracy after ({ci})": _texts(fx, "accuracy_after", "ci_low_after", "ci_high_after"),
+        f"diff-in-diff ({ci})": _texts(fx, "did", "did_ci_low", "did_ci_high", points=True),
+        f"time-series level change ({ci})": _texts(fx, "its_level_change", "its_ci_low", "its_ci_high",
+                                                   points=True),
+        "verdict": fx["verdict"].to_numpy(),
+        "why an estimate is missing": fx["reason"].to_numpy(),
+    })
+
+
+__all__ += ["interval_text", "drift_table", "actions_table"]

@@ -287,11 +287,13 @@ def test_action_effects_table_and_insufficient_data_reasons():
     before = a.copy(deep=True)
     out = effects.action_effects(a, actions).set_index(S.ACTION_ID)
     pd.testing.assert_frame_equal(a, before)
-    assert list(out.reset_index().columns[:16]) == [
+    assert list(out.reset_index().columns[:20]) == [
         "action_id", "kind", "scope", "started_at", "n_before", "n_after", "accuracy_before",
-        "accuracy_after", "diff", "diff_ci_low", "diff_ci_high", "did", "did_ci_low",
+        "ci_low_before", "ci_high_before", "accuracy_after", "ci_low_after", "ci_high_after", "diff", "diff_ci_low", "diff_ci_high", "did", "did_ci_low",
         "did_ci_high", "did_p_value", "comparison"]
     x = out.loc["ACT-X"]
+    for side in ("before", "after"):  # every rate in the tracking table carries its interval
+        assert x[f"ci_low_{side}"] < x[f"accuracy_{side}"] < x[f"ci_high_{side}"]
     assert x["did"] == pytest.approx(0.09) and x["verdict"] == "worked"
     assert x["diff"] == pytest.approx(0.10)
     assert x["reason"] == "" and x["its_ci_low"] < x["its_level_change"] < x["its_ci_high"]

@@ -39,3 +39,11 @@ def test_uses_design_se_when_given_and_is_reproducible():
 def test_empty_table_is_an_error():
     with pytest.raises(EstimationError, match="no units"):
         rank_intervals(_t([]), "vendor")
+
+
+def test_carries_the_scoring_tables_interval_with_each_rate():
+    t = _t([("A", 200, 5), ("B", 300, 30)]).assign(ci_low=[0.94, 0.86], ci_high=[0.99, 0.93])
+    r = rank_intervals(t, "vendor").set_index("vendor")
+    assert (r.loc["A", "ci_low"], r.loc["A", "ci_high"]) == (0.94, 0.99)
+    assert (r.loc["B", "ci_low"], r.loc["B", "ci_high"]) == (0.86, 0.93)
+    assert "ci_low" not in rank_intervals(_t([("A", 10, 1), ("B", 10, 2)]), "vendor")
