@@ -148,6 +148,8 @@ _EXPORTS: dict[str, str] = {
     "interval_text": "report",
     "drift_table": "report",
     "actions_table": "report",
+    "session_table": "report",
+    "metrics_table": "report",
     "headline_figures": "report",
     "calibration_scope": "report",
     "with_cause_names": "report",

@@ -1370,13 +1370,21 @@ def group_accuracy(calibration: pd.DataFrame, golden: pd.DataFrame, *, alpha: fl
     return tab
 
 
-def session_agreement(calibration: pd.DataFrame) -> pd.DataFrame:
-    """Agreement within each calibration session.
+def session_agreement(calibration: pd.DataFrame, *, n_boot: int = 1000, alpha: float = 0.05,
+                      seed: int = 0) -> pd.DataFrame:
+    """Agreement within each calibration session, each statistic with a bootstrap interval.
 
     Parameters
     ----------
     calibration : DataFrame
         ``session_id, item_id, rater_id, label`` (``rater_group`` not needed).
+    n_boot : int, default 1000
+        Cluster-bootstrap resamples over items per session and statistic
+        (:func:`agreement_ci`); 0 skips the intervals (NaN).
+    alpha : float, default 0.05
+        1 - confidence level of the intervals.
+    seed : int, default 0
+        Bootstrap seed (same seed, same intervals).
 
     Returns
     -------
@@ -1390,6 +1398,10 @@ def session_agreement(calibration: pd.DataFrame) -> pd.DataFrame:
         - ``percent_agreement`` : mean pairwise agreement (share)
         - ``fleiss_kappa`` : NaN unless every item has the same number of ratings
         - ``krippendorff_alpha`` : nominal alpha (any number of raters per item)
+        - ``<statistic>_ci_low``, ``<statistic>_ci_high`` for each of the three
+          statistics above: percentile cluster-bootstrap interval over items
+          (:func:`agreement_ci`), NaN where the statistic is NaN, ``n_boot`` is 0
+          or the session has fewer than 2 items
         - ``note`` : why a statistic is NaN (unbalanced session, no variation,
           one rater, ...), empty string otherwise
 
@@ -1439,10 +1451,17 @@ def session_agreement(calibration: pd.DataFrame) -> pd.DataFrame:
                 row[KRIPPENDORFF_ALPHA] = _alpha_point(C, "nominal", None)[0]
             except EstimationError:
                 notes.append("krippendorff_alpha: undefined, every rating is the same label")
+        for col, stat in ((PERCENT_AGREEMENT, "percent"), (FLEISS_KAPPA, "fleiss"),
+                          (KRIPPENDORFF_ALPHA, "krippendorff")):
+            row[f"{col}_ci_low"] = row[f"{col}_ci_high"] = np.nan
+            if n_boot and row[N_ITEMS] >= 2 and np.isfinite(row[col]):
+                ci = agreement_ci(s, statistic=stat, n_boot=n_boot, alpha=alpha, seed=seed).iloc[0]
+                row[f"{col}_ci_low"], row[f"{col}_ci_high"] = float(ci["ci_low"]), float(ci["ci_high"])
         row[NOTE] = "; ".join(notes)
         rows.append(row)
-    return pd.DataFrame(rows, columns=[SESSION_ID, N_ITEMS, N_RATERS, N_RATINGS, PERCENT_AGREEMENT,
-                                       FLEISS_KAPPA, KRIPPENDORFF_ALPHA, NOTE])
+    stats = [c for col in (PERCENT_AGREEMENT, FLEISS_KAPPA, KRIPPENDORFF_ALPHA)
+             for c in (col, f"{col}_ci_low", f"{col}_ci_high")]
+    return pd.DataFrame(rows, columns=[SESSION_ID, N_ITEMS, N_RATERS, N_RATINGS, *stats, NOTE])
 
 
 class CalibrationReport(NamedTuple):
@@ -1488,7 +1507,7 @@ def calibration_report(calibration: pd.DataFrame, golden: pd.DataFrame | None = 
        https://repository.upenn.edu/asc_papers/43
     """
     return CalibrationReport(
-        session_agreement=session_agreement(calibration),
+        session_agreement=session_agreement(calibration, alpha=alpha),
         rater_accuracy=rater_accuracy(calibration, golden, alpha=alpha),
         item_disagreement=item_disagreement(calibration, golden),
         group_bias=group_bias(calibration, golden, alpha=alpha) if golden is not None else None,

@@ -211,7 +211,8 @@ def with_cause_names(table: pd.DataFrame, column: str = S.ROOT_CAUSE) -> pd.Data
 __all__ += ["with_cause_names"]
 
 
-def interval_text(estimate: float, ci_low: float, ci_high: float, points: bool = False) -> str:
+def interval_text(estimate: float, ci_low: float, ci_high: float, points: bool = False,
+                  decimals: int | None = None) -> str:
     """"87.2% (80.1–92.3%)", or "+21.6 pts (14.5 to 28.6)" for a difference; "" when missing.
 
     Parameters
@@ -220,9 +221,16 @@ def interval_text(estimate: float, ci_low: float, ci_high: float, points: bool =
         A proportion (or a difference of proportions) and its interval.
     points : bool, default False
         Show a difference in percentage points with its sign.
+    decimals : int, optional
+        Show a plain number with this many decimals instead (kappa, alpha).
     """
     if estimate is None or not np.isfinite(estimate):
         return ""
+    if decimals is not None:
+        est = f"{estimate:.{decimals}f}"
+        if ci_low is None or not (np.isfinite(ci_low) and np.isfinite(ci_high)):
+            return f"{est} (no interval)"
+        return f"{est} ({ci_low:.{decimals}f} to {ci_high:.{decimals}f})"
     if points:
         est = f"{estimate * 100:+.1f} pts"
         if ci_low is None or not (np.isfinite(ci_low) and np.isfinite(ci_high)):
@@ -234,8 +242,10 @@ def interval_text(estimate: float, ci_low: float, ci_high: float, points: bool =
     return f"{est} ({_pct(ci_low)}–{_pct(ci_high)})"
 
 
-def _texts(df: pd.DataFrame, est: str, lo: str, hi: str, points: bool = False) -> list[str]:
-    return [interval_text(*(float(v) if pd.notna(v) else np.nan for v in vals), points=points)
+def _texts(df: pd.DataFrame, est: str, lo: str, hi: str, points: bool = False,
+           decimals: int | None = None) -> list[str]:
+    return [interval_text(*(float(v) if pd.notna(v) else np.nan for v in vals), points=points,
+                          decimals=decimals)
             for vals in zip(df[est], df[lo], df[hi])]
 
 
@@ -285,4 +295,47 @@ def actions_table(effects_table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFr
     })
 
 
-__all__ += ["interval_text", "drift_table", "actions_table"]
+def session_table(sessions: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Display table of :func:`modqa_lib.agreement.session_agreement`, each statistic with its interval."""
+    ci = f"{1 - alpha:.0%} CI"
+    return pd.DataFrame({
+        S.SESSION_ID: sessions[S.SESSION_ID].to_numpy(),
+        "items": sessions["n_items"].to_numpy(), "raters": sessions["n_raters"].to_numpy(),
+        "ratings": sessions["n_ratings"].to_numpy(),
+        f"percent agreement ({ci})": _texts(sessions, "percent_agreement", "percent_agreement_ci_low",
+                                            "percent_agreement_ci_high"),
+        f"Fleiss' kappa ({ci})": _texts(sessions, "fleiss_kappa", "fleiss_kappa_ci_low",
+                                        "fleiss_kappa_ci_high", decimals=3),
+        f"Krippendorff's alpha ({ci})": _texts(sessions, "krippendorff_alpha", "krippendorff_alpha_ci_low",
+                                               "krippendorff_alpha_ci_high", decimals=3),
+        "note": sessions["note"].to_numpy(),
+    })
+
+
+def metrics_table(wide: pd.DataFrame, label: str | Sequence[str], metrics: Sequence[str],
+                  alpha: float = 0.05, sort_by: str | None = None) -> pd.DataFrame:
+    """Display table of a wide metrics frame: per metric "estimate (CI)" and its own n.
+
+    Parameters
+    ----------
+    wide : DataFrame
+        Columns ``<metric>``, ``<metric>_ci_low``, ``<metric>_ci_high`` and
+        ``<metric>_n`` per metric (e.g. :func:`modqa_lib.model_eval.model_metrics`
+        with ``wide=True``).
+    label : str or list of str
+        Columns naming each row.
+    metrics : list of str
+    sort_by : str, optional
+        A metric to sort by (ascending, missing last).
+    """
+    labels = [label] if isinstance(label, str) else list(label)
+    w = wide.sort_values(sort_by, na_position="last") if sort_by else wide
+    ci = f"{1 - alpha:.0%} CI"
+    out = w[labels].reset_index(drop=True)
+    for m in metrics:
+        out[f"{m} ({ci})"] = _texts(w, m, f"{m}_ci_low", f"{m}_ci_high")
+        out[f"{m} n"] = w[f"{m}_n"].astype("int64").to_numpy()
+    return out
+
+
+__all__ += ["interval_text", "drift_table", "actions_table", "session_table", "metrics_table"]

@@ -496,6 +496,21 @@ def test_session_agreement_balanced_unbalanced_unanimous(calib):
     assert np.isnan(sa.loc["S3", "krippendorff_alpha"]) and "undefined" in sa.loc["S3", "note"]
 
 
+def test_session_agreement_intervals_are_agreement_ci_per_session(calib):
+    cal, _ = calib
+    sa = session_agreement(cal, n_boot=200, seed=7).set_index(SESSION_ID)
+    s1 = cal[cal[SESSION_ID] == "S1"]
+    for col, stat in [("percent_agreement", "percent"), ("fleiss_kappa", "fleiss"),
+                      ("krippendorff_alpha", "krippendorff")]:
+        ci = agreement_ci(s1, statistic=stat, n_boot=200, seed=7).iloc[0]
+        assert (sa.loc["S1", f"{col}_ci_low"], sa.loc["S1", f"{col}_ci_high"]) == \
+            pytest.approx((ci["ci_low"], ci["ci_high"]))
+        assert sa.loc["S1", f"{col}_ci_low"] <= sa.loc["S1", col] <= sa.loc["S1", f"{col}_ci_high"]
+    # no statistic, no interval; n_boot=0 skips them
+    assert np.isnan(sa.loc["S2", "fleiss_kappa_ci_low"]) and np.isnan(sa.loc["S3", "krippendorff_alpha_ci_high"])
+    assert session_agreement(cal, n_boot=0)["percent_agreement_ci_low"].isna().all()
+
+
 def test_calibration_report_and_gold_errors(calib):
     cal, golden = calib
     rep = calibration_report(cal, golden)

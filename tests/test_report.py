@@ -27,6 +27,7 @@ def test_interval_text_rates_and_differences():
     assert report.interval_text(0.004, 0.001, 0.012) == "0.40% (0.10%–1.2%)"
     assert report.interval_text(0.216, 0.145, 0.286, points=True) == "+21.6 pts (+14.5 to +28.6)"
     assert report.interval_text(-0.045, -0.104, 0.015, points=True) == "-4.5 pts (-10.4 to +1.5)"
+    assert report.interval_text(0.5495, 0.5346, 0.5510, decimals=3) == "0.549 (0.535 to 0.551)"
     assert report.interval_text(np.nan, np.nan, np.nan) == ""
     # an estimate without an interval says so instead of hiding it
     assert report.interval_text(0.9, np.nan, np.nan) == "90.0% (no interval)"
@@ -146,3 +147,30 @@ def test_wilson_intervals_in_drift_match_statsmodels():
     # the drift table shows what drift_flags computed: pin that to statsmodels once more here
     lo, hi = proportion_confint(6, 200, method="wilson")
     assert report.interval_text(0.03, lo, hi) == f"3.0% ({lo:.1%}–{hi:.1%})"
+
+
+def test_session_table_shows_each_agreement_statistic_with_its_interval():
+    from modqa_lib.agreement import session_agreement
+
+    cal = pd.DataFrame({S.SESSION_ID: "S1", S.ITEM_ID: np.repeat(np.arange(12), 3),
+                        S.RATER_ID: np.tile(["r1", "r2", "r3"], 12),
+                        S.LABEL: list("aab" "bbb" "aaa" "abb" "ccc" "cca" "aaa" "bbb" "ccc" "aab" "bbc" "ccc")})
+    sa = session_agreement(cal, n_boot=100)
+    row = report.session_table(sa).iloc[0]
+    k = sa.iloc[0]
+    assert row["items"] == 12 and row["raters"] == 3
+    assert row["Fleiss' kappa (95% CI)"] == (f"{k['fleiss_kappa']:.3f} ({k['fleiss_kappa_ci_low']:.3f} "
+                                             f"to {k['fleiss_kappa_ci_high']:.3f})")
+    assert row["percent agreement (95% CI)"].endswith("%)")
+
+
+def test_metrics_table_pairs_each_metric_with_its_interval_and_n():
+    wide = pd.DataFrame({S.POLICY: ["a", "b"], "recall": [0.9, 0.7], "recall_ci_low": [0.85, 0.6],
+                         "recall_ci_high": [0.94, 0.78], "recall_n": [300, 120],
+                         "fpr": [0.02, np.nan], "fpr_ci_low": [0.01, np.nan], "fpr_ci_high": [0.04, np.nan],
+                         "fpr_n": [900, 0]})
+    t = report.metrics_table(wide, S.POLICY, ["recall", "fpr"], sort_by="recall")
+    assert t[S.POLICY].tolist() == ["b", "a"]
+    assert t.loc[0, "recall (95% CI)"] == "70.0% (60.0%–78.0%)" and t.loc[0, "recall n"] == 120
+    assert t.loc[0, "fpr (95% CI)"] == "" and t.loc[0, "fpr n"] == 0
+    assert t.loc[1, "fpr (95% CI)"] == "2.0% (1.0%–4.0%)"

@@ -118,3 +118,31 @@ def test_market_report_shows_model_misses_on_livestream(market_run):
     html = _html(market_run)
     assert "Market report: ID" in html or "Market ID" in html
     assert "livestream" in html
+
+
+_RATE = re.compile(r"accuracy|rate|share|precision|recall|fpr|fnr|agreement|kappa", re.I)
+_CI = re.compile(r"ci_low|ci low|CI\)", re.I)
+
+
+def rate_tables_without_intervals(html: str) -> list[str]:
+    """Header rows of tables that show a rate but no confidence interval."""
+    from bs4 import BeautifulSoup
+
+    bad = []
+    for table in BeautifulSoup(html, "html.parser").find_all("table"):
+        heads = [th.get_text(" ", strip=True) for th in table.find_all("th")]
+        if any(_RATE.search(h) for h in heads) and not any(_CI.search(h) for h in heads):
+            bad.append(" | ".join(heads))
+    return bad
+
+
+def test_rate_table_check_catches_a_bare_rate():
+    assert rate_tables_without_intervals("<table><tr><th>vendor</th><th>accuracy</th></tr></table>")
+    assert not rate_tables_without_intervals(
+        "<table><tr><th>accuracy</th><th>ci_low</th><th>ci_high</th></tr></table>")
+    assert not rate_tables_without_intervals("<table><tr><th>accuracy after (95% CI)</th></tr></table>")
+
+
+def test_every_rate_table_in_the_reports_carries_an_interval(vendor_run, market_run):
+    for run in (vendor_run, market_run):
+        assert rate_tables_without_intervals(_html(run)) == []
