@@ -150,6 +150,7 @@ _EXPORTS: dict[str, str] = {
     "actions_table": "report",
     "session_table": "report",
     "metrics_table": "report",
+    "drivers_table": "report",
     "headline_figures": "report",
     "calibration_scope": "report",
     "with_cause_names": "report",

@@ -338,4 +338,20 @@ def metrics_table(wide: pd.DataFrame, label: str | Sequence[str], metrics: Seque
     return out
 
 
-__all__ += ["interval_text", "drift_table", "actions_table", "session_table", "metrics_table"]
+def drivers_table(drivers: pd.DataFrame, top: int = 12) -> pd.DataFrame:
+    """Display table of :func:`modqa_lib.rca.error_drivers`: levels worse than their reference.
+
+    Levels with an odds ratio above 1, most significant first, each with the
+    reference level it is compared with (``compared with``).
+    """
+    ref = drivers[drivers["is_reference"]].set_index("dimension")["level"]
+    worse = drivers[~drivers["is_reference"] & (drivers["odds_ratio"] > 1)]
+    worse = worse.sort_values(["p_value", "odds_ratio"], ascending=[True, False], na_position="last").head(top)
+    out = worse.assign(**{"compared with": worse["dimension"].map(ref)})
+    cols = ["dimension", "level", "compared with", "n", *(["n_eff"] if "n_eff" in out else []),
+            "odds_ratio", "ci_low", "ci_high", "q_value", "flag"]
+    return out[cols].reset_index(drop=True)
+
+
+__all__ += ["interval_text", "drift_table", "actions_table", "session_table", "metrics_table",
+            "drivers_table"]

@@ -336,6 +336,169 @@ def test_error_drivers_user_errors():
     assert set(res[rca.DIMENSION]) == {S.SITE}
 
 
+# ------------------------------------------------------- error drivers, weighted
+_F = 'C({d}, Treatment(reference="{r}"))'
+
+
+def _weighted_frame(n=3000, seed=12):
+    """_frame plus a stratified design: night and a hidden 'risky' flag are oversampled."""
+    df = _frame(n=n, seed=seed)
+    rng = np.random.default_rng(seed + 100)
+    risky = rng.random(n) < 0.3
+    df[S.IS_ERROR] = df[S.IS_ERROR] | (risky & (rng.random(n) < 0.08))
+    incl = np.where(risky, 0.5, 0.05) * np.where(df[S.SHIFT] == "night", 1.0, 0.4)
+    return df.assign(**{S.STRATUM: np.where(risky, "risky", "base") + "/" + df[S.SHIFT], S.WEIGHT: 1 / incl})
+
+
+def test_error_drivers_weighted_equals_statsmodels_pseudo_likelihood_with_hc0():
+    df = _weighted_frame()
+    assert df[S.WEIGHT].nunique() == 4, "few distinct weights: exercises the merging of identical audits"
+    dims = [S.SITE, S.SHIFT, S.POLICY]
+    before = df.copy()
+    res = rca.error_drivers(df, dims, weights=S.WEIGHT)
+    pd.testing.assert_frame_equal(df, before)
+    refs = res[res[rca.IS_REFERENCE]].set_index(rca.DIMENSION)[rca.LEVEL].to_dict()
+    # the documented call, audit by audit: var_weights scaled to mean 1, sandwich HC0
+    formula = "y ~ " + " + ".join(_F.format(d=d, r=refs[d]) for d in dims)
+    w = df[S.WEIGHT] / df[S.WEIGHT].mean()
+    fit = smf.glm(formula, df.assign(y=df[S.IS_ERROR].astype(int)), family=sm.families.Binomial(),
+                  var_weights=w).fit(cov_type="HC0")
+    ci = fit.conf_int()
+    est = res[~res[rca.IS_REFERENCE]]
+    assert len(est) == 6 and (est[rca.NOTE] == "").all()
+    for _, r in est.iterrows():
+        name = f"{_F.format(d=r[rca.DIMENSION], r=refs[r[rca.DIMENSION]])}[T.{r[rca.LEVEL]}]"
+        assert r[rca.ODDS_RATIO] == pytest.approx(np.exp(fit.params[name]), rel=1e-7)
+        assert r[S.CI_LOW] == pytest.approx(np.exp(ci.loc[name, 0]), rel=1e-6)
+        assert r[S.CI_HIGH] == pytest.approx(np.exp(ci.loc[name, 1]), rel=1e-6)
+        assert r[S.P_VALUE] == pytest.approx(fit.pvalues[name], rel=1e-5)
+    # statsmodels' HC0 here is Binder's linearisation variance H^-1 (sum w^2 (y-mu)^2 x x') H^-1
+    X, mu, y = fit.model.exog, fit.mu, fit.model.endog
+    H = X.T @ (X * (w.to_numpy() * mu * (1 - mu))[:, None])
+    z = X * (w.to_numpy() * (y - mu))[:, None]
+    Hi = np.linalg.inv(H)
+    np.testing.assert_allclose(fit.cov_params().to_numpy(), Hi @ (z.T @ z) @ Hi, rtol=1e-8)
+    # n and errors stay raw counts; error_rate is the weighted (Hajek) rate; n_eff is Kish's
+    site = res[res[rca.DIMENSION] == S.SITE].set_index(rca.LEVEL)
+    for lv, g in df.groupby(S.SITE):
+        assert site.loc[lv, S.N] == len(g) and site.loc[lv, S.ERRORS] == g[S.IS_ERROR].sum()
+        assert site.loc[lv, S.ERROR_RATE] == pytest.approx(np.average(g[S.IS_ERROR], weights=g[S.WEIGHT]))
+        assert site.loc[lv, rca.N_EFF] == pytest.approx(g[S.WEIGHT].sum() ** 2 / (g[S.WEIGHT] ** 2).sum())
+    assert list(res.columns) == [rca.DIMENSION, rca.LEVEL, S.N, rca.N_EFF, S.ERRORS, S.ERROR_RATE,
+                                 rca.ODDS_RATIO, S.CI_LOW, S.CI_HIGH, S.P_VALUE, S.Q_VALUE, rca.FLAG,
+                                 rca.IS_REFERENCE, rca.NOTE]
+    # the scale of the weights does not matter
+    res37 = rca.error_drivers(df.assign(**{S.WEIGHT: 37 * df[S.WEIGHT]}), dims, weights=S.WEIGHT)
+    pd.testing.assert_frame_equal(res, res37, rtol=1e-7)
+    # equal weights: the unweighted odds ratios, with robust instead of model-based intervals
+    un = rca.error_drivers(df, dims)
+    one = rca.error_drivers(df.assign(**{S.WEIGHT: 1.0}), dims, weights=S.WEIGHT)
+    np.testing.assert_allclose(one[rca.ODDS_RATIO], un[rca.ODDS_RATIO], rtol=1e-7)
+    pd.testing.assert_frame_equal(one[[rca.LEVEL, S.N, S.ERRORS]], un[[rca.LEVEL, S.N, S.ERRORS]])
+    np.testing.assert_allclose(one[S.ERROR_RATE], un[S.ERROR_RATE], rtol=1e-12)
+
+
+def _population(N=120_000, seed=2024):
+    """Decisions whose error depends on A, B and an unmodelled risk flag R that is commoner in a2."""
+    rng = np.random.default_rng(seed)
+    a = rng.choice(["a0", "a1", "a2"], N, p=[0.5, 0.3, 0.2])
+    b = rng.choice(["day", "night"], N)
+    risky = rng.random(N) < np.select([a == "a1", a == "a2"], [0.3, 0.6], 0.1)
+    logit = -3.2 + np.select([a == "a1", a == "a2"], [0.4, 0.8], 0.0) + 0.5 * (b == "night") + 1.6 * risky
+    err = rng.random(N) < 1 / (1 + np.exp(-logit))
+    return pd.DataFrame({"A": a, "B": b, S.IS_ERROR: err}), np.where(risky, 0.25, 0.02)
+
+
+def test_error_drivers_weights_remove_the_bias_of_risk_based_oversampling():
+    pop, incl = _population()
+    # truth: the same logistic model fitted to every decision (grouped: same MLE, faster)
+    cells = pop.groupby(["A", "B"])[S.IS_ERROR].agg(["sum", "size"]).reset_index()
+    cells = cells.assign(err=cells["sum"], ok=cells["size"] - cells["sum"])
+    truth = smf.glm("err + ok ~ C(A, Treatment('a0')) + C(B, Treatment('day'))", cells,
+                    family=sm.families.Binomial()).fit()
+    true_or = {lv: np.exp(truth.params[f"C(A, Treatment('a0'))[T.{lv}]"]) for lv in ("a1", "a2")}
+    log_un, log_w, widths = {"a1": [], "a2": []}, {"a1": [], "a2": []}, []
+    for seed in range(8):
+        # Poisson sampling, 12.5x oversampling of risky decisions (R is not in the model)
+        take = np.random.default_rng(seed).random(len(pop)) < incl
+        smp = pop[take].assign(**{S.WEIGHT: 1 / incl[take]})
+        un = rca.error_drivers(smp, ["A", "B"], reference={"A": "a0"}).set_index(rca.LEVEL)
+        ww = rca.error_drivers(smp, ["A", "B"], reference={"A": "a0"}, weights=S.WEIGHT).set_index(rca.LEVEL)
+        for lv in ("a1", "a2"):
+            log_un[lv].append(np.log(un.loc[lv, rca.ODDS_RATIO]))
+            log_w[lv].append(np.log(ww.loc[lv, rca.ODDS_RATIO]))
+        # the design-based (sandwich) interval is wider than the naive weighted-GLM one,
+        # which takes the weighted likelihood at face value
+        naive = smf.glm("y ~ C(A, Treatment('a0')) + C(B, Treatment('day'))",
+                        smp.assign(y=smp[S.IS_ERROR].astype(int)), family=sm.families.Binomial(),
+                        var_weights=smp[S.WEIGHT] / smp[S.WEIGHT].mean()).fit()
+        nci = np.exp(naive.conf_int())
+        for lv in ("a1", "a2"):
+            name = f"C(A, Treatment('a0'))[T.{lv}]"
+            widths.append(np.log(ww.loc[lv, S.CI_HIGH] / ww.loc[lv, S.CI_LOW])
+                          / np.log(nci.loc[name, 1] / nci.loc[name, 0]))
+    un_or = {lv: np.exp(np.mean(v)) for lv, v in log_un.items()}
+    w_or = {lv: np.exp(np.mean(v)) for lv, v in log_w.items()}
+    print(f"true OR {true_or}, unweighted {un_or}, weighted {w_or}, CI width robust/naive "
+          f"{np.min(widths):.2f}-{np.max(widths):.2f}")
+    # oversampling the risky decisions inflates a0's error rate more than a2's (a2 is mostly risky
+    # anyway): unweighted, a2's odds ratio is badly understated; weighted, it is recovered
+    assert np.log(true_or["a2"] / un_or["a2"]) > 0.3
+    assert abs(np.log(w_or["a2"] / true_or["a2"])) < 0.08
+    assert abs(np.log(w_or["a1"] / true_or["a1"])) < 0.08
+    assert abs(np.log(w_or["a2"] / true_or["a2"])) < abs(np.log(un_or["a2"] / true_or["a2"])) / 4
+    assert min(widths) > 1.15
+
+
+def test_error_drivers_weighted_separation_boundary_and_ridge():
+    # a level with no errors: at the boundary, and the rest equals the weighted fit without it
+    df = _weighted_frame(n=4000, seed=9)
+    df.loc[df.index[100:400], S.POLICY] = "p_clean"
+    df.loc[df[S.POLICY] == "p_clean", S.IS_ERROR] = False
+    res = rca.error_drivers(df, [S.SITE, S.POLICY], weights=S.WEIGHT).set_index([rca.DIMENSION, rca.LEVEL])
+    row = res.loc[(S.POLICY, "p_clean")]
+    assert row[rca.ODDS_RATIO] == 0.0 and np.isnan(row[S.CI_LOW]) and "separation" in row[rca.NOTE]
+    assert row[S.ERROR_RATE] == 0.0
+    rest = rca.error_drivers(df[df[S.POLICY] != "p_clean"], [S.SITE, S.POLICY], weights=S.WEIGHT) \
+        .set_index([rca.DIMENSION, rca.LEVEL])
+    for key in rest.index:
+        for c in (rca.ODDS_RATIO, S.CI_LOW, S.CI_HIGH):
+            assert res.loc[key, c] == pytest.approx(rest.loc[key, c], rel=1e-8, nan_ok=True)
+    # separation by a combination of levels: the ridge fallback works on the weighted likelihood
+    cells = [("a1", "b1", 200, 20), ("a1", "b2", 100, 0), ("a2", "b1", 100, 100), ("a2", "b2", 200, 30)]
+    rows = pd.concat([pd.DataFrame({"a": a, "b": b, S.IS_ERROR: np.arange(n) < e}) for a, b, n, e in cells],
+                     ignore_index=True)
+    un = rca.error_drivers(rows, ["a", "b"])
+    one = rca.error_drivers(rows.assign(**{S.WEIGHT: 2.5}), ["a", "b"], weights=S.WEIGHT)
+    np.testing.assert_allclose(one[rca.ODDS_RATIO], un[rca.ODDS_RATIO], rtol=1e-6)
+    wts = np.random.default_rng(0).choice([1.0, 4.0, 10.0], len(rows))
+    ww = rca.error_drivers(rows.assign(**{S.WEIGHT: wts}), ["a", "b"], weights=S.WEIGHT)
+    est = ww[~ww[rca.IS_REFERENCE]]
+    assert est[rca.NOTE].str.contains("ridge").all()
+    assert np.isfinite(est[rca.ODDS_RATIO]).all() and est[S.CI_LOW].isna().all() and est[S.P_VALUE].isna().all()
+    assert not np.allclose(ww[rca.ODDS_RATIO], un[rca.ODDS_RATIO], rtol=1e-3), "the weights must matter"
+
+
+def test_error_drivers_bad_weights_have_actionable_messages():
+    df = _weighted_frame(n=1000)
+    dims = [S.SITE, S.SHIFT]
+    with pytest.raises(DataContractError, match="column 'weight'.*required by rca.error_drivers"):
+        rca.error_drivers(df.drop(columns=[S.WEIGHT]), dims, weights=S.WEIGHT)
+    for bad, rows in ((np.nan, [2, 5]), (0.0, [2]), (-3.0, [2, 5, 9]), (np.inf, [5])):
+        w = df[S.WEIGHT].to_numpy(copy=True)
+        w[np.array(rows) - 1] = bad
+        with pytest.raises(DataContractError,
+                           match=rf"column 'weight': rca.error_drivers: weights must be positive and finite "
+                                 rf"\[{len(rows)} row\(s\); data rows {', '.join(map(str, rows))}\]"):
+            rca.error_drivers(df.assign(**{S.WEIGHT: w}), dims, weights=S.WEIGHT)
+    with pytest.raises(DataContractError, match="column 'weight'.*weights must be numeric"):
+        rca.error_drivers(df.assign(**{S.WEIGHT: "heavy"}), dims, weights=S.WEIGHT)
+    with pytest.raises(ConfigError, match="weights must be the name of a column"):
+        rca.error_drivers(df, dims, weights=df[S.WEIGHT])
+    with pytest.raises(ConfigError, match="cannot also be the outcome or a dimension"):
+        rca.error_drivers(df, [S.SITE, S.WEIGHT], weights=S.WEIGHT)
+
+
 # =========================================================== decompose change
 def test_decompose_mix_plus_rate_is_exact_on_random_data():
     rng = np.random.default_rng(42)
@@ -431,6 +594,11 @@ def test_summary_text_is_generated_from_the_functions():
     assert "shift night" in txt and "rate effect" in txt
     assert "Fatigue / attention" in txt
     assert "weeks 1–6" in txt and "weeks 7–12" in txt
+    # each period's accuracy carries its Wilson interval and n (statsmodels)
+    nb = int(tot[rca.N_BEFORE])
+    lo, hi = proportion_confint(round(tot[rca.RATE_BEFORE] * nb), nb, method="wilson")
+    assert (f"({100 * tot[rca.RATE_BEFORE]:.1f}%, 95% CI {100 * lo:.1f}% to {100 * hi:.1f}%, "
+            f"n = {nb:,})") in txt
     # no change: says so and attributes nothing
     flat = df.assign(**{S.IS_ERROR: rng.random(n) < 0.05})
     txt2 = rca.summary_text(flat, "Lisbon", dims=[S.SHIFT, S.POLICY], period_col=S.WEEK)
@@ -578,3 +746,36 @@ def test_summary_text_weighted_opening_matches_scoring(demo60k):
     assert txt.startswith(f"The design-weighted accuracy for Vendor B was {100 * row[S.ACCURACY]:.1f}% "
                           f"(95% CI {100 * row[S.CI_LOW]:.1f}% to {100 * row[S.CI_HIGH]:.1f}%")
     assert row[S.ACCURACY] != pytest.approx(1 - a[S.IS_ERROR].mean(), abs=1e-6), "weights must matter here"
+
+
+def test_error_drivers_best_reference_never_hides_the_driver():
+    # site A is the largest and the default reference; make it the worst so its effect would hide
+    df = _frame(n=6000, seed=11, effect=0.0)
+    rng = np.random.default_rng(12)  # not _frame's stream: its uniforms chose the sites
+    df[S.IS_ERROR] = rng.random(len(df)) < np.where(df[S.SITE] == "A", 0.12, 0.04)
+    default = rca.error_drivers(df, [S.SITE, S.SHIFT])
+    assert default[default[rca.IS_REFERENCE] & (default[rca.DIMENSION] == S.SITE)][rca.LEVEL].item() == "A"
+    best = rca.error_drivers(df, [S.SITE, S.SHIFT], reference="best")
+    site = best[best[rca.DIMENSION] == S.SITE].set_index(rca.LEVEL)
+    rates = df.groupby(S.SITE)[S.IS_ERROR].agg(["sum", "size"])
+    upper = proportion_confint(rates["sum"], rates["size"], method="wilson")[1]
+    assert site[rca.IS_REFERENCE].idxmax() == upper.idxmin() != "A"
+    assert site.loc["A", rca.ODDS_RATIO] > 2 and site.loc["A", "flag"]
+    # same fit as naming that reference level explicitly
+    explicit = rca.error_drivers(df, [S.SITE, S.SHIFT], reference={S.SITE: upper.idxmin(),
+                                                                   S.SHIFT: best[best[rca.IS_REFERENCE] & (best[rca.DIMENSION] == S.SHIFT)][rca.LEVEL].item()})
+    pd.testing.assert_frame_equal(best, explicit)
+    # a tiny level with a low rate is not chosen: its upper bound is high
+    tiny = pd.concat([df, pd.DataFrame({S.SITE: ["Z"] * 40, S.SHIFT: "day",
+                                        S.IS_ERROR: [True] + [False] * 39})], ignore_index=True)
+    bt = rca.error_drivers(tiny, [S.SITE], reference="best", min_n=30)
+    assert bt[bt[rca.IS_REFERENCE]][rca.LEVEL].item() == upper.idxmin()
+    # with weights: the weighted rate and its Kish effective n
+    w = rng.uniform(1, 5, len(df))
+    bw = rca.error_drivers(df.assign(**{S.WEIGHT: w}), [S.SITE], reference="best", weights=S.WEIGHT)
+    g = df.assign(_w=w, _wy=w * df[S.IS_ERROR], _w2=w ** 2).groupby(S.SITE)[["_w", "_wy", "_w2"]].sum()
+    n_eff = g["_w"] ** 2 / g["_w2"]
+    wup = proportion_confint(g["_wy"] / g["_w"] * n_eff, n_eff, method="wilson")[1]
+    assert bw[bw[rca.IS_REFERENCE]][rca.LEVEL].item() == wup.idxmin()
+    with pytest.raises(ConfigError, match="'best'"):
+        rca.error_drivers(df, [S.SITE], reference="worst")

@@ -174,3 +174,17 @@ def test_metrics_table_pairs_each_metric_with_its_interval_and_n():
     assert t.loc[0, "recall (95% CI)"] == "70.0% (60.0%–78.0%)" and t.loc[0, "recall n"] == 120
     assert t.loc[0, "fpr (95% CI)"] == "" and t.loc[0, "fpr n"] == 0
     assert t.loc[1, "fpr (95% CI)"] == "2.0% (1.0%–4.0%)"
+
+
+def test_drivers_table_names_the_reference_of_each_level():
+    d = pd.DataFrame({"dimension": ["shift", "shift", "shift", "site", "site"],
+                      "level": ["day", "night", "evening", "Penang", "KL"],
+                      "n": [300, 380, 320, 470, 600], "odds_ratio": [1.0, 2.4, 0.9, 1.8, 1.0],
+                      "ci_low": [np.nan, 1.1, 0.5, 0.96, np.nan], "ci_high": [np.nan, 5.1, 1.6, 3.4, np.nan],
+                      "p_value": [np.nan, 0.01, 0.7, 0.06, np.nan], "q_value": [np.nan, 0.03, 0.7, 0.09, np.nan],
+                      "flag": [False, True, False, False, False],
+                      "is_reference": [True, False, False, False, True]})
+    t = report.drivers_table(d)
+    assert t["level"].tolist() == ["night", "Penang"]          # OR > 1 only, most significant first
+    assert t["compared with"].tolist() == ["day", "KL"]
+    assert "n_eff" not in t and report.drivers_table(d, top=1)["level"].tolist() == ["night"]
