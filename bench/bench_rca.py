@@ -74,6 +74,15 @@ def main(argv=None) -> None:
     sec, ed = best_of(lambda: rca.error_drivers(g, d3), args.repeat)
     print(f"error_drivers      rows={len(g):>9,} dims={len(d3):>2}  seconds={sec:6.2f}  "
           f"(best of {args.repeat}; {len(ed)} levels)")
+    # design weights as a risk-weighted QA sample has them: a handful of distinct values
+    # (one per stratum / risk tier), and the worst case, every weight different
+    rng = np.random.default_rng(1)
+    for label, w in (("8 weight values", rng.choice([1.0, 2.5, 4.0, 6.0, 9.0, 12.0, 20.0, 40.0], len(g))),
+                     ("all distinct", rng.uniform(1.0, 40.0, len(g)))):
+        gw = g.assign(weight=w)
+        sec, ed = best_of(lambda: rca.error_drivers(gw, d3, weights="weight"), args.repeat)
+        print(f"error_drivers (w)  rows={len(g):>9,} dims={len(d3):>2}  seconds={sec:6.2f}  "
+              f"(best of {args.repeat}; weighted, sandwich SEs, {label})")
     sec, tf = best_of(lambda: rca.top_findings(df, d3, depth=2), 1)
     print(f"top_findings       rows={len(df):>9,} dims={len(d3):>2}  seconds={sec:6.2f}  "
           f"(once; {len(tf)} findings: {', '.join(tf[rca.VALUE].head(3))})")
