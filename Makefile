@@ -55,4 +55,4 @@ bench: setup
 	$(BIN)/python bench/run_all.py
 
 clean-outputs:
-	rm -rf outputs/*/ data/processed/*.parquet
+	rm -rf outputs/*/ data/processed/*.parquet data/processed/manifest.json data/processed/.current data/processed/.previous data/processed/.versions data/processed/.staging-*

@@ -25,6 +25,10 @@ it failed: the traceback is in it), ``.../<notebook-stem>.html`` (only for units
 that succeeded and, for vendor-facing families, passed the privacy check),
 ``outputs/<run-id>/manifest.json`` (rewritten atomically after every unit) and
 ``outputs/<run-id>/index.html`` (links to every report with its headline figures).
+Files get their final names only when complete (temporary ``.partial`` files,
+then ``os.replace``), so a batch killed mid-run leaves a valid manifest with the
+finished units ``ok`` and the others ``pending``, and ``--resume`` reruns
+exactly those.
 
 Run ids default to ``<UTC timestamp>-<family>`` (``20261125T120000Z-vendor``), so
 ``make run``'s two batches (``--by vendor`` then ``--by market``) get separate
@@ -57,6 +61,7 @@ thread-safe.
 """
 from __future__ import annotations
 
+import glob
 import html
 import json
 import math
@@ -77,6 +82,7 @@ from typing import Any, Iterable, Mapping
 from . import schema as S
 from .config import NOTEBOOKS_DIR, OUTPUTS_DIR, PARAMS_DIR, PROCESSED_DIR, PROJ_ROOT
 from .errors import BatchError, ConfigError, ModqaError
+from .locks import folder_lock
 from .io import (data_fingerprint, load_processed, load_yaml, processed_fingerprint, write_json_atomic,
                  write_text_atomic)
 
@@ -99,6 +105,8 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "consolidated": {"params_file": "consolidated.yaml", "section": None, "column": None,
                      "unit_parameter": None, "exclude": (), "vendor_facing": False},
 }
+#: held (:func:`modqa_lib.locks.folder_lock`) in the run folder while a batch writes it
+LOCK_NAME = ".batch.lock"
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -439,6 +447,8 @@ def run_unit(spec: UnitSpec) -> UnitResult:
     (:func:`modqa_lib.export.export_html`), and for vendor-facing reports
     checked with :func:`modqa_lib.privacy.assert_no_foreign_names` before the
     HTML is moved into place: a leak fails the unit and publishes nothing.
+    Outputs of an earlier attempt at the unit, and temporary files left by an
+    attempt that was killed, are removed first.
 
     Parameters
     ----------
@@ -479,7 +489,9 @@ def run_unit(spec: UnitSpec) -> UnitResult:
 
     try:
         unit_dir.mkdir(parents=True, exist_ok=True)
-        for stale in (html_out, nb_out):  # a rerun never leaves an older attempt's files behind
+        # a rerun never leaves an older attempt's files behind, nor the temporary files of an
+        # attempt that was killed (run_batch never runs one unit twice at the same time)
+        for stale in (html_out, nb_out, *unit_dir.glob(f".{glob.escape(stem)}.*.partial.*")):
             stale.unlink(missing_ok=True)
         nb_done = pm.execute_notebook(
             spec.notebook, str(tmp_nb), parameters=dict(spec.parameters),
@@ -927,14 +939,44 @@ def run_batch(by: str, only: Iterable[str] | None = None, workers: int | None = 
     ConfigError
         Bad family, YAML, parameter names, period, ``only``, run id, or
         ``resume`` without a manifest / re-running a family a run already has.
+    ConcurrentRunError
+        Another batch is writing the same run (the message gives its pid).
     """
     if resume and not run_id:
         raise ConfigError("--resume needs the --run-id of the run to resume")
     n_workers = workers if workers is not None else (os.cpu_count() or 1)
     if n_workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
+    if by not in FAMILIES:
+        raise ConfigError(f"--by {by!r}: choose one of {', '.join(FAMILIES)}")
     outputs_p = Path(outputs or OUTPUTS_DIR)
-    manifest = _read_manifest(outputs_p / str(run_id)) if run_id and _RUN_ID.match(str(run_id)) else None
+    if run_id is None:
+        run_id = f"{_utcnow().strftime('%Y%m%dT%H%M%SZ')}-{by}"
+    if not _RUN_ID.match(str(run_id)):
+        raise ConfigError(f"--run-id {run_id!r}: use letters, digits, '.', '_' and '-' only")
+    run_dir = outputs_p / str(run_id)
+    created = not run_dir.exists()
+    ok = False
+    try:
+        # one writer per run: a second batch on the same run id would interleave manifest updates
+        with folder_lock(run_dir, LOCK_NAME, "another batch writing this run",
+                         "wait for it to finish, or choose another --run-id"):
+            result = _run_batch_locked(by, only, n_workers, period, str(run_id), resume, timeout, outputs_p,
+                                       processed, units, params, notebooks_dir, progress, kernel_name)
+        ok = True
+        return result
+    finally:
+        if created and not ok:  # a run that failed before writing anything leaves no folder
+            try:
+                run_dir.rmdir()
+            except OSError:
+                pass
+
+
+def _run_batch_locked(by, only, n_workers, period, run_id, resume, timeout, outputs_p, processed,
+                      units, params, notebooks_dir, progress, kernel_name) -> BatchResult:
+    """:func:`run_batch` once the run's lock is held."""
+    manifest = _read_manifest(outputs_p / run_id)
     if resume:
         if manifest is None:
             raise ConfigError(f"--resume: no manifest in {_display_path(outputs_p / str(run_id))}")

@@ -6,7 +6,7 @@ exit, without a traceback. Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 __all__ = ["ModqaError", "DataContractError", "InputFileError", "ConfigError",
-           "SamplingError", "EstimationError", "BatchError"]
+           "SamplingError", "EstimationError", "BatchError", "ConcurrentRunError"]
 
 
 class ModqaError(Exception):
@@ -59,6 +59,10 @@ class SamplingError(ModqaError):
 
 class EstimationError(ModqaError):
     """An estimate cannot be computed honestly from the data given (e.g. bad weights)."""
+
+
+class ConcurrentRunError(ModqaError):
+    """Another modqa process holds the lock on the folder this one would write (ingest, batch run)."""
 
 
 class BatchError(ModqaError):

@@ -172,6 +172,22 @@ def write_json_atomic(obj, path: str | os.PathLike) -> Path:
 
 
 # ---------------------------------------------------------------------- processed
+def processed_snapshot(processed_dir: str | os.PathLike | None = None) -> Path:
+    """The folder holding one consistent published version of the processed data.
+
+    ``modqa ingest`` publishes by switching the ``.current`` link of the
+    processed folder (:mod:`modqa_lib.ingest`). Resolving it once and reading
+    every table and the manifest from the resolved folder means an ingest that
+    publishes while a reader is loading cannot hand it tables from two
+    versions. A folder without ``.current`` (plain files) is returned as is.
+    """
+    d = Path(processed_dir or PROCESSED_DIR)
+    current = d / ".current"
+    if current.is_symlink() or current.is_dir():
+        return Path(os.path.realpath(current))
+    return d
+
+
 def load_processed(processed_dir: str | os.PathLike | None = None,
                    tables: Iterable[str] | None = None) -> dict[str, pd.DataFrame]:
     """Load typed tables written by ``modqa ingest``.
@@ -188,7 +204,7 @@ def load_processed(processed_dir: str | os.PathLike | None = None,
     InputFileError
         If a requested or required table has not been ingested yet.
     """
-    d = Path(processed_dir or PROCESSED_DIR)
+    d = processed_snapshot(processed_dir)
     wanted = list(tables) if tables is not None else [t for t in S.TABLE_NAMES
                                                       if (d / f"{t}.parquet").exists()
                                                       or t in S.REQUIRED_TABLES]
@@ -438,7 +454,7 @@ def processed_fingerprint(processed: str | os.PathLike | None = None) -> str | N
     as written by ``modqa ingest`` (a fingerprint of the raw files), else
     :func:`modqa_lib.io.data_fingerprint` of the parquet files.
     """
-    d = Path(processed or PROCESSED_DIR)
+    d = processed_snapshot(processed)
     man = d / "manifest.json"
     if man.exists():
         try:
@@ -452,4 +468,4 @@ def processed_fingerprint(processed: str | os.PathLike | None = None) -> str | N
     return data_fingerprint(files) if files else None
 
 
-__all__ += ["processed_fingerprint"]
+__all__ += ["processed_fingerprint", "processed_snapshot"]

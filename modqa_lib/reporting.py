@@ -84,12 +84,13 @@ def processed_summary(processed_dir: str | os.PathLike | None = None) -> str:
     accuracy; :mod:`modqa_lib.scoring` gives design-weighted estimates.
     """
     d = Path(processed_dir or PROCESSED_DIR)
-    t = mio.load_processed(d)
+    snap = mio.processed_snapshot(d)   # tables and manifest of one published version
+    t = mio.load_processed(snap)
     tax = S.load_taxonomy()
     dec, aud = t["decisions"], t["audits"]
     lines = [f"processed data in {d}"]
 
-    man = d / "manifest.json"
+    man = snap / "manifest.json"
     if man.exists():
         try:
             m = json.loads(man.read_text(encoding="utf-8"))

@@ -16,7 +16,8 @@ import pandas as pd
 from . import schema as S
 from .config import PROCESSED_DIR
 from .errors import ConfigError
-from .io import audited_decisions, data_fingerprint, load_processed, processed_fingerprint
+from .io import (audited_decisions, data_fingerprint, load_processed, processed_fingerprint,
+                 processed_snapshot)
 
 __all__ = ["Scope", "load_scope", "parse_period", "ALL"]
 
@@ -136,7 +137,7 @@ def load_scope(processed_dir: str | os.PathLike | None = None, *, vendor: str | 
     """
     fingerprint = None
     if tables is None:
-        where = Path(processed_dir) if processed_dir else PROCESSED_DIR
+        where = processed_snapshot(Path(processed_dir) if processed_dir else PROCESSED_DIR)
         tables = load_processed(where)
         fingerprint = processed_fingerprint(where)   # the same one the batch manifest and HTML header show
     every = audited_decisions(tables)

@@ -42,7 +42,10 @@ def test_ingest_writes_typed_parquet_and_manifest(raw, tmp_path):
     assert [t.table for t in rep.tables] == list(S.TABLE_NAMES)
     assert tree_hashes(raw) == before                       # raw untouched
     assert sorted(p.name for p in out.iterdir()) == sorted([f"{t}.parquet" for t in S.TABLE_NAMES]
-                                                           + ["manifest.json"])   # no staging left
+                                                           + ["manifest.json", ".current", ".versions"])
+    (version,) = (out / ".versions").iterdir()                                  # no staging, no lock left
+    assert sorted(p.name for p in version.iterdir()) == sorted(p.name for p in out.iterdir()
+                                                               if not p.name.startswith("."))
     tables = mio.load_processed(out)
     assert len(tables["decisions"]) == 40 and len(tables["audits"]) == 20
     assert str(tables["audits"][S.AUDITED_AT].dtype) == "datetime64[us, UTC]"
@@ -117,6 +120,65 @@ def test_stale_optional_table_removed(raw, tmp_path):
     rep = ingest(raw, out)
     assert not (out / "policy_changes.parquet").exists() and rep.removed == ["policy_changes.parquet"]
     assert "policy_changes" not in json.loads((out / "manifest.json").read_text())["tables"]
+
+
+# --------------------------------------------- lock, leftovers, older layout
+def test_second_ingest_while_one_runs_is_refused_naming_the_pid(raw, tmp_path):
+    import fcntl
+    import os
+
+    from modqa_lib.errors import ConcurrentRunError
+    out = tmp_path / "processed"
+    ingest(raw, out)
+    before = tree_hashes(out)
+    with open(out / ".ingest.lock", "w") as held:           # what a running ingest holds
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write("4242\n")
+        held.flush()
+        with pytest.raises(ConcurrentRunError) as ei:
+            ingest(raw, out)
+        assert str(ei.value) == (f"{out}: another ingest into this folder is running (pid 4242); "
+                                 "wait for it to finish, then run 'modqa ingest' again")
+        os.unlink(out / ".ingest.lock")                     # as the holder does when it ends
+    assert tree_hashes(out) == before
+    assert ingest(raw, out).stale_cleaned == 0
+
+
+def test_leftovers_of_an_interrupted_ingest_are_removed_and_reported(raw, tmp_path):
+    out = tmp_path / "processed"
+    ingest(raw, out)
+    (out / ".staging-dead1").mkdir()                         # killed while staging
+    (out / ".staging-dead1" / "decisions.parquet").write_bytes(b"half")
+    (out / ".versions" / "20260101T000000000000Z-dead2").mkdir()   # killed before publishing
+    (out / ".staging-link-dead3").symlink_to(".versions/x")  # killed between symlink and replace
+    (out / ".ingest.lock").write_text("999999\n")            # a killed holder's lock file: no flock on it
+    rep = ingest(raw, out)
+    assert rep.stale_cleaned == 3
+    assert rep.summary().splitlines()[-1] == "  cleaned up 3 leftover(s) of an interrupted ingest"
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".current", ".previous",
+                                                                                ".versions"]
+    assert len(list((out / ".versions").iterdir())) == 2     # published and previous
+    assert "cleaned up" not in ingest(raw, out).summary()    # nothing left the second time
+
+
+def test_plain_files_of_an_older_modqa_are_converted(raw, tmp_path):
+    out = tmp_path / "processed"
+    out.mkdir()
+    old = make_valid_tables(44)
+    old.pop("golden")
+    write_raw(old, tmp_path / "old_raw")
+    ingest(tmp_path / "old_raw", tmp_path / "scratch")
+    for p in (tmp_path / "scratch").iterdir():               # plain files: the layout before .current
+        if not p.name.startswith("."):
+            (out / p.name).write_bytes(p.read_bytes())
+    rep = ingest(raw, out)
+    assert rep.removed == [] and rep.stale_cleaned == 0
+    assert all((out / f"{t}.parquet").is_symlink() for t in S.TABLE_NAMES)
+    assert (out / "manifest.json").is_symlink()
+    assert len(mio.load_processed(out)["decisions"]) == 40 and "golden" in mio.load_processed(out)
+    # the adopted old files are the previous version now, kept for readers still on them
+    assert len(list((out / ".versions").iterdir())) == 2
+    assert len(mio.load_processed(out / ".previous")["decisions"]) == 44
 
 
 # ------------------------------------------------------- failures change nothing
@@ -247,3 +309,17 @@ def test_synthetic_demo_data_ingests(tmp_path):
     for name in S.TABLE_NAMES:
         pd.testing.assert_frame_equal(a[name], b[name], check_exact=False)
     assert "audited accuracy" in processed_summary(tmp_path / "p_csv")
+
+
+def test_a_reader_on_the_previous_version_can_finish_and_older_ones_go(raw, tmp_path):
+    out = tmp_path / "processed"
+    ingest(raw, out)
+    snap = mio.processed_snapshot(out)                       # a reader resolves the version once ...
+    assert snap.parent.name == ".versions" and mio.load_processed(snap)["decisions"].shape[0] == 40
+    ingest(raw, out)                                         # ... an ingest publishes meanwhile ...
+    assert mio.processed_snapshot(out) != snap
+    assert mio.load_processed(snap)["decisions"].shape[0] == 40   # ... and the reader can still finish
+    ingest(raw, out)
+    assert not snap.exists()                                 # two publishes later it is gone
+    assert len(list((out / ".versions").iterdir())) == 2
+    assert mio.processed_fingerprint(out) == json.loads((out / "manifest.json").read_text())["data_fingerprint"]
