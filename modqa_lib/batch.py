@@ -540,8 +540,10 @@ def run_unit(spec: UnitSpec) -> UnitResult:
         try:
             from .export import export_html
 
-            exp = export_html(nb_out, tmp_html, spec.title,
-                              meta={**spec.meta, "unit": spec.unit},
+            meta = {**spec.meta, "unit": spec.unit}
+            if isinstance(headline, Mapping) and headline.get("period"):
+                meta["period"] = str(headline["period"])  # the weeks the report covers, not "last:12"
+            exp = export_html(nb_out, tmp_html, spec.title, meta=meta,
                               roots=[(str(run_dir), "")])
             warnings.extend(exp.warnings)
             html_bytes = exp.size_bytes

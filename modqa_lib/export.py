@@ -49,7 +49,7 @@ import nbformat
 from .config import PROJ_ROOT
 from .io import write_text_atomic
 
-__all__ = ["MAX_HTML_BYTES", "ExportResult", "export_html", "sanitize_notebook", "harden_html",
+__all__ = ["MAX_HTML_BYTES", "ExportResult", "export_html", "sanitize_notebook", "chart_caption", "harden_html",
            "scrub_paths", "find_executable_markup", "make_readable", "safe_text", "safe_markdown", "safe_html",
            "safe_table", "markdown_escape"]
 
@@ -90,6 +90,25 @@ body.jp-Notebook { padding: 0 2em; max-width: 1200px; margin: 0 auto; }
 {%- endblock body_header -%}
 {%- block data_javascript scoped -%}{%- endblock -%}
 {%- block data_widget_view scoped -%}{%- endblock data_widget_view -%}
+{#- the lab template's image block, plus the alt text sanitize_notebook derives from the chart's caption -#}
+{% block data_png scoped %}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+{%- set alt=output | get_metadata('alt', 'image/png') -%}
+{%- if alt is not none %}
+alt="{{ alt | escape_html }}"
+{%- endif %}
+{%- set width=output | get_metadata('width', 'image/png') -%}
+{%- if width is not none %}
+width={{ width | escape_html }}
+{%- endif %}
+{%- set height=output | get_metadata('height', 'image/png') -%}
+{%- if height is not none %}
+height={{ height | escape_html }}
+{%- endif %}
+>
+</div>
+{%- endblock data_png %}
 {%- block footer -%}
 </html>
 {%- endblock footer -%}
@@ -324,6 +343,25 @@ def _unsafe_rich(data: Mapping[str, Any], mime: str) -> list[str]:
     return find_executable_markup(text)
 
 
+def chart_caption(markdown: str, limit: int = 300) -> str:
+    """Plain text of a markdown cell, for the alt text of the chart below it.
+
+    Headings, emphasis, code marks and link targets are dropped; the text is
+    cut at a sentence end (or a word) within ``limit`` characters.
+    """
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", markdown)   # links and images: their text
+    text = re.sub(r"<[^>]+>", " ", text)                           # stray tags
+    text = re.sub(r"^\s{0,3}#+\s*(.*?)\s*$",                       # headings end a sentence
+                  lambda m: m.group(1) + ("" if m.group(1)[-1:] in ".?!:" else "."), text, flags=re.M)
+    text = re.sub(r"[*_`>|]+", "", text)
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    end = max(cut.rfind(". "), cut.rfind("? "))
+    return cut[:end + 1] if end > limit // 3 else cut.rsplit(" ", 1)[0] + "…"
+
+
 def sanitize_notebook(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, dict[str, int]]:
     """Copy of an executed notebook fit for export (see the module docstring).
 
@@ -345,7 +383,11 @@ def sanitize_notebook(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode,
     if isinstance(pm, dict):
         for k in ("input_path", "output_path"):
             pm.pop(k, None)
+    caption = ""
     for cell in nb.cells:
+        if cell.get("cell_type") == "markdown":
+            caption = chart_caption("".join(cell.get("source", ""))) or caption
+            continue
         if cell.get("cell_type") != "code":
             continue
         kept = []
@@ -375,6 +417,9 @@ def sanitize_notebook(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode,
                                                   f"({', '.join(sorted(set(findings))[:3])})]")
                 if not data:
                     continue
+                if "image/png" in data and caption:  # a chart says what it shows to screen readers
+                    meta = out.setdefault("metadata", {}).setdefault("image/png", {})
+                    meta.setdefault("alt", f"Chart: {caption}")
             kept.append(out)
         cell["outputs"] = kept
     return nb, removed

@@ -293,3 +293,38 @@ def test_sanitize_notebook_counts_and_does_not_mutate():
     assert [o.get("text") or o["data"].get("text/plain") for o in outs] == ["kept", "a useful fallback",
                                                                          "t (plain)"]
     assert "widgets" not in clean.metadata and len(nb.cells[0].outputs) == 6
+
+
+# ------------------------------------------------------------------ alt text
+_PNG_1PX = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=")
+
+
+def _chart_notebook(caption_md: str) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    img = nbformat.v4.new_output("display_data", data={"image/png": _PNG_1PX, "text/plain": "<Figure>"})
+    nb.cells = [nbformat.v4.new_markdown_cell(caption_md),
+                nbformat.v4.new_code_cell("plot()", outputs=[img])]
+    return nb
+
+
+def test_chart_caption_plain_text():
+    md = "## Trend and control chart\n\nWeekly error rate with **p-chart** limits; see [policy](http://x)."
+    assert E.chart_caption(md) == "Trend and control chart. Weekly error rate with p-chart limits; see policy."
+    long = "A sentence that is long enough. " * 20
+    assert E.chart_caption(long, limit=100).endswith("enough.") and len(E.chart_caption(long, limit=100)) <= 100
+
+
+def test_charts_get_their_caption_as_alt_text_escaped(tmp_path):
+    nb = _chart_notebook("## Accuracy by site\n\nWhich sites meet the target? <img src=x onerror=alert(1)>")
+    clean, _ = E.sanitize_notebook(nb)
+    alt = clean.cells[1].outputs[0].metadata["image/png"]["alt"]
+    assert alt.startswith("Chart: Accuracy by site. Which sites meet the target?")
+    assert "metadata" not in nb.cells[1].outputs[0] or not nb.cells[1].outputs[0].metadata  # input untouched
+    src = tmp_path / "chart.ipynb"
+    nbformat.write(nb, str(src))
+    E.export_html(src, tmp_path / "chart.html", "Charts")
+    (img,) = [i for i in BeautifulSoup((tmp_path / "chart.html").read_text(), "html.parser").find_all("img")
+              if i["src"].startswith("data:image/png")]
+    assert img["alt"].startswith("Chart: Accuracy by site. Which sites meet the target?")
+    assert "No description" not in img["alt"]
+    assert E.find_executable_markup((tmp_path / "chart.html").read_text()) == []

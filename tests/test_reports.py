@@ -62,6 +62,9 @@ def test_vendor_report_runs_and_records_headline(vendor_run):
     manifest = json.loads(vendor_run.manifest_path.read_text())
     assert manifest["units"], "manifest lists the unit"
     assert "Vendor B" in vendor_run.index_path.read_text()
+    # the export header names the weeks covered, not the "last:12" parameter
+    html = _html(vendor_run)
+    assert h["period"].startswith("weeks of ") and h["period"] in html and "last:12" not in html
 
 
 def test_vendor_report_shows_planted_fatigue_truth(vendor_run):
