@@ -141,7 +141,7 @@ def stacked_shares(table: pd.DataFrame, group: str, category: str, value: str = 
     ax.set_xlim(0, 1)
     _pct(ax)
     ax.set_xlabel("share of errors")
-    ax.legend(fontsize=8, loc="lower right", frameon=True)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # beside, never over bars
     ax.set_title(title)
     return fig
 
