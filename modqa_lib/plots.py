@@ -170,13 +170,25 @@ def pareto_chart(table: pd.DataFrame, cause: str = S.ROOT_CAUSE, title: str = ""
 
 def threshold_chart(curve: pd.DataFrame, threshold: str = "threshold", group: str | None = None,
                     deployed: float | None = 0.5, title: str = "") -> plt.Figure:
-    """Precision and recall across model-score thresholds (one line style per metric)."""
+    """Precision and recall across model-score thresholds (one line style per metric).
+
+    When ``curve`` has ``precision_ci_low/high`` and ``recall_ci_low/high``
+    (:func:`modqa_lib.model_eval.threshold_curve` with ``ci=True``) and no
+    ``group``, each line gets its confidence band.
+    """
     set_style()
     long = curve.melt(id_vars=[threshold] + ([group] if group else []),
                       value_vars=[c for c in ("precision", "recall") if c in curve],
                       var_name="metric", value_name="value")
     fig, ax = plt.subplots(figsize=(7.5, 3.4))
     sns.lineplot(long, x=threshold, y="value", hue=group, style="metric", ax=ax)
+    if group is None:  # 95% bands where the curve carries its intervals (threshold_curve(ci=True))
+        for m, colour in zip(("precision", "recall"), sns.color_palette(n_colors=2)):
+            lo, hi = f"{m}_ci_low", f"{m}_ci_high"
+            if {m, lo, hi} <= set(curve.columns):
+                c = curve.sort_values(threshold)
+                ax.fill_between(c[threshold], c[lo], c[hi], color="#868e96", alpha=0.18, lw=0,
+                                label=f"{m} 95% CI")
     if deployed is not None:
         ax.axvline(deployed, color="#868e96", ls="--", lw=1)
         ax.text(deployed, 0.02, " deployed", fontsize=8, color="#495057")

@@ -123,3 +123,17 @@ def test_threshold_chart_draws_precision_and_recall():
     ax = fig.axes[0]
     assert len([ln for ln in ax.get_lines() if len(ln.get_xdata()) == 9]) == 2
     _render(fig, "threshold")
+
+
+def test_threshold_chart_shades_the_intervals_when_the_curve_has_them():
+    thr = np.linspace(0.1, 0.9, 9)
+    curve = pd.DataFrame({"threshold": thr, "precision": 0.6 + 0.4 * thr, "recall": 1 - thr})
+    curve = curve.assign(precision_ci_low=curve["precision"] - 0.05, precision_ci_high=curve["precision"] + 0.03,
+                         recall_ci_low=curve["recall"] - 0.04, recall_ci_high=curve["recall"] + 0.04)
+    fig = plots.threshold_chart(curve)
+    bands = [c for c in fig.axes[0].collections if c.get_label().endswith("95% CI")]
+    assert sorted(b.get_label() for b in bands) == ["precision 95% CI", "recall 95% CI"]
+    _render(fig, "threshold_ci")
+    plain = plots.threshold_chart(curve[["threshold", "precision", "recall"]])
+    assert not [c for c in plain.axes[0].collections if c.get_label().endswith("95% CI")]
+    plt.close("all")
