@@ -38,6 +38,7 @@ from .errors import ConfigError, InputFileError
 __all__ = [
     "DEFAULT_SEED", "DEFAULT_START", "SITE_TIMEZONES", "VENDOR_SITES", "MARKET_LANGUAGES",
     "SHIFTS", "PLANTED", "DemoData", "generate", "write_demo_data", "planted_truths",
+    "default_audit_rate",
 ]
 
 DEFAULT_SEED = 20261125
@@ -110,6 +111,9 @@ _CONFUSE = np.array([_P["adult_nudity"], _P["violent_graphic"], _P["violent_grap
                      _P["spam_scam"], _P["spam_scam"]])
 #: share of cases handled by the model (machine or HITL); critical policies mostly human
 _MODEL_SHARE = np.where(_CRITICAL, 0.20, 0.385)
+#: content types the classifier scores; seller profiles and IP claims (legal notices) are
+#: reviewed by people only, so model metrics never rest on a handful of such items
+_MODEL_CONTENT = np.array([ct in ("video", "livestream", "comment", "product_listing") for ct in _CONTENT_TYPES])
 #: vendor share of each market's human work (rows: vendors A-D; columns: markets)
 _VENDOR_MARKET = np.array([
     # US   BR   ID   DE   MX   PH
@@ -127,7 +131,9 @@ _SITE_WEIGHT = {"Kuala Lumpur": 1.2, "Penang": 1.0}
 _SITE_POLICY_AFFINITY = {("Porto", "hate_speech"): 6.0, ("Manila", "regulated_goods"): 3.0}
 #: Vendor D's error level: its per-policy error rates equal the *average* of the other
 #: vendors including their planted slices, so its policy-adjusted odds ratio is ~1
-_VENDOR_D_LEVEL = 1.2
+#: against Vendor C, the largest vendor and default reference (geometric mean over seeds
+#: 0-39 at 80,000 decisions: 1.0; on two seeds at 2M decisions: 1.0 and 1.08)
+_VENDOR_D_LEVEL = 1.15
 _MODS_PER_SITE = (25, 26, 24, 25, 25, 26, 24, 25)
 _NEW_HIRE_SHARE = 0.16
 _N_AUDITORS = 12
@@ -156,11 +162,11 @@ _HITL_CATCH = 0.92              # the HITL reviewer overturns a wrong proposal
 
 # --- planted effects: extra error probability of the human judgement ---------------
 _FATIGUE_EXTRA = 0.125
-_AMBIGUITY_EXTRA = 0.30           # true misinformation decided under another policy
+_AMBIGUITY_EXTRA = 0.40           # true misinformation decided under another policy
 _AMBIGUITY_TO = ((_P["hate_speech"], 0.6), (_P["spam_scam"], 0.4))
-_DRIFT_EXTRA = 0.095
-_PORTO_EXTRA = 0.20
-_MANILA_EXTRA = 0.075
+_DRIFT_EXTRA = 0.11
+_PORTO_EXTRA = 0.18
+_MANILA_EXTRA = 0.12
 #: error components of the human judgement, in order, and the root cause each carries
 _COMPONENTS = ("baseline", "fatigue_attention", "guideline_ambiguity", "policy_knowledge_gap",
                "language_nuance", "tooling_ui")
@@ -175,6 +181,12 @@ _GOLDEN_QUOTA = {  # routed policy -> (violating items, non-violating items); 15
     "violent_graphic": (6, 4), "spam_scam": (8, 4), "misinformation": (30, 6),
     "regulated_goods": (5, 3), "ip_infringement": (5, 3),
 }
+#: default audit share: the contract minimum, or what the QA team (12 auditors, about 100
+#: re-reviews each a week) can audit if that is more, capped so QA never re-reviews more
+#: than a quarter of the work (see :func:`default_audit_rate`)
+_MIN_AUDIT_RATE = 0.075
+_QA_AUDITS_PER_WEEK = 1_200
+_MAX_DEFAULT_AUDIT_RATE = 0.25
 _WEAK_AUDITOR = "QA-07"
 _WEAK_AUDITOR_ITEMS = 50          # golden items QA-07 audits (each item has two auditors)
 _WEAK_AUDITOR_WRONG = 0.15
@@ -253,7 +265,7 @@ def planted_truths(start: str = DEFAULT_START) -> dict:
                        "note": "Vendor D is routed most misinformation (and more hate speech); its "
                                "per-policy error rates equal the other vendors' average, so its raw "
                                "accuracy is the lowest but its policy-adjusted odds ratio is ~1. "
-                               "Its error level (x1.2 the baseline) matches the other vendors' "
+                               f"Its error level (x{_VENDOR_D_LEVEL} the baseline) matches the other vendors' "
                                "including their planted slices. No planted slice is at Vendor D."},
         "calibration": {"biased_group": "vendor_qa", "bias": {"from": "misinformation", "to": "hate_speech"},
                         "bias_rate": _CAL_BIAS, "worst_golden_auditor": _WEAK_AUDITOR,
@@ -379,6 +391,7 @@ def _frame(table: str, cols: dict) -> pd.DataFrame:
 
 
 def _validate_args(seed, n_decisions, weeks, audit_rate) -> None:
+    """Raise ConfigError for an out-of-range argument (``audit_rate`` None means the default)."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     if isinstance(n_decisions, bool) or not isinstance(n_decisions, (int, np.integer)) \
@@ -388,6 +401,8 @@ def _validate_args(seed, n_decisions, weeks, audit_rate) -> None:
     if isinstance(weeks, bool) or not isinstance(weeks, (int, np.integer)) or weeks < _MIN_WEEKS:
         raise ConfigError(f"weeks must be an integer >= {_MIN_WEEKS} (the planted drift starts in "
                           f"week 7), got {weeks!r}")
+    if audit_rate is None:
+        return
     try:
         ok = 0 < float(audit_rate) <= 0.5
     except (TypeError, ValueError):
@@ -421,7 +436,7 @@ def _simulate(rng: dict[str, np.random.Generator], n: int, weeks: int, t0_s: int
     week_idx = t_rel // _WEEK_S                                      # 0-based week
 
     # --- model score, proposal and channel -----------------------------------------
-    model_handled = r_route.random(n) < _MODEL_SHARE[policy]
+    model_handled = (r_route.random(n) < _MODEL_SHARE[policy]) & _MODEL_CONTENT[ctype]
     blind = viol & (market == _MARKETS.index("ID")) & (ctype == _CONTENT_TYPES.index("livestream"))
     looks_clean = ~viol | (blind & (r_model.random(n) < _BLIND_MISS))
     score = np.round(r_model.beta(np.where(looks_clean, _SCORE_CLEAN[0], _SCORE_VIOL[0]),
@@ -814,8 +829,46 @@ def _realised(w: dict, a: dict, split_items: list[str]) -> dict:
 
 
 # ============================================================================ public API
+def default_audit_rate(n_decisions: int, weeks: int = 12) -> float:
+    """The audit share :func:`generate` uses when none is given.
+
+    Parameters
+    ----------
+    n_decisions : int
+        Number of decisions in the period.
+    weeks : int, default 12
+        Length of the period.
+
+    Returns
+    -------
+    float
+        ``min(0.25, max(0.075, 1200 * weeks / n_decisions))`` rounded to 4
+        decimals: the contract minimum of 7.5% of decisions, or what the QA
+        team (12 auditors, about 100 re-reviews each a week) audits when that
+        is more, never above a quarter of the work.
+
+    Notes
+    -----
+    The demo keeps a real-sized roster (about 200 moderators at 8 sites)
+    whatever the volume, so at 7.5% a small demo would give each moderator
+    one or two audits a week and each site-shift team about ten: too few for
+    a weekly QA loop, and too few for the planted slices (one team, one
+    site's policy, one policy after a change) to show reliably on every
+    seed. A QA team audits what its capacity allows, so small demos are
+    audited more densely: 24% at 60,000 decisions, 18% at 80,000, the
+    contract minimum from 192,000 decisions (the default 200,000) up.
+
+    Examples
+    --------
+    >>> default_audit_rate(60_000), default_audit_rate(80_000), default_audit_rate(200_000)
+    (0.24, 0.18, 0.075)
+    """
+    rate = _QA_AUDITS_PER_WEEK * int(weeks) / int(n_decisions)
+    return round(min(_MAX_DEFAULT_AUDIT_RATE, max(_MIN_AUDIT_RATE, rate)), 4)
+
+
 def generate(seed: int = DEFAULT_SEED, n_decisions: int = 200_000, weeks: int = 12,
-             start: str = DEFAULT_START, audit_rate: float = 0.075) -> DemoData:
+             start: str = DEFAULT_START, audit_rate: float | None = None) -> DemoData:
     """Generate the demo data set with planted truths.
 
     Parameters
@@ -828,8 +881,11 @@ def generate(seed: int = DEFAULT_SEED, n_decisions: int = 200_000, weeks: int = 
         Number of weeks simulated (at least 8: the planted drift starts in week 7).
     start : str, default "2026-08-31"
         First Monday (UTC) of the period, ``YYYY-MM-DD``.
-    audit_rate : float, default 0.075
-        Expected share of decisions audited, in (0, 0.5].
+    audit_rate : float, optional
+        Expected share of decisions audited, in (0, 0.5]. Default
+        :func:`default_audit_rate`: 7.5%, or more for small demos (24% at
+        60,000 decisions), so every site-shift team gets a realistic number of
+        audits a week.
 
     Returns
     -------
@@ -869,6 +925,8 @@ def generate(seed: int = DEFAULT_SEED, n_decisions: int = 200_000, weeks: int = 
     ('Penang', '2026-10-12')
     """
     _validate_args(seed, n_decisions, weeks, audit_rate)
+    if audit_rate is None:
+        audit_rate = default_audit_rate(n_decisions, weeks)
     t0 = _start_ts(start)
     tax = S.load_taxonomy()
     if (tuple(tax.policies) != _POLICIES or tax.actions[_NO_ACTION] != "no_action"

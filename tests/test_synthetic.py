@@ -1,10 +1,12 @@
 """Tests of modqa_lib.synthetic: the seeded demo data and its planted truths.
 
 The contract checks run on a 20,000-decision data set; the planted-truth checks
-on 60,000 decisions (about 4,800 audits), the size the other modules' tests use.
-The planted checks are plain pandas group-bys on the raw tables: they show the
-effects are in the data with a margin, independently of the scoring, RCA, drift
-and effects code that must find them.
+on 60,000 decisions (about 14,400 audits at the default 24%), the size the other
+modules' tests use. The planted checks are plain pandas group-bys and two-proportion
+tests on the raw tables: they show the effects are in the data, independently of
+the scoring, RCA, drift and effects code that must find them. Each holds on at
+least 40 of 41 seeds (0-39 and the default, at 60,000 and 80,000 decisions; see
+bench/sweep_planted_truths.py); the last test pins three of them on other seeds.
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from statsmodels.stats.proportion import proportion_confint
+from scipy.stats import binomtest
+from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
 from modqa_lib import schema as S
 from modqa_lib import synthetic as syn
@@ -85,10 +88,22 @@ def test_planted_timestamps_follow_start():
     assert t["action_failed"]["started_at"] == "2027-02-08T00:00:00+00:00"
 
 
+def test_default_audit_rate_is_the_qa_capacity_within_bounds():
+    # 1,200 audits a week (12 auditors), at least the 7.5% contract minimum, at most 25%
+    assert syn.default_audit_rate(60_000) == 0.24 and syn.default_audit_rate(80_000) == 0.18
+    assert syn.default_audit_rate(200_000) == syn.default_audit_rate(1_000_000) == 0.075
+    assert syn.default_audit_rate(20_000) == syn.default_audit_rate(5_000) == 0.25
+    assert syn.default_audit_rate(100_000, weeks=8) == 0.096
+    explicit = syn.generate(n_decisions=5_000, audit_rate=0.1)
+    assert explicit.truth["audit_rate"] == 0.1
+    assert len(explicit.tables["audits"]) - 300 == pytest.approx(500, rel=0.2)   # 300 golden audits
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"n_decisions": 100}, "n_decisions must be an integer >= 5,000"),
     ({"weeks": 4}, "weeks must be an integer >= 8"),
     ({"audit_rate": 0.0}, r"audit_rate must be a number in \(0, 0.5\]"),
+    ({"audit_rate": "high"}, r"audit_rate must be a number in \(0, 0.5\]"),
     ({"start": "2026-09-01"}, "must be a Monday"),
     ({"start": "not a date"}, "is not a date"),
     ({"seed": -1}, "seed must be a non-negative integer"),
@@ -193,6 +208,8 @@ def test_decisions_are_internally_consistent(small):
         assert part[S.MODERATOR_ID].notna().all() and part[S.VENDOR].str.startswith("Vendor ").all()
         assert part[S.MODERATOR_ID].str.fullmatch(r"[A-D]-[A-Z]{3}-\d{3}").all()
         assert (part[S.MODERATOR_ID].str[0] == part[S.VENDOR].str[-1]).all()
+    # the classifier does not score seller profiles and IP claims: people review those
+    assert not set(d.loc[d[S.CHANNEL] != "human", S.CONTENT_TYPE]) & {"seller_profile", "ip_claim"}
     scored = d[d[S.MODEL_SCORE].notna()]
     flagged = scored[S.MODEL_SCORE] >= 0.5
     assert ((scored[S.MODEL_LABEL] != TAX.no_violation) == flagged).all()
@@ -219,8 +236,10 @@ def test_sample_design_fields(small):
     assert ((p > 0) & (p <= 1)).all()
     assert np.allclose(w * p, 1.0, rtol=0, atol=1e-5)
     reg, gold = a[~a[S.IS_GOLDEN]], a[a[S.IS_GOLDEN]]
-    # expected sample size is audit_rate x n; Poisson sampling gives a realised size near it
-    assert len(reg) == pytest.approx(0.075 * N_SMALL, rel=0.08)
+    # expected sample size is audit_rate x n (the default for a small demo: the QA team's
+    # capacity, 25% here); Poisson sampling gives a realised size near it
+    assert small.truth["audit_rate"] == syn.default_audit_rate(N_SMALL) == 0.25
+    assert len(reg) == pytest.approx(0.25 * N_SMALL, rel=0.08)
     # risk multipliers: a livestream is twice as likely to be audited as an otherwise equal item
     plain = reg[(reg[S.CONTENT_TYPE] != "livestream") & ~reg[S.POLICY].isin(TAX.critical_policies)
                 & reg[S.MODEL_SCORE].isna() & (reg[S.MODERATOR_TENURE_DAYS] >= 30)]
@@ -338,7 +357,9 @@ def test_planted_fatigue(demo, audited):
     night = pen[pen["shift"] == truth["shift"]]
     rest = hum.drop(night.index)
     assert len(night) >= 100
-    assert rate(night) > 0.11 and rate(night) > 2.5 * rate(rest)
+    # design: ~15% against ~5% (x3); with ~400 night audits the estimate's CV is ~12%, so a
+    # x2.5 margin failed on ~1 seed in 12 and x2 is asserted
+    assert rate(night) > 0.11 and rate(night) > 2 * rate(rest)
     assert rate(pen[pen["shift"] != truth["shift"]]) < 1.5 * rate(rest)       # other Penang shifts normal
     cells = hum.groupby([S.SITE, "shift"])[S.IS_ERROR].mean()
     assert cells.idxmax() == (truth["site"], truth["shift"])
@@ -403,14 +424,26 @@ def test_planted_action_that_worked(demo, audited):
     assert before.loc[before[S.IS_ERROR], S.ROOT_CAUSE].value_counts().index[0] == truth["root_cause"]
 
 
+def _larger(a: pd.DataFrame, b: pd.DataFrame) -> float:
+    """One-sided p-value of "a's error rate is larger than b's" (two-proportion z-test)."""
+    stat, p = proportions_ztest([a[S.IS_ERROR].sum(), b[S.IS_ERROR].sum()], [len(a), len(b)],
+                                alternative="larger")
+    return float(p)
+
+
 def test_planted_action_that_failed(demo, audited):
     truth = demo.truth["action_failed"]
     start = pd.Timestamp(truth["started_at"])
     s = audited[audited["human"] & (audited[S.SITE] == truth["site"]) & (audited[S.POLICY] == truth["policy"])]
     before, after = s[s[S.DECIDED_AT] < start], s[s[S.DECIDED_AT] >= start]
     others = audited[audited["human"] & (audited[S.SITE] != truth["site"]) & (audited[S.POLICY] == truth["policy"])]
-    assert min(rate(before), rate(after)) > 2 * rate(others)  # still bad after the action
-    assert rate(after) > 0.7 * rate(before)                   # no improvement
+    # The slice has ~150 audits before and ~200 after at ~10% errors, so ratio margins on the
+    # point estimates ("after > 0.7 x before", "before > 2 x others") fail on 1 seed in 4 to 1
+    # in 20 by sampling noise alone; the planted truth is stated as tests instead.
+    # Still bad, before and after the action: worse than the same policy at the other sites ...
+    assert _larger(before, others) < 0.05 and _larger(after, others) < 0.05
+    # ... and no improvement: after is not significantly better than before
+    assert _larger(before, after) > 0.01
 
 
 def test_planted_confounder(demo, audited):
@@ -449,9 +482,18 @@ def test_planted_calibration_bias_split_items_and_weak_auditor(demo):
             assert 4 <= dissent[(sess, item)] <= 5
     assert dissent.groupby(level=0).max().ge(4).all()
     ga = t["audits"][t["audits"][S.IS_GOLDEN]].merge(t["golden"], left_on=S.DECISION_ID, right_on=S.ITEM_ID)
-    wrong = (ga[S.QA_LABEL] != ga[S.GOLD_LABEL]).groupby(ga[S.AUDITOR_ID]).mean()
+    miss = (ga[S.QA_LABEL] != ga[S.GOLD_LABEL]).groupby(ga[S.AUDITOR_ID]).agg(["sum", "size"])
+    wrong = miss["sum"] / miss["size"]
     assert wrong.idxmax() == truth["worst_golden_auditor"]
-    assert wrong.max() >= 0.12 and wrong.drop(truth["worst_golden_auditor"]).max() < 0.07
+    assert wrong.max() >= 0.12
+    # The other 11 auditors share ~250 golden audits (~23 each) at a 2% miss rate: one of them
+    # missing 2 items (8.7%) is ordinary (about 6 seeds in 10), so no per-auditor margin is
+    # asserted; instead none is significantly worse than their pooled rate (Bonferroni over 11).
+    good = miss.drop(truth["worst_golden_auditor"])
+    pooled = good["sum"].sum() / good["size"].sum()
+    assert pooled < 0.05
+    p = [binomtest(int(k), int(m), pooled, alternative="greater").pvalue for k, m in good.to_numpy()]
+    assert min(p) > 0.05 / len(good)
     qa = ga[(ga[S.QA_LABEL] != ga[S.GOLD_LABEL]) & ga[S.IS_ERROR]]
     assert (qa[S.ROOT_CAUSE] == "qa_error").all()
 
@@ -482,6 +524,57 @@ def test_realised_population_truth_matches_design(demo):
     assert max(v, key=v.get) == "Vendor D"
     assert 0.35 <= r["violation_prevalence"] <= 0.45
     assert 0.03 <= r["human_error_rate"] <= 0.065
+
+
+# ---------------------------------------------------------------- robustness across seeds
+def _shift(a: pd.DataFrame) -> pd.Series:
+    hour = pd.Series(0, index=a.index)
+    for site, tz in syn.SITE_TIMEZONES.items():
+        m = a[S.SITE] == site
+        hour[m] = a.loc[m, S.DECIDED_AT].dt.tz_convert(tz).dt.hour
+    return pd.Series(np.select([(hour >= 7) & (hour < 15), (hour >= 15) & (hour < 23)], ["day", "evening"],
+                               "night"), index=a.index)
+
+
+def _check_fragile_truths(seed: int, n_decisions: int = N_PLANTED) -> None:
+    demo = syn.generate(seed=seed, n_decisions=n_decisions)
+    t = demo.tables
+    a = t["audits"][~t["audits"][S.IS_GOLDEN]].merge(t["decisions"], on=S.DECISION_ID)
+    # fatigue: Penang x night is the worst site x shift cell and has the most excess errors
+    hum = a[a[S.CHANNEL] != "machine"].assign(shift=_shift)
+    cells = hum.groupby([S.SITE, "shift"])[S.IS_ERROR].agg(["sum", "size"])
+    rest_rate = (cells["sum"].sum() - cells["sum"]) / (cells["size"].sum() - cells["size"])
+    excess = cells["sum"] - cells["size"] * rest_rate
+    assert (cells["sum"] / cells["size"]).idxmax() == ("Penang", "night"), (seed, cells)
+    assert excess.idxmax() == ("Penang", "night"), (seed, excess.sort_values().tail(3))
+    # ambiguous policy: misinformation has the lowest accuracy, by a wide margin
+    by_policy = a.groupby(S.POLICY)[S.IS_ERROR].mean().sort_values()
+    assert by_policy.index[-1] == "misinformation" and by_policy.iloc[-1] > 1.8 * by_policy.iloc[-2], seed
+    # model blind spot: recall is lowest in ID, and within ID on livestreams
+    m = a[a[S.MODEL_LABEL].notna() & (a[S.QA_LABEL] != TAX.no_violation)]
+    hit = m[S.MODEL_LABEL] != TAX.no_violation
+    assert hit.groupby(m[S.MARKET]).mean().idxmin() == "ID", seed
+    in_id = m[S.MARKET] == "ID"
+    assert hit[in_id].groupby(m.loc[in_id, S.CONTENT_TYPE]).mean().idxmin() == "livestream", seed
+
+
+def test_fragile_planted_truths_hold_on_other_seeds():
+    """The planted truths that used to depend on the seed, on three seeds next to the default.
+
+    Before the audit-capacity default (24% of 60,000 decisions instead of 7.5%) and the other
+    fixes, at 60,000 decisions on seeds 0-19 and the default: Penang x night topped the site x
+    shift drill-down on 19 of 21, misinformation led the next policy by 1.8x on 17 of 21
+    (harassment after its policy change came close), and at 80,000 a content type with one or
+    two audits in ID (seller profiles, IP claims) had a lower model recall than livestreams on
+    4 of 21. bench/sweep_planted_truths.py measures every truth over seeds; these checks now
+    hold on 39 of 40 seeds at 60,000 decisions (0-39; on seed 11 the Penang-night sample runs
+    low and a Vendor D cell edges past it) and 40 of 40 at 80,000. The seeds here were fixed
+    before looking at them: the three after DEFAULT_SEED, outside that sweep. (The Vendor B
+    report's first row is not asserted: rca.top_findings keeps a parent slice such as "night"
+    whenever the rest of it is worse at p < 0.05, which by chance happens on ~1 seed in 12.)
+    """
+    for seed in (syn.DEFAULT_SEED + 1, syn.DEFAULT_SEED + 2, syn.DEFAULT_SEED + 3):
+        _check_fragile_truths(seed)
 
 
 def test_params_sites_yaml_agrees_with_site_timezones():
