@@ -324,7 +324,7 @@ def test_drift_flags_error_paths():
 def generate_demo():
     """60,000 decisions with a 25% audit rate (about 15,000 audits).
 
-    At the generator's default 7.5% audit rate (about 4,500 audits, ~45 a week on
+    At a 7.5% audit rate (the generator's default from 192k decisions) (about 4,500 audits, ~45 a week on
     harassment) the planted drift is caught in week 7 or 8 in only about 8 of 12
     seeds: whether the test passed would be luck, not a property of the method.
     With 25% it is caught in week 7 or 8, ranked first, in 12 of 12 seeds.

@@ -334,7 +334,7 @@ def test_action_effects_error_paths():
 def demo_effects():
     """60,000 decisions with a 25% audit rate (about 15,000 audits).
 
-    At the default 7.5% audit rate ACT-003's scope holds about 55 audits before
+    At a 7.5% audit rate (the generator's default from 192k decisions) ACT-003's scope holds about 55 audits before
     the action and the planted improvement is found in about 10 of 12 seeds; at
     25% (about 185 before, 270 after) in 12 of 12.
     """
