@@ -7,9 +7,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 WORKERS ?= 2
 
-.PHONY: run test nbval lab setup demo-data ingest batch bench clean-outputs
+.PHONY: help run test lint format nbval lab setup demo-data ingest batch bench clean-outputs
 
-setup: $(STAMP)
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+
+setup: $(STAMP) ## create .venv and install the package with its test tools
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,30 +31,38 @@ ingest: setup
 ifndef RUN_ID
 RUN_ID := $(shell date -u +%Y%m%dT%H%M%SZ)
 endif
-run: demo-data ingest
+run: demo-data ingest ## generate demo data, ingest it, run every report
 	$(BIN)/modqa summary
 	$(BIN)/modqa batch --by vendor --workers $(WORKERS) --run-id $(RUN_ID)
 	$(BIN)/modqa batch --by market --workers $(WORKERS) --run-id $(RUN_ID)
 	$(BIN)/modqa batch --by consolidated --run-id $(RUN_ID)
 	@echo "Reports: outputs/$(RUN_ID)/index.html"
 
-test: setup
-	$(BIN)/python -m pytest -n $(WORKERS) tests
+test: setup lint ## lint, then every test (library, CLI, notebooks via nbval)
+	$(BIN)/python -m pytest -n $(WORKERS) --durations=10 tests
 	$(MAKE) --no-print-directory nbval
 
 # Every notebook must execute cleanly (nbval-lax) on a small, fast demo data set.
 NBVAL_DATA := .nbval
-nbval: setup
+nbval: setup ## execute every notebook on small demo data
 	rm -rf $(NBVAL_DATA)
 	$(BIN)/modqa demo-data --out $(NBVAL_DATA)/raw --decisions 40000 > /dev/null
 	$(BIN)/modqa ingest --raw $(NBVAL_DATA)/raw --processed $(NBVAL_DATA)/processed > /dev/null
 	MODQA_HEADLESS=1 MODQA_PROCESSED_DIR=$(CURDIR)/$(NBVAL_DATA)/processed MODQA_OUTPUTS_DIR=$(CURDIR)/$(NBVAL_DATA)/outputs \
 	  $(BIN)/python -m pytest --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -n $(WORKERS) --dist loadfile notebooks
 
-lab: setup
+lint: setup ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+lab: setup ## open JupyterLab on the notebooks
 	$(BIN)/jupyter lab notebooks
 
-bench: setup
+bench: setup ## run the benchmarks (prints figures)
 	$(BIN)/python bench/run_all.py
 
 clean-outputs:

@@ -13,6 +13,7 @@ Usage::
 
     python bench/bench_ingest.py [--decisions 2000000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,9 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from modqa_lib import io
-from modqa_lib.ingest import ingest
-from modqa_lib.synthetic import generate, write_demo_data
+from modqa_lib.data import io
+from modqa_lib.data.ingest import ingest
+from modqa_lib.data.synthetic import generate, write_demo_data
 
 
 def _t(label: str, fn, rows: int):

@@ -15,6 +15,7 @@ Usage::
 
     python bench/bench_sampling.py [--rows 10000000] [--n 50000] [--repeat 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,10 +27,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.arrays import ArrowStringArray
 
-from modqa_lib import schema as S
-from modqa_lib.sampling import allocate, risk_weighted_sample, stratified_sample
+from modqa_lib.contract import schema as S
+from modqa_lib.stats.sampling import allocate, risk_weighted_sample, stratified_sample
 
-STR = pd.StringDtype("pyarrow", na_value=np.nan)   # pandas' default "str" dtype
+STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default "str" dtype
 
 
 def _str_column(arrow_array) -> pd.Series:
@@ -47,15 +48,17 @@ def build_decisions(rows: int, seed: int = 0) -> pd.DataFrame:
     sites = ["Manila", "Kuala Lumpur", "Lisbon"]
     policies = sorted(S.load_taxonomy().policies)
     ids = pc.binary_join_element_wise("d", pc.cast(pa.array(np.arange(rows)), pa.string()), "")
-    return pd.DataFrame({
-        S.DECISION_ID: _str_column(ids),
-        S.VENDOR: _pick(vendors, rng.choice(len(vendors), rows, p=[.3, .25, .2, .12, .08, .05])),
-        S.SITE: _pick(sites, rng.integers(0, len(sites), rows)),
-        S.POLICY: _pick(policies, rng.integers(0, len(policies), rows)),
-        S.CONTENT_TYPE: _pick(["video", "livestream", "comment"], rng.choice(3, rows, p=[.5, .2, .3])),
-        S.MODEL_SCORE: rng.random(rows),
-        S.MODERATOR_TENURE_DAYS: rng.integers(0, 1000, rows),
-    })
+    return pd.DataFrame(
+        {
+            S.DECISION_ID: _str_column(ids),
+            S.VENDOR: _pick(vendors, rng.choice(len(vendors), rows, p=[0.3, 0.25, 0.2, 0.12, 0.08, 0.05])),
+            S.SITE: _pick(sites, rng.integers(0, len(sites), rows)),
+            S.POLICY: _pick(policies, rng.integers(0, len(policies), rows)),
+            S.CONTENT_TYPE: _pick(["video", "livestream", "comment"], rng.choice(3, rows, p=[0.5, 0.2, 0.3])),
+            S.MODEL_SCORE: rng.random(rows),
+            S.MODERATOR_TENURE_DAYS: rng.integers(0, 1000, rows),
+        }
+    )
 
 
 def best_of(repeat: int, fn):
@@ -88,15 +91,13 @@ def main(argv=None) -> None:
     cases = [
         ("stratified_sample proportional", lambda seed: stratified_sample(dec, strata, a.n, seed=seed)),
         ("risk_weighted_sample systematic", lambda seed: risk_weighted_sample(dec, a.n, seed=seed)),
-        ("risk_weighted_sample poisson",
-         lambda seed: risk_weighted_sample(dec, a.n, method="poisson", seed=seed)),
+        ("risk_weighted_sample poisson", lambda seed: risk_weighted_sample(dec, a.n, method="poisson", seed=seed)),
     ]
     for name, fn in cases:
         seeds = iter(range(1, a.repeat + 1))
-        secs, cpu, sample = best_of(a.repeat, lambda: fn(next(seeds)))
+        secs, cpu, sample = best_of(a.repeat, lambda: fn(next(seeds)))  # noqa: B023
         k = sample[S.STRATUM].nunique()
-        print(f"{name:<34} {len(dec):>12,} {k:>7} {len(sample):>8,} {secs:>7.2f} {cpu:>7.2f} "
-              f"{len(dec) / secs:>12,.0f}")
+        print(f"{name:<34} {len(dec):>12,} {k:>7} {len(sample):>8,} {secs:>7.2f} {cpu:>7.2f} {len(dec) / secs:>12,.0f}")
 
 
 if __name__ == "__main__":

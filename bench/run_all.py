@@ -1,4 +1,5 @@
 """Run every benchmark in bench/ at its realistic default size and print the figures."""
+
 from __future__ import annotations
 
 import subprocess

@@ -30,6 +30,7 @@ the generator: ``rca.confounder`` (Vendor D's adjusted odds-ratio CI covers 1),
 (rca.top_findings keeps a parent such as "night" when the rest of it is worse at
 p < 0.05: ~1 seed in 12 with no planted cause).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,10 +43,13 @@ import pandas as pd
 from scipy.stats import binomtest
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
-from modqa_lib import drift, effects, io, rca, report, synthetic, views
-from modqa_lib import schema as S
-from modqa_lib.model_eval import hitl_overrides, model_metrics
-from modqa_lib.scoring import accuracy_table, golden_accuracy
+from modqa_lib.contract import schema as S
+from modqa_lib.data import io, synthetic
+from modqa_lib.data import scope as views
+from modqa_lib.report import tables as report
+from modqa_lib.stats import drift, effects, rca
+from modqa_lib.stats.model_eval import hitl_overrides, model_metrics
+from modqa_lib.stats.scoring import accuracy_table, golden_accuracy
 
 TAX = S.load_taxonomy()
 VB_DIMS = [S.SITE, S.SHIFT, S.POLICY, S.MARKET, S.CONTENT_TYPE, S.TENURE_BAND]
@@ -61,8 +65,11 @@ def need(cond, why: str) -> None:
 
 
 def _top(dd: pd.DataFrame, k: int = 2) -> str:
-    return " > ".join(f"{v} ({e:.1f})" for v, e in dd[[rca.VALUE, rca.EXCESS_ERRORS]].head(k).itertuples(index=False)) \
-        if rca.EXCESS_ERRORS in dd else " > ".join(map(str, dd[rca.VALUE].head(k)))
+    return (
+        " > ".join(f"{v} ({e:.1f})" for v, e in dd[[rca.VALUE, rca.EXCESS_ERRORS]].head(k).itertuples(index=False))
+        if rca.EXCESS_ERRORS in dd
+        else " > ".join(map(str, dd[rca.VALUE].head(k)))
+    )
 
 
 # ------------------------------------------------------------------------ data per seed
@@ -84,29 +91,28 @@ class Seed:
         return self._get("demo", lambda: synthetic.generate(seed=self.seed, n_decisions=self.n, **self.kw))
 
     @property
-    def audits(self):             # io.audited_decisions (conftest's audited60k)
+    def audits(self):  # io.audited_decisions (conftest's audited60k)
         return self._get("audits", lambda: io.audited_decisions(self.demo.tables))
 
     @property
-    def human(self):              # test_rca's `human`
+    def human(self):  # test_rca's `human`
         return self._get("human", lambda: self.audits[self.audits[S.CHANNEL] != "machine"])
 
     @property
-    def syn_audited(self):        # test_synthetic's `audited` fixture
+    def syn_audited(self):  # test_synthetic's `audited` fixture
         def build():
             d = self.demo
             t = d.tables
-            a = t["audits"][~t["audits"][S.IS_GOLDEN]].merge(t["decisions"], on=S.DECISION_ID,
-                                                              validate="one_to_one")
+            a = t["audits"][~t["audits"][S.IS_GOLDEN]].merge(t["decisions"], on=S.DECISION_ID, validate="one_to_one")
             hour = pd.Series(0, index=a.index)
             for site, tz in synthetic.SITE_TIMEZONES.items():
                 m = a[S.SITE] == site
                 hour[m] = a.loc[m, S.DECIDED_AT].dt.tz_convert(tz).dt.hour
-            a["shift"] = np.select([(hour >= 7) & (hour < 15), (hour >= 15) & (hour < 23)],
-                                   ["day", "evening"], "night")
+            a["shift"] = np.select([(hour >= 7) & (hour < 15), (hour >= 15) & (hour < 23)], ["day", "evening"], "night")
             a["wk"] = (a[S.DECIDED_AT] - pd.Timestamp(d.truth["start"], tz="UTC")).dt.days // 7 + 1
             a["human"] = a[S.CHANNEL] != "machine"
             return a
+
         return self._get("syn", build)
 
     @property
@@ -114,6 +120,7 @@ class Seed:
         def build():
             d = synthetic.generate(seed=self.seed, n_decisions=self.n, audit_rate=0.25)
             return d, io.audited_decisions(d.tables)
+
         return self._get("demo25", build)
 
     @property
@@ -122,6 +129,7 @@ class Seed:
             scope = views.load_scope(tables=self.demo.tables, vendor="Vendor B", period="last:12")
             own, _ = report.vendor_audits(scope, "Vendor B")
             return own
+
         return self._get("vb", build)
 
 
@@ -138,13 +146,14 @@ def syn_fatigue(s: Seed):
     night = pen[pen["shift"] == truth["shift"]]
     rest = hum.drop(night.index)
     need(len(night) >= 100, f"n night {len(night)} < 100")
-    need(rate(night) > 0.11 and rate(night) > 2 * rate(rest),
-         f"night {rate(night):.3f} vs rest {rate(rest):.3f}")
+    need(rate(night) > 0.11 and rate(night) > 2 * rate(rest), f"night {rate(night):.3f} vs rest {rate(rest):.3f}")
     other = rate(pen[pen["shift"] != truth["shift"]])
     need(other < 1.5 * rate(rest), f"other Penang shifts {other:.3f} >= 1.5 x rest {rate(rest):.3f}")
     cells = hum.groupby([S.SITE, "shift"])[S.IS_ERROR].mean().sort_values(ascending=False)
-    need(cells.index[0] == (truth["site"], truth["shift"]),
-         f"top cell {cells.index[0]} {cells.iloc[0]:.3f} vs Penang night {rate(night):.3f}")
+    need(
+        cells.index[0] == (truth["site"], truth["shift"]),
+        f"top cell {cells.index[0]} {cells.iloc[0]:.3f} vs Penang night {rate(night):.3f}",
+    )
     _, hi = proportion_confint(int((~night[S.IS_ERROR]).sum()), len(night), alpha=0.05, method="wilson")
     need(hi < 0.95, f"accuracy CI high {hi:.3f} >= 0.95")
     rc = night.loc[night[S.IS_ERROR], S.ROOT_CAUSE].value_counts()
@@ -178,10 +187,16 @@ def syn_model_fn(s: Seed):
     wt = (hit * m[S.WEIGHT]).groupby(m[S.MARKET]).sum() / m[S.WEIGHT].groupby(m[S.MARKET]).sum()
     need(wt.idxmin() == truth["market"], f"weighted lowest {wt.idxmin()}")
     blind = (m[S.MARKET] == truth["market"]) & (m[S.CONTENT_TYPE] == truth["content_type"])
-    need(hit[blind].mean() < 0.65 and hit[~blind].mean() > 0.8,
-         f"blind {hit[blind].mean():.3f} elsewhere {hit[~blind].mean():.3f}")
-    missed = au[(au[S.CHANNEL] == "machine") & au[S.IS_ERROR] & (au[S.MARKET] == truth["market"])
-                & (au[S.CONTENT_TYPE] == truth["content_type"])]
+    need(
+        hit[blind].mean() < 0.65 and hit[~blind].mean() > 0.8,
+        f"blind {hit[blind].mean():.3f} elsewhere {hit[~blind].mean():.3f}",
+    )
+    missed = au[
+        (au[S.CHANNEL] == "machine")
+        & au[S.IS_ERROR]
+        & (au[S.MARKET] == truth["market"])
+        & (au[S.CONTENT_TYPE] == truth["content_type"])
+    ]
     need(len(missed) > 10 and (missed[S.ROOT_CAUSE] == truth["root_cause"]).all(), f"missed {len(missed)}")
 
 
@@ -189,8 +204,10 @@ def syn_drift(s: Seed):
     au = s.syn_audited
     har = au[au["human"] & (au[S.POLICY] == "harassment")]
     before, after = har[har["wk"] < 7], har[har["wk"] >= 7]
-    need(rate(before) < 0.05 and rate(after) > 0.08 and rate(after) > 2.5 * rate(before),
-         f"before {rate(before):.3f} after {rate(after):.3f}")
+    need(
+        rate(before) < 0.05 and rate(after) > 0.08 and rate(after) > 2.5 * rate(before),
+        f"before {rate(before):.3f} after {rate(after):.3f}",
+    )
     need(rate(har[har["wk"] >= 10]) > 2 * rate(before), f"weeks 10+ {rate(har[har['wk'] >= 10]):.3f}")
     rc = after[after[S.IS_ERROR]][S.ROOT_CAUSE].value_counts()
     need(rc.index[0] == "policy_knowledge_gap", f"root cause {rc.index[0]}")
@@ -208,16 +225,16 @@ def _action_slices(s: Seed, key: str):
 def syn_action_worked(s: Seed):
     truth, before, after, others = _action_slices(s, "action_worked")
     need(len(before) >= 40 and len(after) >= 60, f"n before {len(before)} after {len(after)}")
-    need(rate(before) > 0.12 and rate(before) > 3 * rate(after),
-         f"before {rate(before):.3f} after {rate(after):.3f}")
+    need(rate(before) > 0.12 and rate(before) > 3 * rate(after), f"before {rate(before):.3f} after {rate(after):.3f}")
     need(rate(after) < 1.5 * rate(others), f"after {rate(after):.3f} others {rate(others):.3f}")
     rc = before.loc[before[S.IS_ERROR], S.ROOT_CAUSE].value_counts()
     need(rc.index[0] == truth["root_cause"], f"root cause {rc.index[0]}")
 
 
 def _larger(a: pd.DataFrame, b: pd.DataFrame) -> float:
-    return float(proportions_ztest([a[S.IS_ERROR].sum(), b[S.IS_ERROR].sum()], [len(a), len(b)],
-                                   alternative="larger")[1])
+    return float(
+        proportions_ztest([a[S.IS_ERROR].sum(), b[S.IS_ERROR].sum()], [len(a), len(b)], alternative="larger")[1]
+    )
 
 
 def syn_action_failed(s: Seed):
@@ -312,8 +329,10 @@ def rca_fatigue_pair(s: Seed):
     need(pn[rca.FLAG] and pn[rca.LIFT] > 2, f"flag {pn[rca.FLAG]} lift {pn[rca.LIFT]:.2f}")
     need(_pairs(dd).iloc[0][rca.VALUE] == target, f"pairs: {_top(_pairs(dd))}")
     penang = dd[(dd[rca.DIMENSION] == S.SITE) & (dd[rca.VALUE] == "Penang")].iloc[0]
-    need(penang[rca.EXPLAINED_BY] == f"{target} ({S.SITE} × {S.SHIFT})",
-         f"Penang explained_by {penang[rca.EXPLAINED_BY]}")
+    need(
+        penang[rca.EXPLAINED_BY] == f"{target} ({S.SITE} × {S.SHIFT})",
+        f"Penang explained_by {penang[rca.EXPLAINED_BY]}",
+    )
 
 
 def rca_fatigue_pair_other_policies(s: Seed):
@@ -329,8 +348,7 @@ def rca_fatigue_more_dims(s: Seed):
     tf = rca.top_findings(s.human, dims)
     need("misinformation" in tf.iloc[0][rca.VALUE], f"first finding {tf.iloc[0][rca.VALUE]}")
     other = tf[~tf[rca.DIMENSION].str.contains(S.POLICY)]
-    need(not other.empty and other.iloc[0][rca.VALUE] == "Penang × night",
-         f"first non-policy: {_top(other)}")
+    need(not other.empty and other.iloc[0][rca.VALUE] == "Penang × night", f"first non-policy: {_top(other)}")
     need(other.iloc[0][S.ROOT_CAUSE] == "fatigue_attention", f"root cause {other.iloc[0][S.ROOT_CAUSE]}")
 
 
@@ -347,8 +365,10 @@ def rca_fatigue_root_cause(s: Seed):
     a = s.audits
     pt = rca.pareto(a[(a[S.SITE] == "Penang") & (a[S.SHIFT] == "night")])
     need(pt.iloc[0][S.ROOT_CAUSE] == "fatigue_attention", f"first cause {pt.iloc[0][S.ROOT_CAUSE]}")
-    need(pt.iloc[0][S.CI_LOW] > pt.iloc[1][rca.SHARE],
-         f"ci_low {pt.iloc[0][S.CI_LOW]:.2f} <= {pt.iloc[1][S.ROOT_CAUSE]} {pt.iloc[1][rca.SHARE]:.2f}")
+    need(
+        pt.iloc[0][S.CI_LOW] > pt.iloc[1][rca.SHARE],
+        f"ci_low {pt.iloc[0][S.CI_LOW]:.2f} <= {pt.iloc[1][S.ROOT_CAUSE]} {pt.iloc[1][rca.SHARE]:.2f}",
+    )
 
 
 def rca_confounder(s: Seed):
@@ -361,8 +381,10 @@ def rca_confounder(s: Seed):
     need(c[rca.ODDS_RATIO] > 1.3, f"crude OR {c[rca.ODDS_RATIO]:.2f}")
     adj = rca.error_drivers(human, [S.VENDOR, S.POLICY])
     d = adj[(adj[rca.DIMENSION] == S.VENDOR) & (adj[rca.LEVEL] == vd)].iloc[0]
-    need(d[S.CI_LOW] <= 1 <= d[S.CI_HIGH] and d[S.P_VALUE] > 0.05,
-         f"adjusted OR {d[rca.ODDS_RATIO]:.2f} [{d[S.CI_LOW]:.2f}, {d[S.CI_HIGH]:.2f}]")
+    need(
+        d[S.CI_LOW] <= 1 <= d[S.CI_HIGH] and d[S.P_VALUE] > 0.05,
+        f"adjusted OR {d[rca.ODDS_RATIO]:.2f} [{d[S.CI_LOW]:.2f}, {d[S.CI_HIGH]:.2f}]",
+    )
     need(d[rca.ODDS_RATIO] < c[rca.ODDS_RATIO], "adjusted >= crude")
     mis = adj[(adj[rca.DIMENSION] == S.POLICY) & (adj[rca.LEVEL] == "misinformation")].iloc[0]
     need(mis[rca.FLAG], "misinformation not flagged")
@@ -399,15 +421,19 @@ def scoring_fatigue(s: Seed):
     row = t[key].iloc[0]
     need(row["status"] == "missed" and row[S.CI_HIGH] < 0.95, f"status {row['status']} ci_high {row[S.CI_HIGH]:.3f}")
     lo = t.sort_values(S.ACCURACY).iloc[0]
-    need(t[S.ACCURACY].idxmin() == t[key].index[0],
-         f"lowest weighted {lo[S.SITE]} × {lo[S.SHIFT]} {lo[S.ACCURACY]:.3f} vs {row[S.ACCURACY]:.3f}")
+    need(
+        t[S.ACCURACY].idxmin() == t[key].index[0],
+        f"lowest weighted {lo[S.SITE]} × {lo[S.SHIFT]} {lo[S.ACCURACY]:.3f} vs {row[S.ACCURACY]:.3f}",
+    )
     need(row[S.Q_VALUE] < 0.05, f"q {row[S.Q_VALUE]:.3f}")
     site = t[(t[S.VENDOR] == "Vendor B") & (t[S.SITE] == "Penang")]
     need(site.loc[site[S.ACCURACY].idxmin(), S.SHIFT] == "night", "not lowest at Penang")
     u = accuracy_table(human, [S.SITE, S.SHIFT], targets=True)
     lowest = u.loc[u[S.ACCURACY].idxmin()]
-    need((lowest[S.SITE], lowest[S.SHIFT]) == ("Penang", "night"),
-         f"lowest unweighted {lowest[S.SITE]} × {lowest[S.SHIFT]}")
+    need(
+        (lowest[S.SITE], lowest[S.SHIFT]) == ("Penang", "night"),
+        f"lowest unweighted {lowest[S.SITE]} × {lowest[S.SHIFT]}",
+    )
 
 
 def scoring_weak_auditor(s: Seed):
@@ -454,8 +480,10 @@ def drift_first(s: Seed):
     week = (top["first_out_of_control"] - start).days // 7 + 1
     need(week in (7, 8), f"first out-of-control week {week}")
     need(top["policy_change"].startswith("after policy change 'harassment: "), "label")
-    need(top["rate_before"] < 0.06 and top["rate_after"] > 0.08,
-         f"before {top['rate_before']:.3f} after {top['rate_after']:.3f}")
+    need(
+        top["rate_before"] < 0.06 and top["rate_after"] > 0.08,
+        f"before {top['rate_before']:.3f} after {top['rate_after']:.3f}",
+    )
 
 
 def drift_false_alarms(s: Seed):
@@ -478,9 +506,12 @@ def drift_change_points(s: Seed):
 
 def _effects(s: Seed):
     d, a = s.demo25
-    return s._get("fx", lambda: effects.action_effects(a, d.tables["actions"],
-                                                        policy_changes=d.tables["policy_changes"]
-                                                        ).set_index(S.ACTION_ID))
+    return s._get(
+        "fx",
+        lambda: effects.action_effects(a, d.tables["actions"], policy_changes=d.tables["policy_changes"]).set_index(
+            S.ACTION_ID
+        ),
+    )
 
 
 def effects_worked(s: Seed):
@@ -497,8 +528,11 @@ def effects_failed(s: Seed):
 
 def effects_null_actions(s: Seed):
     out = _effects(s)
-    bad = [f"{aid}: {out.loc[aid, 'verdict']}" for aid in ("ACT-001", "ACT-002", "ACT-005")
-           if out.loc[aid, "verdict"] not in ("no evidence", "insufficient data")]
+    bad = [
+        f"{aid}: {out.loc[aid, 'verdict']}"
+        for aid in ("ACT-001", "ACT-002", "ACT-005")
+        if out.loc[aid, "verdict"] not in ("no evidence", "insufficient data")
+    ]
     need(not bad, "; ".join(bad))
 
 
@@ -516,26 +550,41 @@ def report_summary(s: Seed):
 
 
 CHECKS = {
-    "syn.fatigue": syn_fatigue, "syn.ambiguous": syn_ambiguous, "syn.model_fn": syn_model_fn,
-    "syn.drift": syn_drift, "syn.action_worked": syn_action_worked, "syn.action_failed": syn_action_failed,
-    "syn.confounder": syn_confounder, "syn.calibration": syn_calibration, "syn.hitl": syn_hitl,
+    "syn.fatigue": syn_fatigue,
+    "syn.ambiguous": syn_ambiguous,
+    "syn.model_fn": syn_model_fn,
+    "syn.drift": syn_drift,
+    "syn.action_worked": syn_action_worked,
+    "syn.action_failed": syn_action_failed,
+    "syn.confounder": syn_confounder,
+    "syn.calibration": syn_calibration,
+    "syn.hitl": syn_hitl,
     "syn.realised": syn_realised,
-    "rca.fatigue_pair": rca_fatigue_pair, "rca.fatigue_pair_other_policies": rca_fatigue_pair_other_policies,
-    "rca.fatigue_more_dims": rca_fatigue_more_dims, "rca.ambiguous": rca_ambiguous,
-    "rca.fatigue_root_cause": rca_fatigue_root_cause, "rca.confounder": rca_confounder,
-    "rca.drift_rate": rca_drift_rate, "rca.summary_penang": rca_summary_penang,
-    "scoring.fatigue": scoring_fatigue, "scoring.weak_auditor": scoring_weak_auditor,
-    "model.recall_id": model_recall, "model.hitl": model_hitl,
-    "drift.first": drift_first, "drift.false_alarms": drift_false_alarms,
+    "rca.fatigue_pair": rca_fatigue_pair,
+    "rca.fatigue_pair_other_policies": rca_fatigue_pair_other_policies,
+    "rca.fatigue_more_dims": rca_fatigue_more_dims,
+    "rca.ambiguous": rca_ambiguous,
+    "rca.fatigue_root_cause": rca_fatigue_root_cause,
+    "rca.confounder": rca_confounder,
+    "rca.drift_rate": rca_drift_rate,
+    "rca.summary_penang": rca_summary_penang,
+    "scoring.fatigue": scoring_fatigue,
+    "scoring.weak_auditor": scoring_weak_auditor,
+    "model.recall_id": model_recall,
+    "model.hitl": model_hitl,
+    "drift.first": drift_first,
+    "drift.false_alarms": drift_false_alarms,
     "drift.change_points": drift_change_points,
-    "effects.worked": effects_worked, "effects.failed": effects_failed,
+    "effects.worked": effects_worked,
+    "effects.failed": effects_failed,
     "effects.null_actions": effects_null_actions,
-    "report.vendor_b_first": report_vendor_b, "report.summary": report_summary,
+    "report.vendor_b_first": report_vendor_b,
+    "report.summary": report_summary,
 }
 
 
 def run(seeds, sizes, names, verbose=False, audit_rate=None):
-    results = defaultdict(dict)            # (check, size) -> {seed: reason or None}
+    results = defaultdict(dict)  # (check, size) -> {seed: reason or None}
     for n in sizes:
         for seed in seeds:
             t = time.perf_counter()
@@ -546,7 +595,7 @@ def run(seeds, sizes, names, verbose=False, audit_rate=None):
                     results[(name, n)][seed] = None
                 except Fail as exc:
                     results[(name, n)][seed] = str(exc)
-                except Exception as exc:               # a crash counts as a failure, with its type
+                except Exception as exc:  # a crash counts as a failure, with its type
                     results[(name, n)][seed] = f"{type(exc).__name__}: {exc}"[:120]
             if verbose:
                 bad = [k for k in names if results[(k, n)][seed]]
@@ -561,8 +610,12 @@ def main(argv=None) -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[80_000, 60_000])
     ap.add_argument("--checks", nargs="*", default=None, help="name prefixes of the checks to run")
     ap.add_argument("--default-seed", action="store_true", help="also report DEFAULT_SEED")
-    ap.add_argument("--audit-rate", type=float, default=None,
-                    help="audit rate of the default-rate checks (default: the generator's)")
+    ap.add_argument(
+        "--audit-rate",
+        type=float,
+        default=None,
+        help="audit rate of the default-rate checks (default: the generator's)",
+    )
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     names = [k for k in CHECKS if not args.checks or any(k.startswith(p) for p in args.checks)]
@@ -572,13 +625,17 @@ def main(argv=None) -> None:
     t0 = time.perf_counter()
     res = run(seeds, args.sizes, names, args.verbose, args.audit_rate)
     k = len(seeds)
-    print(f"planted-truth sweep: seeds {seeds[0]}..{seeds[-1]} ({k}), sizes "
-          f"{', '.join(f'{n:,}' for n in args.sizes)}; {time.perf_counter() - t0:.0f} s")
+    print(
+        f"planted-truth sweep: seeds {seeds[0]}..{seeds[-1]} ({k}), sizes "
+        f"{', '.join(f'{n:,}' for n in args.sizes)}; {time.perf_counter() - t0:.0f} s"
+    )
     head = f"{'check':34s}" + "".join(f"{f'{n // 1000}k':>8s}" for n in args.sizes)
     print(head)
     for name in names:
-        print(f"{name:34s}" + "".join(f"{f'{sum(v is None for v in res[(name, n)].values())}/{k}':>8s}"
-                                      for n in args.sizes))
+        print(
+            f"{name:34s}"
+            + "".join(f"{f'{sum(v is None for v in res[(name, n)].values())}/{k}':>8s}" for n in args.sizes)
+        )
     print("\nfailures (seed: reason):")
     for name in names:
         for n in args.sizes:

@@ -3,13 +3,22 @@
 Every module and notebook takes its paths from here; nothing hard-codes a path.
 ``MODQA_ROOT`` overrides the project root (tests point it at a temp folder).
 """
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-__all__ = ["PROJ_ROOT", "RAW_DIR", "PROCESSED_DIR", "OUTPUTS_DIR", "PARAMS_DIR",
-           "NOTEBOOKS_DIR", "SHARED_REAL_DIR", "project_paths"]
+__all__ = [
+    "NOTEBOOKS_DIR",
+    "OUTPUTS_DIR",
+    "PARAMS_DIR",
+    "PROCESSED_DIR",
+    "PROJ_ROOT",
+    "RAW_DIR",
+    "SHARED_REAL_DIR",
+    "project_paths",
+]
 
 
 def project_paths(root: str | os.PathLike | None = None) -> dict[str, Path]:
@@ -46,5 +55,4 @@ OUTPUTS_DIR: Path = Path(os.environ.get("MODQA_OUTPUTS_DIR") or _P["outputs"])
 PARAMS_DIR: Path = _P["params"]
 NOTEBOOKS_DIR: Path = _P["notebooks"]
 # Read-only real data shipped beside the checkout (../shared/real), if present.
-SHARED_REAL_DIR: Path = Path(os.environ.get("MODQA_SHARED_REAL",
-                                            PROJ_ROOT.parent / "shared" / "real"))
+SHARED_REAL_DIR: Path = Path(os.environ.get("MODQA_SHARED_REAL", PROJ_ROOT.parent / "shared" / "real"))

@@ -3,10 +3,19 @@
 The CLI turns any :class:`ModqaError` into one line on stderr and a non-zero
 exit, without a traceback. Anything else is a bug and keeps its traceback.
 """
+
 from __future__ import annotations
 
-__all__ = ["ModqaError", "DataContractError", "InputFileError", "ConfigError",
-           "SamplingError", "EstimationError", "BatchError", "ConcurrentRunError"]
+__all__ = [
+    "BatchError",
+    "ConcurrentRunError",
+    "ConfigError",
+    "DataContractError",
+    "EstimationError",
+    "InputFileError",
+    "ModqaError",
+    "SamplingError",
+]
 
 
 class ModqaError(Exception):

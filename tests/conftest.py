@@ -1,4 +1,5 @@
 """Shared test helpers and fixtures."""
+
 from __future__ import annotations
 
 import os
@@ -37,7 +38,7 @@ def shared_once(tmp_path_factory, name: str, build) -> Path:
 @pytest.fixture(scope="session")
 def demo60k():
     """The default-seed demo data at 60,000 decisions (the size planted-truth tests use)."""
-    from modqa_lib import synthetic
+    from modqa_lib.data import synthetic
 
     return synthetic.generate(n_decisions=60_000)
 
@@ -45,6 +46,6 @@ def demo60k():
 @pytest.fixture(scope="session")
 def audited60k(demo60k):
     """Non-golden audits of :func:`demo60k` joined to their decisions (read-only: do not modify)."""
-    from modqa_lib import io
+    from modqa_lib.data import io
 
     return io.audited_decisions(demo60k.tables)

@@ -7,6 +7,7 @@ be lost: the processed data is the previous ingest's byte for byte or the new
 ingest's complete (checked against manifest.json's SHA-256s), never a mix; no
 half-written file carries a final name; the next run succeeds and cleans up.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,19 +20,19 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import nbformat
 import pytest
 import yaml
+from valid_tables import make_valid_tables, write_raw
 
-from modqa_lib import batch as B
-from modqa_lib import io as mio
-from modqa_lib import schema as S
+from modqa_lib.contract import schema as S
+from modqa_lib.data import io as mio
+from modqa_lib.data.ingest import LOCK_NAME, MANIFEST_NAME, ingest
 from modqa_lib.errors import ConcurrentRunError
-from modqa_lib.ingest import LOCK_NAME, MANIFEST_NAME, ingest
-from test_validation import make_valid_tables, write_raw
+from modqa_lib.run import batch as B
 
 PROJ = Path(__file__).resolve().parents[1]
 FAULTS = Path(__file__).parent / "fixtures" / "faults"
@@ -46,14 +47,18 @@ _spec.loader.exec_module(ingest_until)
 
 
 # ------------------------------------------------------------------ helpers
-def wait_until(condition: Callable[[], bool], what: str, proc: subprocess.Popen | None = None,
-               log: Path | None = None, timeout: float = HANDSHAKE_TIMEOUT) -> None:
+def wait_until(
+    condition: Callable[[], bool],
+    what: str,
+    proc: subprocess.Popen | None = None,
+    log: Path | None = None,
+    timeout: float = HANDSHAKE_TIMEOUT,
+) -> None:
     """Poll ``condition`` until true; fail early if ``proc`` exits, or after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():
         if proc is not None and proc.poll() is not None:
-            pytest.fail(f"{what}: process exited with {proc.returncode} first:\n"
-                        f"{log.read_text() if log else ''}")
+            pytest.fail(f"{what}: process exited with {proc.returncode} first:\n{log.read_text() if log else ''}")
         if time.monotonic() > deadline:
             pytest.fail(f"{what}: not after {timeout}s")
         time.sleep(0.05)
@@ -61,8 +66,10 @@ def wait_until(condition: Callable[[], bool], what: str, proc: subprocess.Popen 
 
 def same_change(a: str, b: str) -> bool:
     """Two change descriptions alike but for random names (staging folders, temporary files, versions)."""
+
     def shape(desc: str) -> str:
         return re.sub(r"\.staging-[^ ]+|\d{8}T\d{12}Z-[^ ]+|\.manifest\.json\.[^ ]+", "*", desc)
+
     return shape(a) == shape(b)
 
 
@@ -91,8 +98,9 @@ def leftovers(out: Path) -> list[str]:
     """Staging folders and unpublished versions an interrupted ingest left in ``out``."""
     kept = {os.readlink(out / n) for n in (".current", ".previous") if (out / n).is_symlink()}
     versions = sorted(out.glob(".versions/*"))
-    return ([p.name for p in sorted(out.glob(".staging-*"))]
-            + [p.name for p in versions if f".versions/{p.name}" not in kept])
+    return [p.name for p in sorted(out.glob(".staging-*"))] + [
+        p.name for p in versions if f".versions/{p.name}" not in kept
+    ]
 
 
 def assert_complete(out: Path, fingerprint: str, tables: set[str]) -> None:
@@ -116,10 +124,14 @@ class FrozenIngest:
 
     def __init__(self, raw: Path, out: Path, change: int, tmp: Path):
         self.marker, self.log_path = tmp / f"{out.name}.{change}.marker", tmp / f"{out.name}.{change}.log"
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([sys.executable, str(FAULTS / "ingest_until.py"), str(raw), str(out),
-                                      str(change), str(self.marker)], stdout=self.log, stderr=subprocess.STDOUT,
-                                     cwd=PROJ, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        self.log = open(self.log_path, "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, str(FAULTS / "ingest_until.py"), str(raw), str(out), str(change), str(self.marker)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=PROJ,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )
         self.info: dict = {}
 
     def wait_frozen(self) -> dict:
@@ -149,9 +161,15 @@ def ingests(tmp_path_factory):
     legacy.mkdir()
     for n in visible(template):
         shutil.copyfile(template / n, legacy / n)
-    return {"old_raw": old_raw, "new_raw": new_raw, "template": template, "legacy": legacy,
-            "old_view": visible(template), "new_fp": mio.data_fingerprint(sorted(new_raw.glob("*.csv"))),
-            "new_tables": set(S.TABLE_NAMES) - {"policy_changes"}}
+    return {
+        "old_raw": old_raw,
+        "new_raw": new_raw,
+        "template": template,
+        "legacy": legacy,
+        "old_view": visible(template),
+        "new_fp": mio.data_fingerprint(sorted(new_raw.glob("*.csv"))),
+        "new_tables": set(S.TABLE_NAMES) - {"policy_changes"},
+    }
 
 
 def _kill_at_each(ingests: dict, start: Path, points: list[int], changes: list[str], tmp: Path) -> list[str]:
@@ -163,7 +181,7 @@ def _kill_at_each(ingests: dict, start: Path, points: list[int], changes: list[s
     and publishes the new data. Returns "old" or "new" per point.
     """
     outcomes = []
-    for pair in (points[i:i + 2] for i in range(0, len(points), 2)):  # two at a time: 2 cores
+    for pair in (points[i : i + 2] for i in range(0, len(points), 2)):  # two at a time: 2 cores
         runs = []
         try:
             for n in pair:
@@ -173,8 +191,11 @@ def _kill_at_each(ingests: dict, start: Path, points: list[int], changes: list[s
             for n, out, run in runs:
                 where = f"killed before change {n} ({changes[n - 1]})"
                 assert same_change(run.wait_frozen()["desc"], changes[n - 1]), where
-                with pytest.raises(ConcurrentRunError, match=rf"another ingest into this folder is running "
-                                                     rf"\(pid {run.proc.pid}\)"):
+                with pytest.raises(
+                    ConcurrentRunError,
+                    match=rf"another ingest into this folder is running "
+                    rf"\(pid {run.proc.pid}\)",
+                ):
                     ingest(ingests["new_raw"], out)
                 run.kill()
                 if visible(out) == ingests["old_view"]:
@@ -215,8 +236,9 @@ def test_ingest_killed_at_every_step_loses_nothing(ingests, tmp_path, phase):
 def test_ingest_killed_while_converting_plain_files_loses_nothing(ingests, tmp_path):
     """A folder written by an older modqa (plain files) is converted without a moment of mixed data."""
     changes = ingest_until.record_changes(ingests["new_raw"], _copy(ingests["legacy"], tmp_path / "dry-run"))
-    visible_swaps = [i for i, c in enumerate(changes, 1)
-                     if c.startswith("replace .staging-link-") and not c.endswith("-> .current")]
+    visible_swaps = [
+        i for i, c in enumerate(changes, 1) if c.startswith("replace .staging-link-") and not c.endswith("-> .current")
+    ]
     flips = [i for i, c in enumerate(changes, 1) if c.endswith("-> .current")]
     assert len(flips) == 2  # an empty version to adopt the plain files into, then the new data
     # the first plain file hard-linked in and swapped for its link, the last one, the final switch
@@ -236,8 +258,10 @@ def test_concurrent_ingest_is_refused_by_the_cli_with_one_clear_line(ingests, tm
         first.wait_frozen()
         r = subprocess.run(cli, capture_output=True, text=True, timeout=120, env=env)
         assert r.returncode == 2 and r.stdout == ""
-        assert r.stderr == (f"modqa ingest: error: {out}: another ingest into this folder is running "
-                            f"(pid {first.proc.pid}); wait for it to finish, then run 'modqa ingest' again\n")
+        assert r.stderr == (
+            f"modqa ingest: error: {out}: another ingest into this folder is running "
+            f"(pid {first.proc.pid}); wait for it to finish, then run 'modqa ingest' again\n"
+        )
         assert visible(out) == ingests["old_view"]
     finally:
         first.kill()
@@ -251,27 +275,31 @@ def test_concurrent_ingest_is_refused_by_the_cli_with_one_clear_line(ingests, tm
 # ------------------------------------------------------------------- batch
 def fault_notebook(path: Path) -> Path:
     """A two-cell report whose kernel can wait on a file (to be killed there) or kill itself."""
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# Fault fixture"),
-        nbformat.v4.new_code_cell(
-            'market: str = "BR"  # market to report on\n'
-            'block_for: str = ""  # unit whose kernel waits while hold_file exists\n'
-            'hold_file: str = ""  # see block_for\n'
-            'started_file: str = ""  # the waiting kernel writes its pid here\n'
-            'die_for: str = ""  # unit whose kernel kills itself with SIGKILL',
-            metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell(
-            "import os, signal, time\nfrom pathlib import Path\n\n"
-            "if market == die_for:\n"
-            "    print('killing my own kernel', flush=True)\n"
-            "    os.kill(os.getpid(), signal.SIGKILL)\n"
-            "if market == block_for and Path(hold_file).exists():\n"
-            "    Path(started_file).write_text(str(os.getpid()))\n"
-            "    give_up = time.monotonic() + 120\n"
-            "    while Path(hold_file).exists() and time.monotonic() < give_up:\n"
-            "        time.sleep(0.05)\n"
-            "print(f'report for {market}')"),
-    ])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# Fault fixture"),
+            nbformat.v4.new_code_cell(
+                'market: str = "BR"  # market to report on\n'
+                'block_for: str = ""  # unit whose kernel waits while hold_file exists\n'
+                'hold_file: str = ""  # see block_for\n'
+                'started_file: str = ""  # the waiting kernel writes its pid here\n'
+                'die_for: str = ""  # unit whose kernel kills itself with SIGKILL',
+                metadata={"tags": ["parameters"]},
+            ),
+            nbformat.v4.new_code_cell(
+                "import os, signal, time\nfrom pathlib import Path\n\n"
+                "if market == die_for:\n"
+                "    print('killing my own kernel', flush=True)\n"
+                "    os.kill(os.getpid(), signal.SIGKILL)\n"
+                "if market == block_for and Path(hold_file).exists():\n"
+                "    Path(started_file).write_text(str(os.getpid()))\n"
+                "    give_up = time.monotonic() + 120\n"
+                "    while Path(hold_file).exists() and time.monotonic() < give_up:\n"
+                "        time.sleep(0.05)\n"
+                "print(f'report for {market}')"
+            ),
+        ]
+    )
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
     return path
@@ -282,8 +310,11 @@ def market_params(root: Path, **parameters) -> Path:
     nb = fault_notebook(root / "fault.ipynb")
     p = root / "params" / "markets.yaml"
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(yaml.safe_dump({"notebook": str(nb), "title": "Fault fixture {unit}",
-                                 "parameters": parameters, "units": ["BR", "MY"]}))
+    p.write_text(
+        yaml.safe_dump(
+            {"notebook": str(nb), "title": "Fault fixture {unit}", "parameters": parameters, "units": ["BR", "MY"]}
+        )
+    )
     return p
 
 
@@ -297,28 +328,50 @@ def test_batch_killed_mid_run_keeps_finished_units_and_resume_runs_the_rest(tmp_
     run_dir, man_path = outputs / "r1", outputs / "r1" / "manifest.json"
 
     def status() -> dict:
-        return {u["unit"]: u["status"] for u in json.loads(man_path.read_text())["units"].values()} \
-            if man_path.exists() else {}
+        return (
+            {u["unit"]: u["status"] for u in json.loads(man_path.read_text())["units"].values()}
+            if man_path.exists()
+            else {}
+        )
 
     log_path = tmp_path / "batch.log"
     with open(log_path, "w") as log:  # the real CLI; MODQA_ROOT points it at params/markets.yaml above
-        proc = subprocess.Popen([str(MODQA), "batch", "--by", "market", "--workers", "1", "--run-id", "r1",
-                                 "--timeout", str(UNIT_TIMEOUT), "--out", str(outputs), "--processed",
-                                 str(processed)], stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, "MODQA_ROOT": str(tmp_path), "PYTHONWARNINGS": "ignore"})
+        proc = subprocess.Popen(
+            [
+                str(MODQA),
+                "batch",
+                "--by",
+                "market",
+                "--workers",
+                "1",
+                "--run-id",
+                "r1",
+                "--timeout",
+                str(UNIT_TIMEOUT),
+                "--out",
+                str(outputs),
+                "--processed",
+                str(processed),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "MODQA_ROOT": str(tmp_path), "PYTHONWARNINGS": "ignore"},
+        )
     kernel = None
     try:
         # BR finished and recorded, MY's kernel is inside its cell: kill the batch there
-        wait_until(lambda: started.exists() and status().get("BR") == "ok", "BR ok and MY running",
-                   proc, log_path)
+        wait_until(lambda: started.exists() and status().get("BR") == "ok", "BR ok and MY running", proc, log_path)
         kernel = int(started.read_text())
         sigkill(proc)
         assert status() == {"BR": "ok", "MY": "pending"}  # valid JSON, written atomically
         man = json.loads(man_path.read_text())
         br = man["units"]["market/BR"]
         assert all((run_dir / rel).exists() for rel in br["outputs"].values()) and len(br["outputs"]) == 2
-        finals = [p.name for p in (run_dir / "my").iterdir() if not p.name.startswith(".")] \
-            if (run_dir / "my").exists() else []
+        finals = (
+            [p.name for p in (run_dir / "my").iterdir() if not p.name.startswith(".")]
+            if (run_dir / "my").exists()
+            else []
+        )
         assert finals == [], "a half-written file of the killed unit has its final name"
         # the orphaned kernel notices its parent died and exits
         wait_until(lambda: not pid_alive(kernel), "MY's kernel exits after the batch was killed", timeout=30)
@@ -329,8 +382,17 @@ def test_batch_killed_mid_run_keeps_finished_units_and_resume_runs_the_rest(tmp_
         if kernel and pid_alive(kernel):
             os.kill(kernel, signal.SIGKILL)
     before = {p: p.stat().st_mtime_ns for p in (run_dir / "br").iterdir()}
-    res = B.run_batch("market", workers=1, run_id="r1", resume=True, timeout=UNIT_TIMEOUT, outputs=outputs,
-                      processed=processed, params=params, progress=False)
+    res = B.run_batch(
+        "market",
+        workers=1,
+        run_id="r1",
+        resume=True,
+        timeout=UNIT_TIMEOUT,
+        outputs=outputs,
+        processed=processed,
+        params=params,
+        progress=False,
+    )
     assert res.ran == ["MY"] and res.ok, res.summary()
     assert status() == {"BR": "ok", "MY": "ok"}
     assert {p: p.stat().st_mtime_ns for p in (run_dir / "br").iterdir()} == before  # BR untouched
@@ -341,8 +403,16 @@ def test_batch_killed_mid_run_keeps_finished_units_and_resume_runs_the_rest(tmp_
 def test_kernel_killed_mid_unit_fails_that_unit_only(tmp_path):
     """test_batch covers a kernel that exits (os._exit) in a one-unit run; here SIGKILL beside a good unit."""
     params = market_params(tmp_path, die_for="MY")
-    res = B.run_batch("market", workers=2, run_id="r1", timeout=UNIT_TIMEOUT, outputs=tmp_path / "outputs",
-                      processed=tmp_path / "processed", params=params, progress=False)
+    res = B.run_batch(
+        "market",
+        workers=2,
+        run_id="r1",
+        timeout=UNIT_TIMEOUT,
+        outputs=tmp_path / "outputs",
+        processed=tmp_path / "processed",
+        params=params,
+        progress=False,
+    )
     by = {u.unit: u for u in res.units}
     assert by["BR"].status == "ok" and set(by["BR"].outputs) == {"notebook", "html"}
     my = by["MY"]

@@ -1,4 +1,5 @@
 """The two install routes (pip via pyproject.toml, conda via environment.yml) list the same packages."""
+
 from __future__ import annotations
 
 import re
@@ -58,10 +59,11 @@ def test_layout_matches_design_card():
 
 
 def test_readme_documents_the_current_data_contract():
-    from modqa_lib.schema import contract_markdown
+    from modqa_lib.contract.schema import contract_markdown
 
-    assert contract_markdown() in (ROOT / "README.md").read_text(), \
-        "README's data contract is stale: paste modqa_lib.schema.contract_markdown() into it"
+    assert contract_markdown() in (ROOT / "README.md").read_text(), (
+        "README's data contract is stale: paste modqa_lib.contract.schema.contract_markdown() into it"
+    )
 
 
 def test_committed_notebooks_have_no_outputs():
@@ -71,5 +73,6 @@ def test_committed_notebooks_have_no_outputs():
         nb = json.loads(nb_path.read_text())
         for cell in nb["cells"]:
             if cell["cell_type"] == "code":
-                assert not cell.get("outputs") and not cell.get("execution_count"), \
+                assert not cell.get("outputs") and not cell.get("execution_count"), (
                     f"{nb_path.name} is committed with outputs: clear them"
+                )

@@ -1,0 +1,1 @@
+"""The data contract: column names, tables, taxonomy, validation."""

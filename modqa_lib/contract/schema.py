@@ -1,0 +1,491 @@
+"""The modqa data contract: tables, columns, types and vocabularies.
+
+Column names are defined once here and imported everywhere else. Controlled
+vocabularies (policies, root causes, ...) come from ``params/taxonomy.yaml``.
+
+Tables (each a CSV or parquet file in ``data/raw/`` named ``<table>.csv`` or
+``<table>.parquet``):
+
+decisions
+    One row per moderation decision.
+audits
+    One row per QA re-review of a decision; the QA label is taken as correct.
+calibration
+    One row per (session, item, rater) vote in a calibration session.
+golden
+    Known-answer items: the policy team's gold label.
+actions
+    Corrective actions (retraining, SOP clarification, ...), with their scope.
+policy_changes
+    Policy launches and guideline changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from modqa_lib.config import PARAMS_DIR
+
+__all__ = [
+    "ACCURACY",
+    "ACTION",
+    # actions / policy changes
+    "ACTION_ID",
+    "AUDITED_AT",
+    "AUDITOR_ID",
+    # audits
+    "AUDIT_ID",
+    "CHANGED_AT",
+    "CHANNEL",
+    "CI_HIGH",
+    "CI_LOW",
+    "CONTENT_ID",
+    "CONTENT_TYPE",
+    "DECIDED_AT",
+    # decisions
+    "DECISION_ID",
+    "DESCRIPTION",
+    "ERRORS",
+    "ERROR_RATE",
+    "ERROR_TYPE",
+    "GOLD_LABEL",
+    "HANDLE_TIME_S",
+    "HOUR",
+    "INCLUSION_PROB",
+    "IS_ERROR",
+    "IS_GOLDEN",
+    "ITEM_ID",
+    "KIND",
+    "LABEL",
+    "LANGUAGE",
+    "MARKET",
+    "MODEL_LABEL",
+    "MODEL_SCORE",
+    "MODERATOR_ID",
+    "MODERATOR_TENURE_DAYS",
+    "NO_VIOLATION",
+    "OWNER",
+    "POLICY",
+    "P_VALUE",
+    "QA_LABEL",
+    "QUEUE",
+    "Q_VALUE",
+    "RATER_GROUP",
+    "RATER_ID",
+    "ROOT_CAUSE",
+    "SAMPLE_ID",
+    # calibration / golden
+    "SESSION_ID",
+    "SEVERITY",
+    "SHIFT",
+    "SITE",
+    "STARTED_AT",
+    "STRATUM",
+    "TABLES",
+    "TABLE_NAMES",
+    "TARGET_METRIC",
+    "TENURE_BAND",
+    "VENDOR",
+    # derived
+    "WEEK",
+    "WEIGHT",
+    # machinery
+    "Column",
+    # result columns
+    "N",
+    "Table",
+    "Taxonomy",
+    "load_taxonomy",
+]
+
+# --- decisions ------------------------------------------------------------
+DECISION_ID = "decision_id"
+CONTENT_ID = "content_id"
+CONTENT_TYPE = "content_type"
+QUEUE = "queue"
+MARKET = "market"
+LANGUAGE = "language"
+VENDOR = "vendor"
+SITE = "site"
+MODERATOR_ID = "moderator_id"
+MODERATOR_TENURE_DAYS = "moderator_tenure_days"
+DECIDED_AT = "decided_at"
+CHANNEL = "channel"
+POLICY = "policy"  # policy area the case was routed/reported under
+LABEL = "label"  # the decision: a policy code or NO_VIOLATION
+ACTION = "action"
+MODEL_LABEL = "model_label"
+MODEL_SCORE = "model_score"
+HANDLE_TIME_S = "handle_time_s"
+
+# --- audits ---------------------------------------------------------------
+AUDIT_ID = "audit_id"
+AUDITOR_ID = "auditor_id"
+AUDITED_AT = "audited_at"
+QA_LABEL = "qa_label"
+IS_ERROR = "is_error"
+ERROR_TYPE = "error_type"
+SEVERITY = "severity"
+ROOT_CAUSE = "root_cause"
+SAMPLE_ID = "sample_id"
+STRATUM = "stratum"
+INCLUSION_PROB = "inclusion_prob"
+WEIGHT = "weight"
+IS_GOLDEN = "is_golden"
+
+# --- calibration / golden -------------------------------------------------
+SESSION_ID = "session_id"
+ITEM_ID = "item_id"
+RATER_ID = "rater_id"
+RATER_GROUP = "rater_group"
+GOLD_LABEL = "gold_label"
+
+# --- actions / policy changes ---------------------------------------------
+ACTION_ID = "action_id"
+KIND = "kind"
+STARTED_AT = "started_at"
+OWNER = "owner"
+TARGET_METRIC = "target_metric"
+DESCRIPTION = "description"
+CHANGED_AT = "changed_at"
+
+# --- derived columns (added by io.audited_decisions) ----------------------
+WEEK = "week"  # ISO week start (Monday, UTC) of decided_at, as a date
+HOUR = "hour"  # hour of day of decided_at in the site's local time
+SHIFT = "shift"  # day (07-15), evening (15-23), night (23-07), site local time
+TENURE_BAND = "tenure_band"  # "<30d", "30-90d", "90-365d", ">365d"
+
+# --- result columns (scoring / rca outputs) -------------------------------
+N = "n"
+ERRORS = "errors"
+ACCURACY = "accuracy"
+ERROR_RATE = "error_rate"
+CI_LOW = "ci_low"
+CI_HIGH = "ci_high"
+P_VALUE = "p_value"
+Q_VALUE = "q_value"
+
+NO_VIOLATION = "no_violation"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the contract.
+
+    Attributes
+    ----------
+    name : str
+    dtype : {"str", "int", "float", "bool", "datetime"}
+        ``datetime`` means timezone-aware (naive timestamps are rejected).
+    nullable : bool
+    vocab : str or None
+        Name of a taxonomy vocabulary the values must belong to
+        (``"policies"``, ``"labels"``, ``"root_causes"``, ...).
+    unique : bool
+    min, max : float or None
+        Inclusive bounds, except ``inclusion_prob`` which must lie in (0, 1].
+    description : str
+    """
+
+    name: str
+    dtype: str
+    nullable: bool = False
+    vocab: str | None = None
+    unique: bool = False
+    min: float | None = None
+    max: float | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of the contract: its columns and primary key."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: str | None = None
+    description: str = ""
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+C = Column
+TABLES: dict[str, Table] = {
+    "decisions": Table(
+        "decisions",
+        (
+            C(DECISION_ID, "str", unique=True, description="unique id of the decision"),
+            C(CONTENT_ID, "str", description="id of the content item decided on"),
+            C(CONTENT_TYPE, "str", vocab="content_types", description="video, livestream, comment, ..."),
+            C(QUEUE, "str", description="work queue, e.g. 'BR-pt-livestream'"),
+            C(MARKET, "str", description="market (country/region code)"),
+            C(LANGUAGE, "str", description="content language (ISO 639-1)"),
+            C(VENDOR, "str", description="BPO vendor, or 'Platform' for machine decisions"),
+            C(SITE, "str", description="vendor site (city), or 'model' for machine decisions"),
+            C(MODERATOR_ID, "str", nullable=True, description="moderator; empty for machine decisions"),
+            C(MODERATOR_TENURE_DAYS, "int", nullable=True, min=0, description="moderator tenure at decision time"),
+            C(DECIDED_AT, "datetime", description="decision time, timezone-aware"),
+            C(CHANNEL, "str", vocab="channels", description="human, machine or hitl"),
+            C(POLICY, "str", vocab="policies", description="policy area the case was routed under"),
+            C(LABEL, "str", vocab="labels", description="decision: a policy code or no_violation"),
+            C(ACTION, "str", vocab="actions", description="enforcement action taken"),
+            C(MODEL_LABEL, "str", nullable=True, vocab="labels", description="model's proposed label"),
+            C(MODEL_SCORE, "float", nullable=True, min=0.0, max=1.0, description="model violation score"),
+            C(HANDLE_TIME_S, "float", nullable=True, min=0.0, description="handle time in seconds"),
+        ),
+        key=DECISION_ID,
+        description="one row per moderation decision",
+    ),
+    "audits": Table(
+        "audits",
+        (
+            C(AUDIT_ID, "str", unique=True, description="unique id of the audit"),
+            C(DECISION_ID, "str", description="decision re-reviewed (must exist in decisions)"),
+            C(AUDITOR_ID, "str", description="QA auditor"),
+            C(AUDITED_AT, "datetime", description="audit time, timezone-aware"),
+            C(QA_LABEL, "str", vocab="labels", description="correct label according to QA"),
+            C(IS_ERROR, "bool", description="decision label differs from the QA label"),
+            C(
+                ERROR_TYPE,
+                "str",
+                nullable=True,
+                vocab="error_types",
+                description="false_positive, false_negative or wrong_policy; empty when not an error",
+            ),
+            C(
+                SEVERITY,
+                "str",
+                nullable=True,
+                vocab="severities",
+                description="critical, major, minor; empty when not an error",
+            ),
+            C(
+                ROOT_CAUSE,
+                "str",
+                nullable=True,
+                vocab="root_causes",
+                description="root-cause code; required for errors",
+            ),
+            C(SAMPLE_ID, "str", description="sample plan the audit came from"),
+            C(STRATUM, "str", description="sampling stratum"),
+            C(INCLUSION_PROB, "float", min=0.0, max=1.0, description="first-order inclusion probability in (0, 1]"),
+            C(WEIGHT, "float", min=1.0, description="design weight = 1 / inclusion_prob"),
+            C(IS_GOLDEN, "bool", description="a golden (known-answer) item mixed into the worklist"),
+        ),
+        key=AUDIT_ID,
+        description="one row per QA re-review",
+    ),
+    "calibration": Table(
+        "calibration",
+        (
+            C(SESSION_ID, "str", description="calibration session"),
+            C(ITEM_ID, "str", description="item rated (see golden)"),
+            C(RATER_ID, "str", description="rater"),
+            C(RATER_GROUP, "str", vocab="rater_groups", description="vendor_qa, internal_qa or policy"),
+            C(LABEL, "str", description="label given by the rater"),
+        ),
+        description="one row per rater vote in a calibration session",
+    ),
+    "golden": Table(
+        "golden",
+        (
+            C(ITEM_ID, "str", unique=True, description="known-answer item"),
+            C(GOLD_LABEL, "str", description="the policy team's answer"),
+            C(POLICY, "str", vocab="policies", description="policy area of the item"),
+        ),
+        key=ITEM_ID,
+        description="known-answer items",
+    ),
+    "actions": Table(
+        "actions",
+        (
+            C(ACTION_ID, "str", unique=True, description="unique id of the corrective action"),
+            C(
+                KIND,
+                "str",
+                vocab="action_kinds",
+                description="retraining, sop_clarification, calibration, model_update, coaching",
+            ),
+            C(VENDOR, "str", nullable=True, description="scope: vendor (empty = all)"),
+            C(SITE, "str", nullable=True, description="scope: site (empty = all)"),
+            C(MARKET, "str", nullable=True, description="scope: market (empty = all)"),
+            C(POLICY, "str", nullable=True, vocab="policies", description="scope: policy (empty = all)"),
+            C(STARTED_AT, "datetime", description="when the action took effect"),
+            C(OWNER, "str", description="who owns the action"),
+            C(TARGET_METRIC, "str", description="metric it should move, e.g. accuracy"),
+            C(DESCRIPTION, "str", nullable=True, description="free text"),
+        ),
+        key=ACTION_ID,
+        description="corrective actions",
+    ),
+    "policy_changes": Table(
+        "policy_changes",
+        (
+            C(CHANGED_AT, "datetime", description="when the change went live"),
+            C(POLICY, "str", vocab="policies", description="policy changed"),
+            C(DESCRIPTION, "str", description="what changed"),
+        ),
+        description="policy launches and guideline changes",
+    ),
+}
+TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
+#: tables that must be present for ingest; the others are optional.
+REQUIRED_TABLES: tuple[str, ...] = ("decisions", "audits")
+__all__ += ["REQUIRED_TABLES"]
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """Controlled vocabularies loaded from ``params/taxonomy.yaml``."""
+
+    policies: tuple[str, ...]
+    critical_policies: frozenset[str]
+    policy_names: dict[str, str] = field(hash=False)
+    content_types: tuple[str, ...]
+    channels: tuple[str, ...]
+    actions: tuple[str, ...]
+    error_types: tuple[str, ...]
+    severities: tuple[str, ...]
+    root_causes: tuple[str, ...]
+    root_cause_names: dict[str, str] = field(hash=False)
+    rater_groups: tuple[str, ...]
+    action_kinds: tuple[str, ...]
+    no_violation: str = NO_VIOLATION
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Decision labels: every policy plus ``no_violation``."""
+        return self.policies + (self.no_violation,)
+
+    def vocab(self, name: str) -> tuple[str, ...]:
+        """Allowed values of a vocabulary by name (``"labels"``, ``"policies"``, ...)."""
+        return tuple(getattr(self, name))
+
+
+@lru_cache(maxsize=8)
+def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
+    """Read the taxonomy YAML.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        Defaults to ``params/taxonomy.yaml``.
+
+    Returns
+    -------
+    Taxonomy
+    """
+    from modqa_lib.errors import ConfigError
+
+    p = Path(path) if path else PARAMS_DIR / "taxonomy.yaml"
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{p}: cannot read taxonomy ({exc})") from None
+    try:
+        pol = raw["policies"]
+        rc = raw["root_causes"]
+        return Taxonomy(
+            policies=tuple(x["code"] for x in pol),
+            critical_policies=frozenset(x["code"] for x in pol if x.get("critical")),
+            policy_names={x["code"]: x.get("name", x["code"]) for x in pol},
+            content_types=tuple(raw["content_types"]),
+            channels=tuple(raw["channels"]),
+            actions=tuple(raw["actions"]),
+            error_types=tuple(raw["error_types"]),
+            severities=tuple(raw["severities"]),
+            root_causes=tuple(x["code"] for x in rc),
+            root_cause_names={x["code"]: x.get("name", x["code"]) for x in rc},
+            rater_groups=tuple(raw["rater_groups"]),
+            action_kinds=tuple(raw["action_kinds"]),
+            no_violation=raw.get("no_violation_label", NO_VIOLATION),
+        )
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f"{p}: taxonomy is missing key {exc}") from None
+
+
+def contract_markdown() -> str:
+    """The data contract as Markdown tables (the README embeds this verbatim; a test checks it)."""
+    out: list[str] = []
+    for t in TABLES.values():
+        key = f" (key `{t.key}`)" if t.key else ""
+        out.append(f"#### `{t.name}`: {t.description}{key}\n")
+        out.append("| column | type | required | rule | meaning |\n|---|---|---|---|---|")
+        for c in t.columns:
+            rule = []
+            if c.vocab:
+                rule.append(f"in taxonomy `{c.vocab}`")
+            if c.unique:
+                rule.append("unique")
+            if c.name == INCLUSION_PROB:
+                rule.append("in (0, 1]")
+            elif c.name == WEIGHT:
+                rule.append("= 1 / inclusion_prob")
+            else:
+                if c.min is not None:
+                    rule.append(f">= {c.min:g}")
+                if c.max is not None:
+                    rule.append(f"<= {c.max:g}")
+            if c.dtype == "datetime":
+                rule.append("ISO 8601 with UTC offset")
+            out.append(
+                f"| `{c.name}` | {c.dtype} | {'no' if c.nullable else 'yes'} | {', '.join(rule)} | {c.description} |"
+            )
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+__all__ += ["contract_markdown"]
+
+
+def require_columns(df, cols, func: str, table: str = "audits") -> None:
+    """Raise a clear error when ``df`` is not a DataFrame or lacks columns a function needs.
+
+    Raises
+    ------
+    ConfigError
+        ``df`` is not a DataFrame.
+    DataContractError
+        One problem per missing column, naming the function that needs it.
+    """
+    import pandas as pd
+
+    from modqa_lib.errors import ConfigError, DataContractError
+
+    if not isinstance(df, pd.DataFrame):
+        raise ConfigError(f"{func}(): expected a DataFrame of {table}, got {type(df).__name__}")
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise DataContractError(
+            [
+                {"table": table, "column": c, "rule": f"required by {func}() but missing", "count": len(df)}
+                for c in missing
+            ]
+        )
+
+
+__all__ += ["require_columns"]
+
+
+def as_columns(by) -> list[str]:
+    """Normalise a ``by`` argument (None, one column name, or a sequence) to a list of column names."""
+    if by is None:
+        return []
+    if isinstance(by, str):
+        return [by]
+    return list(by)
+
+
+__all__ += ["as_columns"]

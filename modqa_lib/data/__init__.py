@@ -1,0 +1,1 @@
+"""Data: reading and writing, ingest, locks, the demo generator, report scopes."""

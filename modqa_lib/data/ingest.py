@@ -1,0 +1,424 @@
+"""Ingest: raw tables in, validated typed parquet out, all or nothing.
+
+``modqa ingest`` reads every table in ``data/raw`` (CSV or parquet), validates
+them together (:func:`modqa_lib.contract.validation.validate_tables`), writes each as
+typed parquet plus ``manifest.json`` into a fresh staging folder inside
+``data/processed``, and only when every table has validated and been written
+publishes the whole set with one atomic rename. Raw files are only ever read.
+
+Layout of the processed folder::
+
+    data/processed/
+        decisions.parquet -> .current/decisions.parquet   (one fixed link per table)
+        manifest.json     -> .current/manifest.json
+        .current          -> .versions/<version>          (the one pointer that moves)
+        .previous         -> .versions/<version>          (kept for readers still on it)
+        .versions/<version>/{<table>.parquet, manifest.json}
+        .ingest.lock                                      (only while an ingest runs)
+
+Readers open ``data/processed/<table>.parquet`` as before. Publishing a new
+ingest is a single ``os.replace`` of the ``.current`` link, so a crash or
+``kill -9`` at any moment leaves either the previous data or the new data
+visible, never a mix of tables from two ingests. A failed or killed ingest
+leaves the previous data byte for byte as it was; its leftovers (``.staging-*``
+and unpublished versions) are removed by the next ingest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from modqa_lib import __version__
+from modqa_lib.contract import schema as S
+from modqa_lib.contract.validation import validate_tables
+from modqa_lib.data import io as mio
+from modqa_lib.data.locks import folder_lock
+from modqa_lib.errors import ConfigError, InputFileError
+
+__all__ = ["LOCK_NAME", "MANIFEST_NAME", "IngestReport", "TableReport", "file_sha256", "ingest"]
+
+MANIFEST_NAME = "manifest.json"
+#: held (fcntl.flock) for the whole ingest; removed when the ingest ends
+LOCK_NAME = ".ingest.lock"
+#: symlink to the published version folder
+CURRENT_NAME = ".current"
+VERSIONS_NAME = ".versions"
+#: symlink to the version published before the current one (kept for readers still on it)
+PREVIOUS_NAME = ".previous"
+#: every temporary name an ingest creates in the processed folder starts with this
+STAGING_PREFIX = ".staging-"
+
+
+@dataclass(frozen=True)
+class TableReport:
+    """One ingested table."""
+
+    table: str
+    rows: int
+    source_file: str
+    source_sha256: str
+    parquet_file: str
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did.
+
+    Attributes
+    ----------
+    tables : list of TableReport
+        In contract table order.
+    raw_dir, processed_dir, manifest_path : Path
+    data_fingerprint : str
+        :func:`modqa_lib.data.io.data_fingerprint` of the raw source files.
+    ingested_at : str
+        ISO 8601 UTC time of the ingest.
+    seconds : float
+        Wall time of the ingest.
+    removed : list of str
+        Parquet files of tables no longer present in raw that were removed.
+    ignored : list of str
+        CSV/parquet files in the raw folder that are not contract tables (a
+        misspelt table name shows up here).
+    stale_cleaned : int
+        Leftovers of interrupted ingests (staging folders, unpublished
+        versions) removed before this one started.
+    """
+
+    tables: list[TableReport]
+    raw_dir: Path
+    processed_dir: Path
+    manifest_path: Path
+    data_fingerprint: str
+    ingested_at: str
+    seconds: float
+    removed: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    stale_cleaned: int = 0
+
+    def summary(self) -> str:
+        """A short human table: table, rows, source file."""
+        w = max([len("table")] + [len(t.table) for t in self.tables])
+        lines = [
+            f"ingested {len(self.tables)} table(s) from {self.raw_dir} into {self.processed_dir} "
+            f"in {self.seconds:.1f} s (data fingerprint {self.data_fingerprint})",
+            f"  {'table':<{w}}  {'rows':>9}  source file",
+        ]
+        lines += [f"  {t.table:<{w}}  {t.rows:>9,}  {t.source_file}" for t in self.tables]
+        if self.removed:
+            lines.append(f"  removed stale: {', '.join(self.removed)} (no longer in raw)")
+        if self.ignored:
+            lines.append(f"  ignored (not a modqa table name): {', '.join(self.ignored)}")
+        if self.stale_cleaned:
+            lines.append(f"  cleaned up {self.stale_cleaned} leftover(s) of an interrupted ingest")
+        return "\n".join(lines)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def ingest(raw_dir: str | os.PathLike, processed_dir: str | os.PathLike) -> IngestReport:
+    """Validate the raw tables and write them as typed parquet, atomically.
+
+    Parameters
+    ----------
+    raw_dir : path-like
+        Folder with ``<table>.csv`` or ``<table>.parquet`` files (read only).
+    processed_dir : path-like
+        Folder to write ``<table>.parquet`` and ``manifest.json`` into (created).
+
+    Returns
+    -------
+    IngestReport
+
+    Raises
+    ------
+    InputFileError
+        Raw folder missing, a required table missing, a table given twice, or a
+        file that cannot be read (empty, not UTF-8, wrong delimiter, bad parquet);
+        every unreadable file is listed.
+    DataContractError
+        Every data contract problem across all tables, at once.
+    ConfigError
+        ``processed_dir`` is the raw folder.
+    ConcurrentRunError
+        Another ingest into ``processed_dir`` is running (the message gives its pid).
+
+    Notes
+    -----
+    The whole ingest holds an exclusive, non-blocking ``fcntl.flock`` on
+    ``processed_dir/.ingest.lock``; the operating system releases it if the
+    process dies. Tables and manifest are staged in a new version folder and
+    published by one atomic switch of the ``.current`` link (see the module
+    docstring), so ``processed_dir`` always shows exactly one ingest's tables,
+    whose SHA-256 ``manifest.json`` records. Tables not in this ingest
+    disappear with the switch. A failed ingest into a folder that did not
+    exist leaves no folder behind.
+    """
+    start = time.perf_counter()
+    raw, out = Path(raw_dir), Path(processed_dir)
+    if out.resolve() == raw.resolve():
+        raise ConfigError(f"{out}: processed folder must not be the raw folder (raw files are never written)")
+    with _ingest_lock(out):
+        cleaned = _remove_stale(out)
+        found, source_sha, typed, ignored = _read_and_validate(raw)
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
+        try:
+            reports, manifest = _stage(staging, raw, found, source_sha, typed)
+            removed = _commit(out, staging, list(typed))
+        finally:
+            if staging.exists():  # renamed into .versions by a commit; left here by a failure
+                shutil.rmtree(staging, ignore_errors=True)
+    return IngestReport(
+        tables=reports,
+        raw_dir=raw,
+        processed_dir=out,
+        manifest_path=out / MANIFEST_NAME,
+        data_fingerprint=manifest["data_fingerprint"],
+        ingested_at=manifest["ingested_at"],
+        seconds=time.perf_counter() - start,
+        removed=removed,
+        ignored=ignored,
+        stale_cleaned=cleaned,
+    )
+
+
+# ------------------------------------------------------------------- reading
+def _read_and_validate(raw: Path) -> tuple[dict[str, Path], dict[str, str], dict[str, pd.DataFrame], list[str]]:
+    """Find, hash, read and validate the raw tables.
+
+    Returns
+    -------
+    found : dict
+        Table name to raw file.
+    source_sha : dict
+        Table name to SHA-256 of its raw file.
+    typed : dict
+        Table name to validated, typed DataFrame.
+    ignored : list of str
+        Raw files that are not contract tables.
+    """
+    found = mio.find_raw_tables(raw)
+    ignored = sorted(
+        p.name
+        for p in raw.iterdir()
+        if p.suffix in mio.RAW_SUFFIXES and p not in found.values() and not p.name.startswith(".")
+    )
+    source_sha, frames, unreadable = {}, {}, []
+    for name, path in found.items():
+        source_sha[name] = file_sha256(path)
+        try:
+            frames[name] = mio.read_raw_table(path, name)
+        except InputFileError as exc:
+            unreadable.append(str(exc))
+    if unreadable:
+        raise InputFileError(
+            "\n".join(unreadable)
+            if len(unreadable) == 1
+            else f"{len(unreadable)} unreadable file(s):\n  " + "\n  ".join(unreadable)
+        )
+    typed = validate_tables(frames, {name: p.name for name, p in found.items()})
+    return found, source_sha, typed, ignored
+
+
+def _stage(
+    staging: Path, raw: Path, found: dict[str, Path], source_sha: dict[str, str], typed: dict[str, pd.DataFrame]
+) -> tuple[list[TableReport], dict]:
+    """Write every table and ``manifest.json`` into ``staging``; return the table reports and manifest."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes 0700; the folder becomes a published version
+    for name, df in typed.items():
+        df.to_parquet(staging / f"{name}.parquet", index=False)
+    reports = [
+        TableReport(name, len(df), found[name].name, source_sha[name], f"{name}.parquet") for name, df in typed.items()
+    ]
+    manifest = {
+        "modqa_version": __version__,
+        "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "raw_dir": str(raw.resolve()),
+        "data_fingerprint": mio.data_fingerprint(list(found.values())),
+        "tables": {
+            r.table: {
+                "rows": r.rows,
+                "source_file": r.source_file,
+                "source_sha256": r.source_sha256,
+                "parquet_file": r.parquet_file,
+                "parquet_sha256": file_sha256(staging / r.parquet_file),
+                "columns": list(typed[r.table].columns),
+            }
+            for r in reports
+        },
+    }
+    mio.write_json_atomic(manifest, staging / MANIFEST_NAME)
+    return reports, manifest
+
+
+# ------------------------------------------------------------------ publishing
+def _symlink_atomic(target: str, link: Path) -> None:
+    """Make ``link`` a symlink to ``target`` (relative), replacing what is there in one step."""
+    tmp = link.parent / f"{STAGING_PREFIX}link-{uuid.uuid4().hex[:8]}"
+    os.symlink(target, tmp)
+    try:
+        os.replace(tmp, link)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _current_version(out: Path) -> Path | None:
+    """The published version folder, or None before the first ingest."""
+    cur = out / CURRENT_NAME
+    if not cur.is_symlink():
+        return None
+    return out / VERSIONS_NAME / Path(os.readlink(cur)).name
+
+
+def _publish(out: Path, staging: Path) -> Path:
+    """Move ``staging`` into ``.versions`` and point ``.current`` at it (the commit point)."""
+    versions = out / VERSIONS_NAME
+    versions.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    version = versions / f"{stamp}-{staging.name.removeprefix(STAGING_PREFIX)}"
+    os.rename(staging, version)
+    _symlink_atomic(f"{VERSIONS_NAME}/{version.name}", out / CURRENT_NAME)
+    return version
+
+
+def _adopt_plain_files(out: Path) -> None:
+    """Put plain ``<table>.parquet``/``manifest.json`` files (older modqa layout) under ``.current``.
+
+    Each file is hard-linked (or copied) into the current version, then replaced
+    by its link, so what readers see never changes and a crash at any step is
+    safe to repeat.
+    """
+    names = [f"{t}.parquet" for t in S.TABLE_NAMES] + [MANIFEST_NAME]
+    plain = [n for n in names if (out / n).is_file() and not (out / n).is_symlink()]
+    if not plain:
+        return
+    version = _current_version(out)
+    if version is None or not version.is_dir():
+        version = _publish(out, Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out)))
+    for n in plain:
+        tmp = version / f"{STAGING_PREFIX}{n}"
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(out / n, tmp)
+        except OSError:  # a file system without hard links
+            shutil.copy2(out / n, tmp)
+        os.replace(tmp, version / n)
+        _symlink_atomic(f"{CURRENT_NAME}/{n}", out / n)
+
+
+def _commit(out: Path, staging: Path, tables: list[str]) -> list[str]:
+    """Publish the staged ``tables``; return the parquet files of tables that went away.
+
+    Links for new tables are made before the switch (they dangle, so readers
+    do not see them yet); links of dropped tables are removed after it, and
+    every version but the new one and the one before it (a reader that
+    resolved ``.current`` just before the switch may still be reading it).
+    """
+    _adopt_plain_files(out)
+    previous = _current_version(out)
+    dropped = [f"{t}.parquet" for t in S.TABLE_NAMES if t not in tables]
+    removed = [n for n in dropped if (out / n).exists()]
+    for n in [f"{t}.parquet" for t in tables] + [MANIFEST_NAME]:
+        link, want = out / n, f"{CURRENT_NAME}/{n}"
+        if not (link.is_symlink() and os.readlink(link) == want):
+            _symlink_atomic(want, link)
+    if previous is not None:  # recorded before the switch, so a kill in between keeps it
+        _symlink_atomic(f"{VERSIONS_NAME}/{previous.name}", out / PREVIOUS_NAME)
+    _publish(out, staging)
+    for n in dropped:
+        if (out / n).is_symlink():
+            (out / n).unlink()
+    keep = _kept_versions(out)  # a reader that resolved the previous version may still read it
+    for old in _versions(out):
+        if old.name not in keep:
+            shutil.rmtree(old, ignore_errors=True)
+    return removed
+
+
+def _versions(out: Path) -> list[Path]:
+    """Version folders, oldest first (their names start with a UTC timestamp)."""
+    v = out / VERSIONS_NAME
+    return (
+        sorted((p for p in v.iterdir() if p.is_dir() and not p.is_symlink()), key=lambda p: p.name)
+        if v.is_dir()
+        else []
+    )
+
+
+def _kept_versions(out: Path) -> set[str]:
+    """Names of the versions an ingest keeps: the published one and the one before it."""
+    kept = set()
+    for link in (out / CURRENT_NAME, out / PREVIOUS_NAME):
+        if link.is_symlink():
+            kept.add(Path(os.readlink(link)).name)
+    return kept
+
+
+def _remove_stale(out: Path) -> int:
+    """Remove what interrupted ingests left (staging folders, unpublished versions); return how many.
+
+    Only called while holding the ingest lock, so no live ingest owns them.
+    """
+    if not out.is_dir():
+        return 0
+    stale = sorted(out.glob(f"{STAGING_PREFIX}*"))
+    keep = _kept_versions(out)
+    if (out / VERSIONS_NAME).is_dir():
+        stale += [v for v in sorted((out / VERSIONS_NAME).iterdir()) if v.name not in keep]
+    for p in stale:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    return len(stale)
+
+
+# ----------------------------------------------------------------------- lock
+@contextmanager
+def _ingest_lock(out: Path) -> Iterator[None]:
+    """Hold the ingest lock of ``out`` (:func:`modqa_lib.data.locks.folder_lock`) for the ``with`` block.
+
+    A folder this call had to create is removed again if the block fails and
+    left it empty, so a failed first ingest leaves nothing behind.
+
+    Raises
+    ------
+    ConcurrentRunError
+        Another ingest into ``out`` is running (the message names its pid).
+    """
+    created = not out.exists()
+    ok = False
+    try:
+        with folder_lock(
+            out, LOCK_NAME, "another ingest into this folder", "wait for it to finish, then run 'modqa ingest' again"
+        ):
+            yield
+            ok = True
+    finally:
+        if created and not ok:
+            try:
+                out.rmdir()
+            except OSError:
+                pass

@@ -1,0 +1,499 @@
+"""Loading and saving: every byte modqa reads or writes goes through here.
+
+Raw tables (``data/raw``) are read, never written. Processed tables
+(``data/processed``) and outputs are written atomically: to a temporary file in
+the same folder, then ``os.replace``, so a crash never leaves half a file.
+
+Keeping I/O behind this module is what lets a later version read weekly logs
+out of core (DuckDB over partitioned parquet or a SQL database) without
+touching scoring or RCA code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from modqa_lib.config import PARAMS_DIR, PROCESSED_DIR, SHARED_REAL_DIR
+from modqa_lib.contract import schema as S
+from modqa_lib.errors import ConfigError, InputFileError
+
+__all__ = [
+    "RAW_SUFFIXES",
+    "add_derived_columns",
+    "atomic_path",
+    "audited_decisions",
+    "data_fingerprint",
+    "find_raw_tables",
+    "load_davidson",
+    "load_processed",
+    "load_site_timezones",
+    "load_targets",
+    "load_yaml",
+    "read_raw_table",
+    "write_csv_atomic",
+    "write_json_atomic",
+    "write_parquet_atomic",
+    "write_text_atomic",
+]
+
+RAW_SUFFIXES = (".csv", ".parquet")
+
+
+# --------------------------------------------------------------------------- raw
+def find_raw_tables(raw_dir: str | os.PathLike) -> dict[str, Path]:
+    """Map table name to its raw file in ``raw_dir``.
+
+    A table may be given as ``<table>.csv`` or ``<table>.parquet`` (not both).
+
+    Raises
+    ------
+    InputFileError
+        If the folder is missing, a table is given twice, or a required table is absent.
+    """
+    raw = Path(raw_dir)
+    if not raw.is_dir():
+        raise InputFileError(f"{raw}: raw data folder not found (run 'modqa demo-data' or put your tables there)")
+    found: dict[str, Path] = {}
+    for name in S.TABLE_NAMES:
+        hits = [raw / f"{name}{suf}" for suf in RAW_SUFFIXES if (raw / f"{name}{suf}").exists()]
+        if len(hits) > 1:
+            raise InputFileError(f"{raw}: table '{name}' given twice ({', '.join(h.name for h in hits)}); keep one")
+        if hits:
+            found[name] = hits[0]
+    missing = [t for t in S.REQUIRED_TABLES if t not in found]
+    if missing:
+        raise InputFileError(
+            f"{raw}: required table(s) missing: " + ", ".join(f"{m}.csv or {m}.parquet" for m in missing)
+        )
+    return found
+
+
+def read_raw_table(path: str | os.PathLike, table: str | None = None) -> pd.DataFrame:
+    """Read one raw table as strings (CSV) or as stored (parquet), untyped.
+
+    Typing and validation happen in :mod:`modqa_lib.contract.validation`; this function
+    only refuses files it cannot read at all, with a message naming the file.
+
+    Parameters
+    ----------
+    path : path-like
+        ``.csv`` (UTF-8, comma-delimited, header row) or ``.parquet``.
+    table : str, optional
+        Table name, used to check the header looks like the contract's.
+
+    Raises
+    ------
+    InputFileError
+        Empty file, not UTF-8, wrong delimiter, unreadable parquet.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(f"{p}: file not found")
+    if p.stat().st_size == 0:
+        raise InputFileError(f"{p}: file is empty (expected a header row and data)")
+    if p.suffix == ".parquet":
+        try:
+            return pd.read_parquet(p)
+        except Exception as exc:  # pyarrow raises several types
+            raise InputFileError(f"{p}: not a readable parquet file ({type(exc).__name__}: {exc})") from None
+    if p.suffix != ".csv":
+        raise InputFileError(f"{p}: unsupported file type '{p.suffix}' (use .csv or .parquet)")
+    with open(p, "rb") as fh:
+        head = fh.read(65536)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # a multibyte char may be cut at the 64 KiB boundary: only complain if the error is not at the end
+        if exc.start < len(head) - 4:
+            raise InputFileError(
+                f"{p}: not UTF-8 encoded (byte 0x{head[exc.start]:02x} at offset {exc.start}); "
+                "re-save the file as UTF-8"
+            ) from None
+    first = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").lstrip("\ufeff")
+    if "," not in first and table is not None and len(S.TABLES[table].columns) > 1:
+        delim = next((d for d in (";", "\t", "|") if d in first), None)
+        hint = f" (it looks '{'TAB' if delim == chr(9) else delim}'-delimited)" if delim else ""
+        raise InputFileError(f"{p}: header has no commas{hint}; modqa reads comma-delimited CSV")
+    try:
+        df = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{p}: not UTF-8 encoded ({exc.reason} at byte {exc.start}); re-save as UTF-8") from None
+    except pd.errors.ParserError as exc:
+        raise InputFileError(f"{p}: malformed CSV ({str(exc).strip()})") from None
+    except pd.errors.EmptyDataError:
+        raise InputFileError(f"{p}: file is empty (expected a header row and data)") from None
+    return df
+
+
+# ------------------------------------------------------------------ atomic writes
+@contextmanager
+def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; move it into place on success.
+
+    On any exception the temporary file is removed and ``target`` is untouched.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; outputs are shared like any file
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_parquet_atomic(df: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write ``df`` to parquet atomically; return the path."""
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, index=False)
+    return Path(path)
+
+
+def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike, **kwargs) -> Path:
+    """Write ``df`` to UTF-8 CSV atomically; return the path."""
+    kwargs.setdefault("index", False)
+    kwargs.setdefault("lineterminator", "\n")
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, **kwargs)
+    return Path(path)
+
+
+def write_text_atomic(text: str, path: str | os.PathLike) -> Path:
+    """Write UTF-8 text atomically; return the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_json_atomic(obj, path: str | os.PathLike) -> Path:
+    """Write ``obj`` as indented, key-sorted JSON atomically; return the path."""
+    return write_text_atomic(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", path)
+
+
+# ---------------------------------------------------------------------- processed
+def processed_snapshot(processed_dir: str | os.PathLike | None = None) -> Path:
+    """The folder holding one consistent published version of the processed data.
+
+    ``modqa ingest`` publishes by switching the ``.current`` link of the
+    processed folder (:mod:`modqa_lib.data.ingest`). Resolving it once and reading
+    every table and the manifest from the resolved folder means an ingest that
+    publishes while a reader is loading cannot hand it tables from two
+    versions. A folder without ``.current`` (plain files) is returned as is.
+    """
+    d = Path(processed_dir or PROCESSED_DIR)
+    current = d / ".current"
+    if current.is_symlink() or current.is_dir():
+        return Path(os.path.realpath(current))
+    return d
+
+
+def load_processed(
+    processed_dir: str | os.PathLike | None = None, tables: Iterable[str] | None = None
+) -> dict[str, pd.DataFrame]:
+    """Load typed tables written by ``modqa ingest``.
+
+    Parameters
+    ----------
+    processed_dir : path-like, optional
+        Defaults to ``data/processed``.
+    tables : iterable of str, optional
+        Which tables; default all that exist (decisions and audits are required).
+
+    Raises
+    ------
+    InputFileError
+        If a requested or required table has not been ingested yet.
+    """
+    d = processed_snapshot(processed_dir)
+    wanted = (
+        list(tables)
+        if tables is not None
+        else [t for t in S.TABLE_NAMES if (d / f"{t}.parquet").exists() or t in S.REQUIRED_TABLES]
+    )
+    out: dict[str, pd.DataFrame] = {}
+    for t in wanted:
+        p = d / f"{t}.parquet"
+        if not p.exists():
+            raise InputFileError(f"{p}: not found; run 'modqa ingest' first (make run does it)")
+        out[t] = pd.read_parquet(p)
+    return out
+
+
+def data_fingerprint(frames: Mapping[str, pd.DataFrame] | pd.DataFrame | Iterable[os.PathLike]) -> str:
+    """A short, stable SHA-256 fingerprint of the data a result was computed from.
+
+    Parameters
+    ----------
+    frames : mapping of name to DataFrame, a DataFrame, or file paths
+        DataFrames are hashed row-wise with :func:`pandas.util.hash_pandas_object`
+        (content, not memory layout); files by their bytes.
+
+    Returns
+    -------
+    str
+        16 hex characters.
+    """
+    h = hashlib.sha256()
+    if isinstance(frames, pd.DataFrame):
+        frames = {"_": frames}
+    if isinstance(frames, Mapping):
+        for name in sorted(frames):
+            df = frames[name]
+            h.update(name.encode())
+            h.update(",".join(map(str, df.columns)).encode())
+            h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    else:
+        for p in sorted(Path(x) for x in frames):
+            h.update(p.name.encode())
+            with open(p, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+# ------------------------------------------------------------------ derived frame
+def _tenure_band(days: pd.Series) -> pd.Series:
+    bands = pd.cut(
+        days.astype("float"), [-np.inf, 30, 90, 365, np.inf], right=False, labels=["<30d", "30-90d", "90-365d", ">365d"]
+    )
+    return bands.astype("string")
+
+
+def add_derived_columns(decisions: pd.DataFrame, site_timezones: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Add WEEK, HOUR, SHIFT and TENURE_BAND to a decisions frame (copy).
+
+    Parameters
+    ----------
+    decisions : DataFrame
+        Needs DECIDED_AT (tz-aware), SITE and MODERATOR_TENURE_DAYS.
+    site_timezones : mapping, optional
+        Site to IANA time zone; default ``params/sites.yaml``. Sites not listed use UTC.
+
+    Returns
+    -------
+    DataFrame
+        ``week`` (Monday of the ISO week, UTC, as Timestamp), ``hour`` (site local),
+        ``shift`` (day 07-15, evening 15-23, night 23-07 site local), ``tenure_band``.
+    """
+    tz = dict(site_timezones if site_timezones is not None else load_site_timezones())
+    out = decisions.copy()
+    ts = pd.to_datetime(out[S.DECIDED_AT], utc=True)
+    out[S.WEEK] = (ts.dt.tz_localize(None).dt.normalize() - pd.to_timedelta(ts.dt.day_of_week, unit="D")).astype(
+        "datetime64[ns]"
+    )
+    hour = pd.Series(ts.dt.hour.to_numpy(), index=out.index)
+    for site, zone in tz.items():
+        m = (out[S.SITE] == site).to_numpy()
+        if m.any():
+            hour[m] = ts[m].dt.tz_convert(zone).dt.hour.to_numpy()
+    out[S.HOUR] = hour.astype("int64")
+    out[S.SHIFT] = np.select([(hour >= 7) & (hour < 15), (hour >= 15) & (hour < 23)], ["day", "evening"], "night")
+    out[S.TENURE_BAND] = _tenure_band(out[S.MODERATOR_TENURE_DAYS])
+    return out
+
+
+def audited_decisions(
+    tables: Mapping[str, pd.DataFrame], include_golden: bool = False, site_timezones: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """Audits joined to their decisions, with derived columns: the frame scoring and RCA use.
+
+    Parameters
+    ----------
+    tables : mapping
+        At least ``decisions`` and ``audits`` (as returned by :func:`load_processed`).
+    include_golden : bool, default False
+        Golden (known-answer) audits test the auditors, not the sample design; they
+        are excluded from accuracy estimates unless asked for.
+
+    Returns
+    -------
+    DataFrame
+        One row per audit: every audit column, every decision column, and
+        ``week``, ``hour``, ``shift``, ``tenure_band``.
+    """
+    audits = tables["audits"]
+    if not include_golden:
+        audits = audits[~audits[S.IS_GOLDEN].astype(bool)]
+    joined = audits.merge(tables["decisions"], on=S.DECISION_ID, how="inner", validate="many_to_one")
+    # derive after the join: only audited rows need week/shift (a weekly log has ~15x more decisions)
+    return add_derived_columns(joined, site_timezones)
+
+
+# ------------------------------------------------------------------------ params
+def load_yaml(name_or_path: str | os.PathLike) -> dict:
+    """Read a YAML file from ``params/`` (by name) or a path; ConfigError if unreadable."""
+    p = Path(name_or_path)
+    if not p.suffix:
+        p = PARAMS_DIR / f"{p}.yaml"
+    elif not p.is_absolute() and not p.exists():
+        p = PARAMS_DIR / p
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: invalid YAML ({exc})") from None
+    return data or {}
+
+
+def load_targets(path: str | os.PathLike | None = None) -> dict:
+    """KPI targets (``params/targets.yaml``)."""
+    return load_yaml(path or "targets")
+
+
+def load_site_timezones(path: str | os.PathLike | None = None) -> dict[str, str]:
+    """Site to IANA time zone (``params/sites.yaml``); empty if the file is absent."""
+    p = Path(path) if path else PARAMS_DIR / "sites.yaml"
+    if not p.exists():
+        return {}
+    return {
+        str(k): str(v["timezone"] if isinstance(v, dict) else v) for k, v in (load_yaml(p).get("sites") or {}).items()
+    }
+
+
+# --------------------------------------------------------------------- real data
+DAVIDSON_CLASSES = {0: "hate_speech", 1: "offensive_language", 2: "neither"}
+
+
+def load_davidson(path: str | os.PathLike | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Load Davidson et al. (2017) crowd labels into the calibration and golden shapes.
+
+    Each tweet is an item; each crowd vote becomes one calibration row (raters
+    are anonymous on CrowdFlower, so rater ids are per-item vote slots
+    ``r1..rK`` and must not be read as the same person across items). The
+    majority ``class`` is the gold label.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        Defaults to ``SHARED_REAL_DIR / "davidson2017_labeled_data.csv"``.
+
+    Returns
+    -------
+    calibration : DataFrame
+        SESSION_ID ("davidson2017"), ITEM_ID, RATER_ID, RATER_GROUP ("crowd"), LABEL.
+    golden : DataFrame
+        ITEM_ID, GOLD_LABEL, POLICY ("hate_speech"), plus ``text`` (raw tweet:
+        offensive; escape before display) and ``n_raters``.
+
+    Notes
+    -----
+    Davidson, Warmsley, Macy, Weber (2017), ICWSM. MIT licence. Labels are the
+    paper's three classes (hate_speech, offensive_language, neither), not the
+    modqa policy taxonomy.
+    """
+    p = Path(path) if path else SHARED_REAL_DIR / "davidson2017_labeled_data.csv"
+    if not p.exists():
+        raise InputFileError(f"{p}: Davidson et al. (2017) data not found")
+    raw = pd.read_csv(p, index_col=0, encoding="utf-8")
+    need = {"count", "hate_speech", "offensive_language", "neither", "class", "tweet"}
+    missing = need - set(raw.columns)
+    if missing:
+        raise InputFileError(f"{p}: missing column(s) {sorted(missing)}")
+    bad = raw["count"] != raw[["hate_speech", "offensive_language", "neither"]].sum(axis=1)
+    if bad.any():
+        raise InputFileError(
+            f"{p}: column 'count' != sum of votes in rows {list(raw.index[bad][:5])} ({int(bad.sum())} rows)"
+        )
+    item = "dav-" + raw.index.astype(str)
+    votes = raw[["hate_speech", "offensive_language", "neither"]].to_numpy()
+    labels = np.array(list(DAVIDSON_CLASSES.values()))
+    rep_item = np.repeat(np.repeat(item.to_numpy(), 3), votes.ravel())
+    rep_label = np.repeat(np.tile(labels, len(raw)), votes.ravel())
+    cal = pd.DataFrame({S.SESSION_ID: "davidson2017", S.ITEM_ID: rep_item, S.LABEL: rep_label})
+    cal[S.RATER_ID] = "r" + (cal.groupby(S.ITEM_ID).cumcount() + 1).astype(str)
+    cal[S.RATER_GROUP] = "crowd"
+    cal = cal[[S.SESSION_ID, S.ITEM_ID, S.RATER_ID, S.RATER_GROUP, S.LABEL]]
+    golden = pd.DataFrame(
+        {
+            S.ITEM_ID: item,
+            S.GOLD_LABEL: raw["class"].map(DAVIDSON_CLASSES).to_numpy(),
+            S.POLICY: "hate_speech",
+            "text": raw["tweet"].to_numpy(),
+            "n_raters": raw["count"].to_numpy(),
+        }
+    )
+    return cal.reset_index(drop=True), golden.reset_index(drop=True)
+
+
+def load_calibration(
+    source: str = "demo", session: str | None = None, processed_dir: str | os.PathLike | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Calibration votes and gold answers from the processed data or from the real Davidson data.
+
+    Parameters
+    ----------
+    source : {"demo", "davidson2017"}
+        ``"demo"``: the processed ``calibration`` and ``golden`` tables;
+        ``"davidson2017"``: :func:`load_davidson` (real crowd labels).
+    session : str, optional
+        Keep one session; None, "" or "ALL" keep all.
+    processed_dir : path-like, optional
+
+    Returns
+    -------
+    calibration, golden : DataFrame
+        Golden has no ``text`` column (tweets are never shown in reports).
+
+    Raises
+    ------
+    ConfigError
+        Unknown source or session (the message lists the known sessions).
+    """
+    if source == "demo":
+        t = load_processed(processed_dir or None, tables=["calibration", "golden"])
+        cal, golden = t["calibration"], t["golden"]
+    elif source == "davidson2017":
+        cal, golden = load_davidson()
+        golden = golden.drop(columns=["text"])
+    else:
+        raise ConfigError(f"calibration source '{source}': use 'demo' or 'davidson2017'")
+    if session not in (None, "", "ALL", "all"):
+        known = sorted(cal[S.SESSION_ID].unique())
+        if session not in known:
+            raise ConfigError(f"calibration session '{session}' not found; known: {', '.join(known)}")
+        cal = cal[cal[S.SESSION_ID] == session]
+    return cal.reset_index(drop=True), golden.reset_index(drop=True)
+
+
+__all__ += ["load_calibration"]
+
+
+def processed_fingerprint(processed: str | os.PathLike | None = None) -> str | None:
+    """Fingerprint of the processed data; None if there is none.
+
+    ``data_fingerprint`` (or ``fingerprint``) from ``<processed>/manifest.json``
+    as written by ``modqa ingest`` (a fingerprint of the raw files), else
+    :func:`modqa_lib.data.io.data_fingerprint` of the parquet files.
+    """
+    d = processed_snapshot(processed)
+    man = d / "manifest.json"
+    if man.exists():
+        try:
+            info = json.loads(man.read_text(encoding="utf-8"))
+            fp = info.get("data_fingerprint") or info.get("fingerprint")
+        except (OSError, ValueError, AttributeError):
+            fp = None
+        if fp:
+            return str(fp)
+    files = sorted(d.glob("*.parquet"))
+    return data_fingerprint(files) if files else None
+
+
+__all__ += ["processed_fingerprint", "processed_snapshot"]

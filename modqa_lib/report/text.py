@@ -1,0 +1,155 @@
+"""Plain-text reports about the data (``modqa summary``).
+
+Every rate is printed with its n and a 95% Wilson interval [1]_ computed with
+:func:`statsmodels.stats.proportion.proportion_confint`.
+
+References
+----------
+.. [1] Wilson, E. B. (1927). Probable inference, the law of succession, and
+   statistical inference. Journal of the American Statistical Association,
+   22(158), 209-212.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+from statsmodels.stats.proportion import proportion_confint
+
+from modqa_lib.config import PROCESSED_DIR
+from modqa_lib.contract import schema as S
+from modqa_lib.data import io as mio
+
+__all__ = ["format_rate", "processed_summary"]
+
+
+def format_rate(k: int, n: int, alpha: float = 0.05, method: str = "wilson") -> str:
+    """``k/n`` as a percentage with its n and confidence interval, e.g. ``93.1% (n=1,204; 95% CI 91.5-94.4%)``.
+
+    Parameters
+    ----------
+    k, n : int
+        Successes and trials.
+    alpha : float, default 0.05
+    method : {"wilson", "beta", "agresti_coull", "jeffreys"}
+        Passed to :func:`statsmodels.stats.proportion.proportion_confint`.
+
+    Returns
+    -------
+    str
+        ``"n/a (n=0)"`` when ``n`` is 0.
+
+    Examples
+    --------
+    >>> format_rate(90, 100)
+    '90.0% (n=100; 95% Wilson CI 82.6-94.5%)'
+    """
+    if n == 0:
+        return "n/a (n=0)"
+    lo, hi = proportion_confint(k, n, alpha=alpha, method=method)
+    name = {
+        "wilson": "Wilson",
+        "beta": "Clopper-Pearson",
+        "agresti_coull": "Agresti-Coull",
+        "jeffreys": "Jeffreys",
+    }.get(method, method)
+    return f"{100 * k / n:.1f}% (n={n:,}; {100 * (1 - alpha):g}% {name} CI {100 * lo:.1f}-{100 * hi:.1f}%)"
+
+
+def processed_summary(processed_dir: str | os.PathLike | None = None) -> str:
+    """What the processed data holds, in a few plain-text lines.
+
+    Parameters
+    ----------
+    processed_dir : path-like, optional
+        Defaults to ``data/processed``.
+
+    Returns
+    -------
+    str
+        Source and fingerprint (from ``manifest.json``), rows per table, the
+        decision date range, counts of vendors, sites, markets and policies,
+        audited decisions, the audited accuracy (non-golden audits, unweighted)
+        overall and on critical policies, and the auditors' accuracy on golden
+        items; every rate with its n and 95% Wilson CI.
+
+    Raises
+    ------
+    InputFileError
+        If decisions or audits have not been ingested.
+
+    Notes
+    -----
+    The accuracy here is the raw share of audited decisions QA agreed with. The
+    QA sample over-represents risky slices, so this is not the population
+    accuracy; :mod:`modqa_lib.stats.scoring` gives design-weighted estimates.
+    """
+    d = Path(processed_dir or PROCESSED_DIR)
+    snap = mio.processed_snapshot(d)  # tables and manifest of one published version
+    t = mio.load_processed(snap)
+    tax = S.load_taxonomy()
+    dec, aud = t["decisions"], t["audits"]
+    lines = [f"processed data in {d}"]
+
+    man = snap / "manifest.json"
+    if man.exists():
+        try:
+            m = json.loads(man.read_text(encoding="utf-8"))
+            lines.append(
+                f"  ingested {m.get('ingested_at', '?')} from {m.get('raw_dir', '?')} "
+                f"(data fingerprint {m.get('data_fingerprint', '?')})"
+            )
+        except (OSError, ValueError):
+            lines.append("  manifest.json unreadable")
+
+    w = max(len(k) for k in t)
+    lines.append("tables")
+    lines += [f"  {name:<{w}}  {len(df):>9,} rows" for name, df in t.items()]
+
+    lines.append("decisions")
+    if len(dec):
+        ts = pd.to_datetime(dec[S.DECIDED_AT], utc=True)
+        weeks = ts.dt.tz_localize(None).dt.to_period("W-SUN").nunique()
+        lines.append(f"  decided {ts.min():%Y-%m-%d} to {ts.max():%Y-%m-%d} (UTC), {weeks} ISO week(s)")
+    counts = ", ".join(
+        f"{dec[c].nunique():,} {word}"
+        for c, word in ((S.VENDOR, "vendors"), (S.SITE, "sites"), (S.MARKET, "markets"), (S.POLICY, "policies"))
+    )
+    lines.append(f"  {counts}")
+    by_channel = dec[S.CHANNEL].value_counts()
+    lines.append("  channels: " + ", ".join(f"{c} {int(by_channel.get(c, 0)):,}" for c in tax.channels))
+
+    golden = aud[S.IS_GOLDEN].astype(bool).to_numpy()
+    reg = aud[~golden]
+    n_dec = reg[S.DECISION_ID].nunique()
+    lines.append("audits")
+    lines.append(f"  {len(aud):,} audits: {len(reg):,} sampled, {int(golden.sum()):,} golden")
+    lines.append(
+        f"  audited decisions: {n_dec:,} of {len(dec):,} ({100 * n_dec / len(dec):.1f}%)"
+        if len(dec)
+        else "  audited decisions: 0"
+    )
+    err = reg[S.IS_ERROR].astype(bool).to_numpy()
+    n = len(reg)
+    lines.append(f"  audited accuracy (sampled audits, unweighted): {format_rate(int(n - err.sum()), n)}")
+    if len(reg):
+        pol = reg[[S.DECISION_ID]].merge(dec[[S.DECISION_ID, S.POLICY]], on=S.DECISION_ID, how="left")[S.POLICY]
+        crit = pol.isin(sorted(tax.critical_policies)).to_numpy()
+        nc = int(crit.sum())
+        lines.append(
+            f"    on critical policies ({', '.join(sorted(tax.critical_policies))}): "
+            f"{format_rate(int(nc - err[crit].sum()), nc)}"
+        )
+    if "golden" in t and golden.any():
+        g = aud[golden].merge(
+            t["golden"][[S.ITEM_ID, S.GOLD_LABEL]], left_on=S.DECISION_ID, right_on=S.ITEM_ID, how="inner"
+        )
+        right = int((g[S.QA_LABEL].astype(str) == g[S.GOLD_LABEL].astype(str)).sum())
+        lines.append(f"  auditors' accuracy on golden items: {format_rate(right, len(g))}")
+    lines.append(
+        "  (raw sample shares: the QA sample over-weights risky slices; see scoring for design-weighted estimates)"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Running: batches of notebooks and the command line."""

@@ -1,0 +1,143 @@
+"""Run families, statuses and small helpers shared by the batch package."""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from modqa_lib.config import PROJ_ROOT
+from modqa_lib.contract import schema as S
+from modqa_lib.errors import ConfigError
+
+STATUSES = ("ok", "failed", "timeout", "pending")
+_TIMEOUT_ENAME = "UnitTimeout"
+
+#: How each run family finds its units; what it runs comes from its params YAML.
+FAMILIES: dict[str, dict[str, Any]] = {
+    "vendor": {
+        "params_file": "vendors.yaml",
+        "section": None,
+        "column": S.VENDOR,
+        "unit_parameter": "vendor",
+        "exclude": ("Platform",),
+        "vendor_facing": True,
+    },
+    "site": {
+        "params_file": "vendors.yaml",
+        "section": "by_site",
+        "column": S.SITE,
+        "unit_parameter": "site",
+        "exclude": ("model",),
+        "vendor_facing": True,
+    },
+    "market": {
+        "params_file": "markets.yaml",
+        "section": None,
+        "column": S.MARKET,
+        "unit_parameter": "market",
+        "exclude": (),
+        "vendor_facing": False,
+    },
+    "consolidated": {
+        "params_file": "consolidated.yaml",
+        "section": None,
+        "column": None,
+        "unit_parameter": None,
+        "exclude": (),
+        "vendor_facing": False,
+    },
+}
+#: held (:func:`modqa_lib.data.locks.folder_lock`) in the run folder while a batch writes it
+LOCK_NAME = ".batch.lock"
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+# ------------------------------------------------------------------- helpers
+def unit_slug(unit: str) -> str:
+    """Filesystem-safe folder name of a unit: ``"Vendor B"`` -> ``"vendor-b"``.
+
+    Examples
+    --------
+    >>> unit_slug("Kuala Lumpur"), unit_slug("São Paulo / BR")
+    ('kuala-lumpur', 'sao-paulo-br')
+    """
+    text = unicodedata.normalize("NFKD", str(unit)).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60].strip("-")
+    if not slug:
+        import hashlib
+
+        slug = "unit-" + hashlib.sha256(str(unit).encode()).hexdigest()[:8]
+    return slug
+
+
+def parse_period(period: str) -> tuple[str, Any]:
+    """Validate a period string.
+
+    Parameters
+    ----------
+    period : str
+        ``"last:N"`` (the last N ISO weeks, N >= 1), ``"all"`` or
+        ``"YYYY-MM-DD:YYYY-MM-DD"`` (inclusive).
+
+    Returns
+    -------
+    tuple
+        ``("last", N)``, ``("all", None)`` or ``("range", (start, end))`` with
+        ``datetime.date`` values.
+
+    Raises
+    ------
+    ConfigError
+        With the accepted forms.
+    """
+    p = str(period).strip()
+    if p == "all":
+        return "all", None
+    m = re.fullmatch(r"last:(\d+)", p)
+    if m and int(m.group(1)) >= 1:
+        return "last", int(m.group(1))
+    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2}):(\d{4}-\d{2}-\d{2})", p)
+    if m:
+        try:
+            start, end = date.fromisoformat(m.group(1)), date.fromisoformat(m.group(2))
+        except ValueError as exc:
+            raise ConfigError(f"period {period!r}: {exc}") from None
+        if start > end:
+            raise ConfigError(f"period {period!r}: start is after end")
+        return "range", (start, end)
+    raise ConfigError(
+        f"period {period!r} not understood: use 'last:N' (N weeks, N >= 1), 'all' or 'YYYY-MM-DD:YYYY-MM-DD'"
+    )
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _rel(path: Path, base: Path) -> str:
+    try:
+        return Path(os.path.relpath(path, base)).as_posix()
+    except ValueError:  # pragma: no cover - other drive on Windows
+        return Path(path).as_posix()
+
+
+def _display_path(path: str | os.PathLike) -> str:
+    p = Path(path).resolve()
+    try:
+        return p.relative_to(PROJ_ROOT.resolve()).as_posix()
+    except ValueError:
+        return p.as_posix()
+
+
+def _one_line(text: Any, limit: int = 300) -> str:
+    line = " ".join(str(text).strip().splitlines()[:1]) if str(text).strip() else ""
+    line = re.sub(r"\x1b\[[0-9;]*m", "", line)
+    return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -1,0 +1,111 @@
+"""The run manifest and the run's index.html."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import urllib.parse
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from modqa_lib.data.io import write_text_atomic
+from modqa_lib.errors import ConfigError
+from modqa_lib.run.batch._common import FAMILIES
+
+
+# ------------------------------------------------------------------ manifest
+def _read_manifest(run_dir: Path) -> dict | None:
+    p = run_dir / "manifest.json"
+    if not p.exists():
+        return None
+    try:
+        m = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{p}: unreadable manifest ({exc}); start a new run id") from None
+    if not isinstance(m, dict) or not isinstance(m.get("units"), dict):
+        raise ConfigError(f"{p}: not a modqa batch manifest")
+    return m
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _headline_cell(head: Mapping[str, Any], esc) -> str:
+    """Headline figures for the index: the accuracy as "95.0% (95% CI 94.1–95.9%; n = 2,647)", then the rest."""
+    head = dict(head)
+    parts = []
+    acc, lo, hi, n = (head.get(k) for k in ("accuracy", "ci_low", "ci_high", "n"))
+    if all(isinstance(v, (int, float)) for v in (acc, lo, hi, n)):
+        parts.append(f"accuracy <b>{acc:.1%}</b> (95% CI {lo:.1%}–{hi:.1%}; n = {int(n):,})")
+        for k in ("accuracy", "ci_low", "ci_high", "n", "unit", "period"):
+            head.pop(k, None)
+    crit, clo, chi = (head.get(k) for k in ("critical_rate", "critical_ci_low", "critical_ci_high"))
+    if all(isinstance(v, (int, float)) for v in (crit, clo, chi)):
+        parts.append(f"critical-error rate <b>{crit:.2%}</b> (95% CI {clo:.2%}–{chi:.2%})")
+        for k in ("critical_rate", "critical_ci_low", "critical_ci_high"):
+            head.pop(k, None)
+    for k, v in head.items():
+        shown = f"{v:.2%}" if isinstance(v, float) and ("rate" in k or "precision" in k or "recall" in k) else _fmt(v)
+        parts.append(f"{esc(k.replace('_', ' '))} <b>{esc(shown)}</b>")
+    return " · ".join(parts) or "—"
+
+
+def write_index(run_dir: str | os.PathLike, manifest: Mapping[str, Any]) -> Path:
+    """Write ``index.html`` of a run: every unit with status, headline and a relative link.
+
+    Everything is escaped; the page has no script and loads nothing.
+    """
+    from modqa_lib.report.export import CSP, scrub_paths
+
+    run_dir = Path(run_dir)
+    esc = lambda v: html.escape("" if v is None else str(v), quote=True)  # noqa: E731
+    sections = []
+    units = list(manifest.get("units", {}).values())
+    for fam in [f for f in FAMILIES if any(u.get("family") == f for u in units)]:
+        finfo = manifest.get("families", {}).get(fam, {})
+        rows = []
+        for u in [u for u in units if u.get("family") == fam]:
+            outs = u.get("outputs") or {}
+            link = outs.get("html") if u.get("status") == "ok" else None
+            target, label = (link, "report") if link else (outs.get("notebook"), "executed notebook")
+            href = f'<a href="{esc(urllib.parse.quote(target))}">{esc(label)}</a>' if target else "—"
+            fig = _headline_cell(u.get("headline") or {}, esc)
+            dur = f"{u['duration_s']:.1f}s" if isinstance(u.get("duration_s"), (int, float)) else "—"
+            err = esc(scrub_paths(u.get("error") or ""))
+            rows.append(
+                f'<tr class="st-{esc(u.get("status"))}"><td>{esc(u.get("unit"))}</td>'
+                f'<td class="status">{esc(u.get("status"))}</td><td>{fig}</td><td>{dur}</td>'
+                f'<td>{href}</td><td class="err">{err}</td></tr>'
+            )
+        sections.append(
+            f'<section><h2>{esc(fam)}</h2><p class="meta">notebook '
+            f"{esc(scrub_paths(str(finfo.get('notebook'))))} · "
+            f"period {esc(finfo.get('period'))} · data {esc(finfo.get('data_fingerprint') or '—')}</p>"
+            "<table><thead><tr><th>Unit</th><th>Status</th><th>Headline</th><th>Duration</th>"
+            f"<th>Link</th><th>Error</th></tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
+        )
+    doc = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{esc(CSP)}">
+<title>modqa run {esc(manifest.get("run_id"))}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }}
+table {{ border-collapse: collapse; width: 100%; margin-bottom: 2em; }}
+th, td {{ border-bottom: 1px solid #ddd; padding: 0.35em 0.6em; text-align: left; vertical-align: top; }}
+th {{ background: #f3f3f3; }}
+.status {{ font-weight: 600; }} .st-ok .status {{ color: #1a7f37; }}
+.st-failed .status, .st-timeout .status, .st-pending .status {{ color: #b42318; }}
+.err {{ font-family: monospace; font-size: 0.85em; color: #555; max-width: 40em; }}
+.meta {{ color: #555; font-size: 0.9em; }}
+</style></head>
+<body><h1>modqa run {esc(manifest.get("run_id"))}</h1>
+<p class="meta">updated {esc(manifest.get("updated"))} · internal page: it names every vendor</p>
+{"".join(sections)}
+</body></html>
+"""
+    return write_text_atomic(doc, run_dir / "index.html")

@@ -1,0 +1,347 @@
+"""Units of a batch (specs and results) and the per-unit run (papermill + export)."""
+
+from __future__ import annotations
+
+import glob
+import math
+import os
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modqa_lib.errors import BatchError, ModqaError
+from modqa_lib.report.notebook_headline import read_headline
+from modqa_lib.run.batch._common import _TIMEOUT_ENAME, STATUSES, _display_path, _iso, _one_line, _rel, _utcnow
+
+
+# ---------------------------------------------------------------- dataclasses
+@dataclass
+class UnitSpec:
+    """Everything :func:`run_unit` needs; plain data, picklable (Dask-ready).
+
+    Attributes
+    ----------
+    family : {"vendor", "site", "market", "consolidated"}
+    unit : str
+        Unit name as in the data ("Vendor B", "Kuala Lumpur", "BR").
+    slug : str
+        Output folder name below ``run_dir``.
+    notebook : str
+        Absolute path of the input notebook.
+    parameters : dict
+        Papermill parameters.
+    run_dir : str
+        ``outputs/<run-id>``.
+    title : str
+        Report title.
+    timeout : float
+        Seconds for the whole notebook run (kernel start included).
+    meta : dict
+        ``period``, ``data_fingerprint``, ``run_id``: for the header and manifest.
+    privacy : dict or None
+        For vendor-facing reports: ``focus_vendor``, ``vendors`` (list),
+        ``sites`` (site -> vendor), ``moderator_ids`` (id -> vendor).
+    kernel_name : str
+    cwd : str or None
+        Kernel working directory; default the notebook's folder.
+    start_timeout : float
+        Seconds to wait for the kernel to start.
+    """
+
+    family: str
+    unit: str
+    slug: str
+    notebook: str
+    parameters: dict
+    run_dir: str
+    title: str
+    timeout: float = 900.0
+    meta: dict = field(default_factory=dict)
+    privacy: dict | None = None
+    kernel_name: str = "python3"
+    cwd: str | None = None
+    start_timeout: float = 60.0
+
+
+@dataclass
+class UnitResult:
+    """Outcome of one unit, as stored in the manifest.
+
+    Attributes
+    ----------
+    status : {"ok", "failed", "timeout", "pending"}
+    outputs : dict
+        ``notebook`` and (when ok) ``html``: paths relative to the run folder.
+    error : str or None
+        One line: exception name and message, with the failing cell.
+    headline : dict or None
+        Figures from :func:`record_headline`.
+    warnings : list of str
+        Export warnings (size, removed markup), skipped checks.
+    """
+
+    family: str
+    unit: str
+    slug: str
+    status: str
+    started: str | None = None
+    finished: str | None = None
+    duration_s: float | None = None
+    parameters: dict = field(default_factory=dict)
+    notebook: str | None = None
+    data_fingerprint: str | None = None
+    outputs: dict = field(default_factory=dict)
+    error: str | None = None
+    headline: dict | None = None
+    warnings: list = field(default_factory=list)
+    html_bytes: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> UnitResult:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass
+class BatchResult:
+    """All units of one family in a run (those rerun now and those kept).
+
+    Attributes
+    ----------
+    run_id : str
+    run_dir : Path
+    family : str
+    units : list of UnitResult
+        In unit order.
+    ran : list of str
+        Units executed by this call (all of them unless resuming).
+    warnings : list of str
+    """
+
+    run_id: str
+    run_dir: Path
+    family: str
+    units: list[UnitResult]
+    ran: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True if every unit is ok (and there was at least one)."""
+        return bool(self.units) and all(u.ok for u in self.units)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.run_dir / "manifest.json"
+
+    @property
+    def index_path(self) -> Path:
+        return self.run_dir / "index.html"
+
+    @property
+    def failed(self) -> list[UnitResult]:
+        return [u for u in self.units if not u.ok]
+
+    def summary(self) -> str:
+        """A plain table: unit, status, duration, error; then where the index is."""
+        counts = {s: sum(u.status == s for u in self.units) for s in STATUSES}
+        head = f"run {self.run_id} ({self.family}): {len(self.units)} unit(s): " + ", ".join(
+            f"{n} {s}" for s, n in counts.items() if n
+        )
+        rows = [("unit", "status", "duration", "error")]
+        for u in self.units:
+            dur = f"{u.duration_s:.1f}s" if u.duration_s is not None else "-"
+            status = u.status if u.unit in self.ran else f"{u.status} (kept)"
+            rows.append((u.unit, status, dur, _one_line(u.error or "", 120)))
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        lines = [head] + ["  ".join(r[i].ljust(widths[i]) if i < 3 else r[i] for i in range(4)).rstrip() for r in rows]
+        lines += [f"warning: {w}" for w in self.warnings]
+        lines.append(f"index: {self.index_path}")
+        return "\n".join(lines)
+
+    def raise_for_status(self) -> BatchResult:
+        """Raise :class:`BatchError` naming the failed units, else return self."""
+        if not self.ok:
+            bad = ", ".join(f"{u.unit} ({u.status})" for u in self.failed) or "no units"
+            raise BatchError(f"run {self.run_id}: {bad}; see {self.manifest_path}")
+        return self
+
+
+# ------------------------------------------------------------------ run_unit
+def run_unit(spec: UnitSpec) -> UnitResult:
+    """Execute one unit's notebook, export it, check it; never raises.
+
+    Steps: papermill executes ``spec.notebook`` into a temporary file in the
+    unit folder (kernel ``spec.kernel_name``, working directory the notebook's
+    folder, no log or progress output) with a wall-clock budget of
+    ``spec.timeout`` seconds shared by all cells; the executed notebook, with
+    the headline figures in ``metadata.modqa`` and any error in place, is moved
+    to ``<slug>/<stem>.ipynb``. If the run succeeded it is exported to HTML
+    (:func:`modqa_lib.report.export.export_html`), and for vendor-facing reports
+    checked with :func:`modqa_lib.report.privacy.assert_no_foreign_names` before the
+    HTML is moved into place: a leak fails the unit and publishes nothing.
+    Outputs of an earlier attempt at the unit, and temporary files left by an
+    attempt that was killed, are removed first.
+
+    Parameters
+    ----------
+    spec : UnitSpec
+
+    Returns
+    -------
+    UnitResult
+        ``status`` "ok", "failed" (any exception: cell error, kernel death,
+        export or privacy failure) or "timeout"; ``error`` is one line naming
+        the exception, its message and the cell.
+    """
+    import nbformat
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    started = _utcnow()
+    t0 = time.monotonic()
+    deadline = t0 + float(spec.timeout)
+    run_dir = Path(spec.run_dir)
+    unit_dir = run_dir / spec.slug
+    stem = Path(spec.notebook).stem
+    nb_out, html_out = unit_dir / f"{stem}.ipynb", unit_dir / f"{stem}.html"
+    tag = uuid.uuid4().hex[:8]
+    tmp_nb, tmp_html = unit_dir / f".{stem}.{tag}.partial.ipynb", unit_dir / f".{stem}.{tag}.partial.html"
+    status, error, warnings, html_bytes, headline = "ok", None, [], None, None
+    outputs: dict[str, str] = {}
+    cwd = spec.cwd or str(Path(spec.notebook).parent)
+
+    def cell_budget(cell) -> int:  # every cell gets what is left of the unit's budget
+        return max(1, math.ceil(deadline - time.monotonic()))
+
+    timed_out: dict[str, Any] = {}
+
+    def on_cell_error(cell=None, cell_index=None, execute_reply=None, **_):
+        if ((execute_reply or {}).get("content") or {}).get("ename") == _TIMEOUT_ENAME:
+            timed_out.setdefault("cell", cell_index)
+
+    try:
+        unit_dir.mkdir(parents=True, exist_ok=True)
+        # a rerun never leaves an older attempt's files behind, nor the temporary files of an
+        # attempt that was killed (run_batch never runs one unit twice at the same time)
+        for stale in (html_out, nb_out, *unit_dir.glob(f".{glob.escape(stem)}.*.partial.*")):
+            stale.unlink(missing_ok=True)
+        nb_done = pm.execute_notebook(
+            spec.notebook,
+            str(tmp_nb),
+            parameters=dict(spec.parameters),
+            kernel_name=spec.kernel_name,
+            progress_bar=False,
+            log_output=False,
+            start_timeout=int(max(1, min(spec.start_timeout, spec.timeout))),
+            execution_timeout=int(max(1, math.ceil(spec.timeout))),
+            timeout_func=cell_budget,
+            interrupt_on_timeout=True,
+            on_cell_error=on_cell_error,
+            error_on_timeout={"ename": _TIMEOUT_ENAME, "evalue": f"unit exceeded {spec.timeout:g}s", "traceback": []},
+            resources={"metadata": {"path": cwd}},
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        )
+        if (nb_done.metadata.get("papermill") or {}).get("exception"):
+            # a cell was stopped (e.g. the timeout interrupt was swallowed) without an error output
+            status, error = "failed", "execution stopped before the last cell without an error output"
+    except PapermillExecutionError as exc:
+        status = "failed"
+        error = f"{exc.ename}: {_one_line(exc.evalue, 240)} (cell {exc.cell_index}, In [{exc.exec_count}])"
+    except TimeoutError as exc:  # nbclient CellTimeoutError: the kernel did not answer the interrupt
+        status, error = "timeout", f"{_one_line(exc, 200)}"
+    except Exception as exc:  # kernel death, kernel start failure, missing notebook, ...
+        name = type(exc).__name__
+        status = "timeout" if time.monotonic() >= deadline else "failed"
+        error = (
+            f"{name}: the kernel died (a crash, os._exit or out of memory); the executed notebook "
+            "shows the last cell that ran"
+            if name == "DeadKernelError"
+            else f"{name}: {_one_line(exc, 240)}"
+        )
+    if timed_out:
+        status = "timeout"
+        error = (
+            f"timed out after {spec.timeout:g}s (unit budget, kernel start included) "
+            f"in cell {timed_out['cell']}; the executed notebook shows where it stopped"
+        )
+
+    # keep the executed notebook whatever happened, with the headline in its metadata
+    if tmp_nb.exists():
+        try:
+            nb = nbformat.read(str(tmp_nb), as_version=4)
+            headline = read_headline(nb)
+            nb.metadata["modqa"] = {
+                "family": spec.family,
+                "unit": spec.unit,
+                "status": status,
+                "run_id": spec.meta.get("run_id"),
+                "headline": headline,
+                "error": error,
+            }
+            nbformat.write(nb, str(tmp_nb))
+        except Exception as exc:  # a half-written notebook is still worth keeping
+            warnings.append(f"could not annotate executed notebook: {type(exc).__name__}: {_one_line(exc, 120)}")
+        os.replace(tmp_nb, nb_out)
+        outputs["notebook"] = _rel(nb_out, run_dir)
+
+    if status == "ok":
+        try:
+            from modqa_lib.report.export import export_html
+
+            meta = {**spec.meta, "unit": spec.unit}
+            if isinstance(headline, Mapping) and headline.get("period"):
+                meta["period"] = str(headline["period"])  # the weeks the report covers, not "last:12"
+            exp = export_html(nb_out, tmp_html, spec.title, meta=meta, roots=[(str(run_dir), "")])
+            warnings.extend(exp.warnings)
+            html_bytes = exp.size_bytes
+            if spec.privacy:
+                from modqa_lib.report.privacy import assert_no_foreign_names
+
+                p = spec.privacy
+                assert_no_foreign_names(
+                    tmp_html.read_text(encoding="utf-8"),
+                    p["focus_vendor"],
+                    p.get("vendors", ()),
+                    p.get("sites", {}),
+                    p.get("moderator_ids", {}),
+                )
+            os.replace(tmp_html, html_out)
+            outputs["html"] = _rel(html_out, run_dir)
+        except ModqaError as exc:
+            status = "failed"
+            kind = "privacy check failed" if type(exc).__name__ == "PrivacyLeakError" else "export failed"
+            error = f"{kind}: {_one_line(exc, 400)}"
+        except Exception as exc:
+            status, error = "failed", f"export failed: {type(exc).__name__}: {_one_line(exc, 240)}"
+        finally:
+            tmp_html.unlink(missing_ok=True)
+    tmp_nb.unlink(missing_ok=True)
+    finished = _utcnow()
+    return UnitResult(
+        family=spec.family,
+        unit=spec.unit,
+        slug=spec.slug,
+        status=status,
+        started=_iso(started),
+        finished=_iso(finished),
+        duration_s=round(time.monotonic() - t0, 2),
+        parameters=dict(spec.parameters),
+        notebook=_display_path(spec.notebook),
+        data_fingerprint=spec.meta.get("data_fingerprint"),
+        outputs=outputs,
+        error=error,
+        headline=headline,
+        warnings=warnings,
+        html_bytes=html_bytes,
+    )

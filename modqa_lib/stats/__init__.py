@@ -1,0 +1,1 @@
+"""Statistics: sampling, scoring, agreement, model evaluation, RCA, drift, effects, ranking."""

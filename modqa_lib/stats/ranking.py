@@ -1,0 +1,105 @@
+"""Rankings that show their uncertainty: where each unit could rank, not just where it lands.
+
+Leadership asks "who is best and worst"; with a few hundred audits per vendor
+the honest answer is often "these three are indistinguishable". This module
+gives each unit a rank interval by simulating from each unit's sampling
+distribution and re-ranking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from modqa_lib.contract import schema as S
+from modqa_lib.errors import EstimationError
+
+__all__ = ["rank_intervals"]
+
+
+def rank_intervals(
+    table: pd.DataFrame,
+    label: str | Sequence[str],
+    estimate: str = S.ACCURACY,
+    se: str | None = "se",
+    n_sims: int = 4000,
+    alpha: float = 0.05,
+    seed: int = 0,
+    higher_is_better: bool = True,
+) -> pd.DataFrame:
+    """Rank each row of a scoring table with a simulation interval for its rank.
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per unit, e.g. from :func:`modqa_lib.stats.scoring.accuracy_table`, with
+        ``estimate``, ``n``, ``errors`` and (for design-weighted estimates) ``se``.
+    label : str or list of str
+        Column(s) naming the unit.
+    estimate : str, default "accuracy"
+    se : str or None, default "se"
+        Standard-error column. When present and finite, estimates are drawn from
+        Normal(estimate, se) (design-based); otherwise from the Jeffreys posterior
+        Beta(k + 1/2, n - k + 1/2) of the unweighted proportion.
+    n_sims : int, default 4000
+    alpha : float, default 0.05
+        The rank interval covers 1 - alpha of the simulations.
+    seed : int, default 0
+    higher_is_better : bool, default True
+        Rank 1 is the highest estimate.
+
+    Returns
+    -------
+    DataFrame
+        The label column(s), ``estimate``, ``n``, ``ci_low`` and ``ci_high`` (copied
+        from ``table`` when it has them), ``rank`` (of the point estimate),
+        ``rank_low``, ``rank_high`` (interval), ``p_best`` (share of simulations in
+        which the unit ranks first) and ``p_worst``; sorted by ``rank``.
+
+    Notes
+    -----
+    This is the parametric-bootstrap rank interval of Goldstein & Spiegelhalter
+    (1996); ties in a simulation are broken at random. Validated in tests: two
+    units with identical data get identical intervals covering both ranks, and a
+    unit far better than the rest ranks first with ``p_best`` near 1.
+
+    References
+    ----------
+    .. [1] Goldstein, H. and Spiegelhalter, D. J. (1996). League tables and their
+       limitations: statistical issues in comparisons of institutional performance.
+       JRSS A 159(3), 385-443.
+    """
+    labels = [label] if isinstance(label, str) else list(label)
+    if table.empty:
+        raise EstimationError("rank_intervals: no units to rank")
+    k = len(table)
+    rng = np.random.default_rng(seed)
+    est = table[estimate].to_numpy(dtype=float)
+    n = table[S.N].to_numpy(dtype=float)
+    use_se = se is not None and se in table and np.isfinite(table[se].to_numpy(dtype=float)).all()
+    if use_se:
+        draws = rng.normal(est, table[se].to_numpy(dtype=float), size=(n_sims, k))
+    else:
+        if S.ERRORS in table:
+            correct = n - table[S.ERRORS].to_numpy(dtype=float)
+        else:
+            correct = np.round(est * n)
+        draws = rng.beta(correct + 0.5, n - correct + 0.5, size=(n_sims, k))
+    sign = -1.0 if higher_is_better else 1.0
+    jitter = rng.random((n_sims, k)) * 1e-12
+    ranks = (sign * draws + jitter).argsort(axis=1).argsort(axis=1) + 1
+    point_rank = pd.Series(sign * est).rank(method="min").astype(int).to_numpy()
+    out = table[labels].copy()
+    out[S.ACCURACY if estimate == S.ACCURACY else estimate] = est
+    out[S.N] = n.astype(int)
+    for c in (S.CI_LOW, S.CI_HIGH):  # a rate is never shown without its interval
+        if c in table:
+            out[c] = table[c].to_numpy(dtype=float)
+    out["rank"] = point_rank
+    out["rank_low"] = np.quantile(ranks, alpha / 2, axis=0, method="lower").astype(int)
+    out["rank_high"] = np.quantile(ranks, 1 - alpha / 2, axis=0, method="higher").astype(int)
+    out["p_best"] = (ranks == 1).mean(axis=0)
+    out["p_worst"] = (ranks == k).mean(axis=0)
+    return out.sort_values("rank", kind="stable").reset_index(drop=True)

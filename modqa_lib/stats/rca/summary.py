@@ -1,0 +1,323 @@
+"""The generated summary paragraph of a report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.proportion import proportion_confint
+
+from modqa_lib.contract import schema as S
+from modqa_lib.stats.rca._common import (
+    _SUMMARY_MIN_CONCENTRATION,
+    CAUSE_CI_HIGH,
+    CAUSE_CI_LOW,
+    CAUSE_N,
+    CAUSE_SHARE,
+    DIMENSION,
+    EXCESS_ERRORS,
+    GROUP,
+    IS_TOTAL,
+    MIX_EFFECT,
+    N_AFTER,
+    N_BEFORE,
+    RATE_AFTER,
+    RATE_BEFORE,
+    RATE_EFFECT,
+    REST_N,
+    REST_RATE,
+    SHARE,
+    SHARE_AFTER,
+    SHARE_BEFORE,
+    SHARE_OF_CHANGE,
+    TOTAL_EFFECT,
+    VALUE,
+    _as_list,
+    _check_alpha,
+    _fmt_label,
+    _outcome_array,
+    _require_columns,
+    two_proportion_ztest,
+)
+from modqa_lib.stats.rca.decompose import _period_mask, decompose_change
+from modqa_lib.stats.rca.drilldown import drilldown
+from modqa_lib.stats.rca.findings import top_findings
+from modqa_lib.stats.rca.pareto import pareto
+
+
+# -------------------------------------------------------------- summary text
+def _pct(x: float, nd: int = 1) -> str:
+    return f"{100 * x:.{nd}f}%"
+
+
+def _pts(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def _int(x) -> str:
+    return f"{int(round(float(x))):,}"
+
+
+def _rate_n(rate: float, n, alpha: float, with_rate: bool = True) -> str:
+    """ "96.1%, 95% CI 94.2% to 97.4%, n = 542": an unweighted rate with its Wilson interval."""
+    k, m = int(round(float(rate) * float(n))), int(round(float(n)))
+    if m <= 0:
+        return "no audits"
+    lo, hi = proportion_confint(k, m, alpha=alpha, method="wilson")
+    ci = f"{1 - alpha:.0%} CI {_pct(lo)} to {_pct(hi)}, n = {_int(m)}"
+    return f"{_pct(rate)}, {ci}" if with_rate else ci
+
+
+def _q(q: float) -> str:
+    return "q < 0.001" if q < 0.001 else f"q = {q:.3f}"
+
+
+def _cause_name(code: str) -> str:
+    try:
+        from modqa_lib.contract.schema import load_taxonomy
+
+        return load_taxonomy().root_cause_names.get(code, code)
+    except Exception:  # taxonomy is optional for a summary
+        return str(code)
+
+
+def _period_label(audits: pd.DataFrame, period_col: str, spec: Any, all_periods: list) -> str:
+    vals = sorted(set(audits.loc[_period_mask(audits[period_col], spec, "period"), period_col].dropna()))
+    if not vals:
+        return str(spec)
+    pos = [all_periods.index(v) + 1 for v in (vals[0], vals[-1])]
+    unit = "week" if period_col == S.WEEK else f"{period_col}"
+    if pos[0] == pos[1]:
+        base = f"{unit} {pos[0]}"
+    else:
+        base = (
+            f"{unit}s {pos[0]}–{pos[1]}"
+            if period_col == S.WEEK
+            else f"{unit} {pos[0]}–{pos[1]} (of {len(all_periods)})"
+        )
+    if period_col == S.WEEK:
+        return f"{base} ({_fmt_label(vals[0])} to {_fmt_label(vals[-1])})"
+    return base
+
+
+def summary_text(
+    audits: pd.DataFrame,
+    unit_label: str = "all audited decisions",
+    dims: Sequence[str] | None = None,
+    before: Any = None,
+    after: Any = None,
+    period_col: str = S.WEEK,
+    by: str | None = None,
+    depth: int = 1,
+    outcome: str = S.IS_ERROR,
+    cause: str = S.ROOT_CAUSE,
+    alpha: float = 0.05,
+    min_n: int = 30,
+    weights: str | None = None,
+) -> str:
+    """A short generated paragraph: level, change, where it comes from, biggest slice, root cause.
+
+    With ``weights`` (e.g. ``"weight"``) the opening accuracy is the design-weighted
+    estimate of :func:`modqa_lib.stats.scoring.accuracy_table` (so it matches the
+    report's headline); the comparisons that follow are on the audited sample.
+
+    Parameters
+    ----------
+    audits : DataFrame
+        Audit-level frame, already restricted to the unit described.
+    unit_label : str, default "all audited decisions"
+        How the unit is named in the text ("Penang", "Vendor B", "market ID").
+    dims : list of str, optional
+        Dimensions for the drilldown and the change attribution; default the
+        usual ones present in ``audits`` (vendor, site, market, policy,
+        content type, shift, tenure band, channel) with two or more values.
+    before, after : optional
+        Periods of ``period_col`` (as in :func:`decompose_change`). Default:
+        the first and the second half of the periods present.
+    period_col : str, default WEEK
+    by : str, optional
+        Attribution dimension of the change. Default: the dimension of
+        ``dims`` whose group contributes most out of proportion to its size
+        (share of the change minus share of audits). A group is named only if
+        that difference is at least 20 points and its own change is
+        detectable (the CI of its accuracy change excludes 0, or for a mix
+        effect its share of audits changed at p < alpha); otherwise the change
+        is described as spread over the groups of the first dimension.
+    depth : {1, 2}, default 1
+        Drilldown depth for the "largest excess" sentence. Depth 2 tests many
+        more slices, which costs power on the few hundred audits of one site.
+    outcome, cause, alpha, min_n
+        As in :func:`drilldown` and :func:`pareto`.
+
+    Returns
+    -------
+    str
+        Plain text (escape it before rendering as HTML or Markdown). Every
+        number carries its n or its confidence interval.
+
+    Notes
+    -----
+    Generated from :func:`decompose_change`, :func:`top_findings` (i.e.
+    :func:`drilldown` and :func:`pareto`) and a Wilson interval on overall
+    accuracy; no number is typed by hand. A change whose interval includes 0 is
+    reported as not detectable and not attributed.
+
+    References
+    ----------
+    .. [1] Kitagawa, E. M. (1955). *JASA* 50(272), 1168–1194.
+    .. [2] Benjamini, Y., Hochberg, Y. (1995). *JRSS B* 57(1), 289–300.
+    .. [3] Wilson, E. B. (1927). *JASA* 22(158), 209–212.
+    """
+    _require_columns(audits, [outcome], "summary_text")
+    _check_alpha(alpha)
+    y = _outcome_array(audits, outcome, "summary_text")
+    n = len(y)
+    if n == 0:
+        return f"No audits for {unit_label}."
+    conf = f"{100 * (1 - alpha):.0f}%"
+    if weights is not None and outcome == S.IS_ERROR:
+        from modqa_lib.stats.scoring import accuracy_table
+
+        row = accuracy_table(audits, weights=weights, alpha=alpha).iloc[0]
+        acc, lo, hi, kind = row[S.ACCURACY], row[S.CI_LOW], row[S.CI_HIGH], "design-weighted accuracy"
+    else:
+        acc = 1 - y.mean()
+        lo, hi = proportion_confint(n - y.sum(), n, alpha=alpha, method="wilson")
+        kind = "accuracy"
+    parts = [f"The {kind} for {unit_label} was {_pct(acc)} ({conf} CI {_pct(lo)} to {_pct(hi)}; n = {_int(n)} audits)."]
+    if dims is None:
+        cand = [S.VENDOR, S.SITE, S.MARKET, S.POLICY, S.CONTENT_TYPE, S.SHIFT, S.TENURE_BAND, S.CHANNEL]
+        dims = [d for d in cand if d in audits.columns and audits[d].nunique(dropna=False) > 1]
+    else:
+        dims = _as_list(dims, "dims")
+        _require_columns(audits, dims, "summary_text")
+
+    # change between periods
+    if period_col in audits.columns:
+        periods = sorted(audits[period_col].dropna().unique())
+        if before is None and after is None and len(periods) >= 2:
+            h = len(periods) // 2
+            before, after = (periods[0], periods[h - 1]), (periods[h], periods[-1])
+        if before is not None and after is not None:
+            cand_by = [by] if by is not None else [d for d in dims if d != period_col]
+            if not cand_by:
+                cand_by = [period_col]
+            decs = [
+                decompose_change(
+                    audits, before, after, period_col=period_col, by=d, outcome=outcome, metric="accuracy", alpha=alpha
+                )
+                for d in cand_by
+            ]
+            tot = decs[0][decs[0][IS_TOTAL]].iloc[0]
+            lab0 = _period_label(audits, period_col, before, periods)
+            lab1 = _period_label(audits, period_col, after, periods)
+            ch = float(tot[TOTAL_EFFECT])
+            span = (
+                f"from {lab0} ({_rate_n(tot[RATE_BEFORE], tot[N_BEFORE], alpha)}) "
+                f"to {lab1} ({_rate_n(tot[RATE_AFTER], tot[N_AFTER], alpha)})"
+            )
+            if not (tot[S.CI_LOW] > 0 or tot[S.CI_HIGH] < 0):
+                parts.append(
+                    f"Accuracy did not change detectably {span}: {'+' if ch >= 0 else '-'}"
+                    f"{_pts(abs(ch))} pts ({conf} CI {_pts(tot[S.CI_LOW])} to {_pts(tot[S.CI_HIGH])})."
+                )
+            else:
+                sign = 1.0 if ch > 0 else -1.0
+                lo_, hi_ = sorted((sign * tot[S.CI_LOW], sign * tot[S.CI_HIGH]))
+                noun = "rise" if ch > 0 else "fall"
+                s = (
+                    f"Accuracy {'rose' if ch > 0 else 'fell'} {_pts(abs(ch))} pts ({conf} CI {_pts(lo_)} to "
+                    f"{_pts(hi_)}) {span}"
+                )
+                # the dimension with the most disproportionate contributor; a group qualifies only
+                # if its own change is detectable (rate: CI of its accuracy change excludes 0;
+                # mix: its share of audits changed, two-proportion test p < alpha)
+                best = None
+                for dc in decs:
+                    grp = dc[~dc[IS_TOTAL]]
+                    if grp.empty:
+                        continue
+                    n0, n1 = float(grp[N_BEFORE].sum()), float(grp[N_AFTER].sum())
+                    _, p_mix = two_proportion_ztest(grp[N_AFTER], n1, grp[N_BEFORE], n0)
+                    rate_dom = grp[RATE_EFFECT].abs() >= grp[MIX_EFFECT].abs()
+                    detect = np.where(rate_dom, (grp[S.CI_LOW] > 0) | (grp[S.CI_HIGH] < 0), p_mix < alpha)
+                    conc = grp[SHARE_OF_CHANGE] - (grp[SHARE_BEFORE] + grp[SHARE_AFTER]) / 2
+                    ok = (
+                        detect & (grp[SHARE_OF_CHANGE] > 0).to_numpy() & (conc >= _SUMMARY_MIN_CONCENTRATION).to_numpy()
+                    )
+                    if ok.any():
+                        i = conc[ok].idxmax()
+                        if best is None or conc[i] > best[2]:
+                            best = (dc, grp.loc[i], float(conc[i]))
+                dc, g = (best[0], best[1]) if best is not None else (decs[0], None)
+                t = dc[dc[IS_TOTAL]].iloc[0]
+                kind = "rate" if abs(t[RATE_EFFECT]) >= abs(t[MIX_EFFECT]) else "mix"
+                d = t[DIMENSION]
+                s += (
+                    f"; it is mostly a {kind} effect "
+                    + ("(accuracy changed within groups" if kind == "rate" else "(the mix of audits changed")
+                    + f" of {d})"
+                )
+                if g is not None:
+                    gs = float(g[SHARE_OF_CHANGE])
+                    share_txt = f"{_pct(gs, 0)} of the {noun}" if gs <= 1 else f"more than the whole {noun}"
+                    if abs(g[RATE_EFFECT]) >= abs(g[MIX_EFFECT]):
+                        detail = (
+                            f"its accuracy went from {_pct(g[RATE_BEFORE])} "
+                            f"({_rate_n(g[RATE_BEFORE], g[N_BEFORE], alpha, with_rate=False)}) "
+                            f"to {_pct(g[RATE_AFTER])} "
+                            f"({_rate_n(g[RATE_AFTER], g[N_AFTER], alpha, with_rate=False)})"
+                        )
+                    else:
+                        detail = (
+                            f"its share of audits went from {_pct(g[SHARE_BEFORE])} "
+                            f"(n = {_int(g[N_BEFORE])}) to {_pct(g[SHARE_AFTER])} "
+                            f"(n = {_int(g[N_AFTER])})"
+                        )
+                    s += f"; {share_txt} is {d} {g[GROUP]} ({detail})"
+                else:
+                    s += f", spread over the {d} groups with no single group standing out"
+                parts.append(s + ".")
+
+    # biggest slice and its root cause
+    if dims:
+        has_cause = cause in audits.columns
+        dep = depth if len(dims) > 1 else 1
+        frame = audits if has_cause else audits[[outcome, *dims]].assign(**{cause: None})
+        tf = top_findings(
+            frame, dims, depth=dep, outcome=outcome, cause=cause, alpha=alpha, min_n=min_n, max_findings=1
+        )
+        if tf.empty:
+            dd = drilldown(audits, dims, outcome=outcome, depth=dep, alpha=alpha, min_n=min_n)
+            k = int(dd[S.P_VALUE].notna().sum())
+            parts.append(
+                f"No slice of {', '.join(dims)} has an error rate above the rest after "
+                f"Benjamini–Hochberg control (q < {alpha:g}, {k} tests"
+                f"{' of single values and pairs' if dep == 2 else ''})."
+            )
+            if has_cause and y.sum() > 0:
+                pt = pareto(audits, cause=cause, outcome=outcome, alpha=alpha)
+                t = pt.iloc[0]
+                parts.append(
+                    f"Root cause of errors mostly {_cause_name(t[cause])} ({_pct(t[SHARE], 0)}, "
+                    f"{conf} CI {_pct(t[S.CI_LOW], 0)} to {_pct(t[S.CI_HIGH], 0)}, "
+                    f"of n = {_int(t[S.N])} errors)."
+                )
+        else:
+            t = tf.iloc[0]
+            s = (
+                f"Largest excess: {t[VALUE]} ({t[DIMENSION]}), error rate {_pct(t[S.ERROR_RATE])} "
+                f"({conf} CI {_pct(t[S.CI_LOW])} to {_pct(t[S.CI_HIGH])}; n = {_int(t[S.N])}) vs "
+                f"{_pct(t[REST_RATE])} elsewhere (n = {_int(t[REST_N])}), about {_int(t[EXCESS_ERRORS])} "
+                f"excess errors ({_q(t[S.Q_VALUE])})"
+            )
+            if has_cause and t[CAUSE_N] > 0 and t[cause] is not None:
+                s += (
+                    f"; root cause mostly {_cause_name(t[cause])} ({_pct(t[CAUSE_SHARE], 0)}, "
+                    f"{conf} CI {_pct(t[CAUSE_CI_LOW], 0)} to {_pct(t[CAUSE_CI_HIGH], 0)}, "
+                    f"of n = {_int(t[CAUSE_N])} errors)"
+                )
+            parts.append(s + ".")
+    return " ".join(parts)

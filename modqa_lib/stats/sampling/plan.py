@@ -1,0 +1,285 @@
+"""Reproducible sample plans: fingerprint, make, save, load and redraw."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from modqa_lib.contract import schema as S
+from modqa_lib.errors import InputFileError, SamplingError
+from modqa_lib.stats.sampling._common import PLAN_FORMAT, FingerprintMismatchError, _require_columns
+from modqa_lib.stats.sampling.allocation import _prior_map
+from modqa_lib.stats.sampling.draw import stratified_sample
+from modqa_lib.stats.sampling.risk import _FLAG_COLUMNS, _FLAGS, RiskWeights, risk_weighted_sample
+
+
+# ===================================================================== plans
+@dataclass(frozen=True)
+class SamplePlan:
+    """Everything needed to reproduce and check a sample draw.
+
+    Attributes
+    ----------
+    sample_id : str
+        Deterministic id from method, parameters, seed and data fingerprint.
+    method : {"stratified", "risk_weighted"}
+    params : dict
+        JSON-safe keyword arguments of :func:`stratified_sample` or
+        :func:`risk_weighted_sample` (without ``seed``).
+    seed : int
+    fingerprint : str
+        :func:`decisions_fingerprint` of the population drawn from.
+    fingerprint_columns : tuple of str
+    counts : dict
+        ``population``, ``drawn``, ``strata`` and ``by_stratum`` (rows drawn per stratum).
+    created_at : str
+        UTC time, ISO 8601.
+    metadata : dict
+        Free context (week, unit, margin, ...); not used to draw.
+    """
+
+    sample_id: str
+    method: str
+    params: dict
+    seed: int
+    fingerprint: str
+    fingerprint_columns: tuple[str, ...]
+    counts: dict
+    created_at: str
+    metadata: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["fingerprint_columns"] = list(self.fingerprint_columns)
+        return {"format": PLAN_FORMAT, **d}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> SamplePlan:
+        d = dict(d)
+        fmt = d.pop("format", None)
+        if fmt != PLAN_FORMAT:
+            raise InputFileError(f"not a modqa sample plan (format {fmt!r}, expected {PLAN_FORMAT})")
+        names = {f.name for f in fields(cls)}
+        missing = sorted(n for n in names - set(d) if n != "metadata")
+        if missing:
+            raise InputFileError(f"sample plan is missing key(s) {missing}")
+        d = {k: v for k, v in d.items() if k in names}
+        d["fingerprint_columns"] = tuple(d["fingerprint_columns"])
+        return cls(**d)
+
+
+def decisions_fingerprint(decisions: pd.DataFrame, columns: Sequence[str] = ()) -> str:
+    """Order-independent SHA-256 fingerprint of decision ids and the columns a draw uses.
+
+    Parameters
+    ----------
+    decisions : DataFrame
+    columns : sequence of str
+        Columns besides ``decision_id`` (e.g. the strata).
+
+    Returns
+    -------
+    str
+        16 hex characters. Row order does not matter (row hashes are sorted),
+        matching the order-independence of the draw; any change of an id or a
+        listed value, or of the number of rows, changes it.
+    """
+    cols = list(dict.fromkeys([S.DECISION_ID, *columns]))
+    _require_columns(decisions, cols, "fingerprint")
+    h = pd.util.hash_pandas_object(decisions[cols], index=False).to_numpy()
+    sha = hashlib.sha256()
+    sha.update("\x1f".join(cols).encode())
+    sha.update(str(len(h)).encode())
+    sha.update(np.sort(h).tobytes())
+    return sha.hexdigest()[:16]
+
+
+def _jsonable(v):
+    if isinstance(v, Mapping):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    return v
+
+
+def _plan_params(method: str, params: dict) -> tuple[dict, list[str]]:
+    """JSON-safe parameters and the data columns the draw depends on."""
+    p = dict(params)
+    if method == "stratified":
+        allowed = {"strata", "n", "allocation", "min_per_stratum", "prior_error_rates", "default_prior"}
+        unknown = sorted(set(p) - allowed)
+        if unknown:
+            raise SamplingError(f"unknown parameter(s) for a stratified plan: {unknown}")
+        if "strata" not in p or "n" not in p:
+            raise SamplingError("a stratified plan needs strata= and n=")
+        strata = [p["strata"]] if isinstance(p["strata"], str) else list(p["strata"])
+        p["strata"] = strata
+        if isinstance(p["n"], Mapping):
+            p["n"] = {str(k): int(v) for k, v in p["n"].items()}
+        if p.get("prior_error_rates") is not None:
+            p["prior_error_rates"] = _prior_map(p["prior_error_rates"], strata)
+        cols = strata
+    elif method == "risk_weighted":
+        allowed = {"n", "risk", "method"}
+        unknown = sorted(set(p) - allowed)
+        if unknown:
+            raise SamplingError(f"unknown parameter(s) for a risk_weighted plan: {unknown}")
+        if "n" not in p:
+            raise SamplingError("a risk_weighted plan needs n=")
+        risk = RiskWeights.coerce(p.get("risk"))
+        if risk.critical_policies is None:  # freeze the taxonomy in the plan
+            risk = RiskWeights.coerce(
+                {**risk.to_dict(), "critical_policies": sorted(S.load_taxonomy().critical_policies)}
+            )
+        p["risk"] = risk.to_dict()
+        cols = [_FLAG_COLUMNS[f] for f in _FLAGS if getattr(risk, f) != 1.0]
+    else:
+        raise SamplingError(f"method must be 'stratified' or 'risk_weighted', got {method!r}")
+    return _jsonable(p), cols
+
+
+def _draw(method: str, decisions: pd.DataFrame, params: dict, seed: int) -> pd.DataFrame:
+    if method == "stratified":
+        return stratified_sample(decisions, seed=seed, **params)
+    return risk_weighted_sample(decisions, seed=seed, **params)
+
+
+def make_plan(
+    decisions: pd.DataFrame,
+    method: str = "stratified",
+    *,
+    seed: int,
+    sample_id: str | None = None,
+    metadata: Mapping | None = None,
+    return_sample: bool = False,
+    **params,
+):
+    """Draw a sample and record how, so it can be saved and redrawn.
+
+    Parameters
+    ----------
+    decisions : DataFrame
+        The population (already filtered, e.g. to one week).
+    method : {"stratified", "risk_weighted"}, default "stratified"
+    seed : int
+        Must be an int (a Generator cannot be written to JSON).
+    sample_id : str, optional
+        Default: ``"S"`` + 10 hex characters derived from method, params, seed
+        and fingerprint (same inputs, same id).
+    metadata : mapping, optional
+        JSON-safe context stored in the plan.
+    return_sample : bool, default False
+        Also return the drawn sample (with a ``sample_id`` column).
+    **params
+        Keyword arguments of :func:`stratified_sample` or :func:`risk_weighted_sample`.
+
+    Returns
+    -------
+    SamplePlan, or (SamplePlan, DataFrame) when ``return_sample``.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise SamplingError(f"a plan needs an integer seed so it can be redrawn, got {seed!r}")
+    seed = int(seed)
+    p, cols = _plan_params(method, params)
+    sample = _draw(method, decisions, p, seed)
+    fp = decisions_fingerprint(decisions, cols)
+    if sample_id is None:
+        blob = json.dumps({"m": method, "p": p, "s": seed, "f": fp}, sort_keys=True, default=str)
+        sample_id = "S" + hashlib.sha256(blob.encode()).hexdigest()[:10]
+    by_stratum = sample[S.STRATUM].value_counts().sort_index()
+    counts = {
+        "population": len(decisions),
+        "drawn": len(sample),
+        "strata": len(by_stratum),
+        "by_stratum": {str(k): int(v) for k, v in by_stratum.items()},
+    }
+    plan = SamplePlan(
+        sample_id=str(sample_id),
+        method=method,
+        params=p,
+        seed=seed,
+        fingerprint=fp,
+        fingerprint_columns=tuple(dict.fromkeys([S.DECISION_ID, *cols])),
+        counts=counts,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        metadata=_jsonable(dict(metadata or {})),
+    )
+    if return_sample:
+        sample[S.SAMPLE_ID] = plan.sample_id
+        return plan, sample
+    return plan
+
+
+def save_plan(plan: SamplePlan, path: str | os.PathLike) -> Path:
+    """Write a plan as indented JSON, atomically; return the path."""
+    from modqa_lib.data.io import write_json_atomic
+
+    return write_json_atomic(plan.to_dict(), path)
+
+
+def load_plan(path: str | os.PathLike) -> SamplePlan:
+    """Read a plan written by :func:`save_plan`.
+
+    Raises
+    ------
+    InputFileError
+        Missing file, invalid JSON or not a sample plan.
+    """
+    p = Path(path)
+    try:
+        raw = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputFileError(f"{p}: cannot read sample plan ({exc.strerror})") from None
+    except json.JSONDecodeError as exc:
+        raise InputFileError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(raw, dict):
+        raise InputFileError(f"{p}: not a modqa sample plan")
+    try:
+        return SamplePlan.from_dict(raw)
+    except InputFileError as exc:
+        raise InputFileError(f"{p}: {exc}") from None
+
+
+def redraw(plan: SamplePlan, decisions: pd.DataFrame) -> pd.DataFrame:
+    """Redraw a plan's sample, after checking the data is the same.
+
+    Parameters
+    ----------
+    plan : SamplePlan
+    decisions : DataFrame
+        The same population the plan was drawn from (any row order).
+
+    Returns
+    -------
+    DataFrame
+        The sample, identical to the original draw, with ``sample_id``.
+
+    Raises
+    ------
+    FingerprintMismatchError
+        The decisions differ (ids or the columns the draw used).
+    """
+    fp = decisions_fingerprint(decisions, plan.fingerprint_columns)
+    if fp != plan.fingerprint:
+        raise FingerprintMismatchError(
+            f"decisions differ from those sample plan {plan.sample_id} was drawn from "
+            f"(fingerprint {fp} != {plan.fingerprint}; {len(decisions)} rows now, "
+            f"{plan.counts.get('population')} then); redraw from the same data or make a new plan"
+        )
+    sample = _draw(plan.method, decisions, plan.params, plan.seed)
+    if len(sample) != plan.counts.get("drawn", len(sample)):  # pragma: no cover
+        raise SamplingError(f"redraw gave {len(sample)} rows, the plan recorded {plan.counts['drawn']}")
+    sample[S.SAMPLE_ID] = plan.sample_id
+    return sample
