@@ -59,8 +59,11 @@ format: setup ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-lab: setup ## open JupyterLab on the notebooks
-	$(BIN)/jupyter lab notebooks
+# Saves of notebooks/*.ipynb drop their outputs (modqa_lib/run/lab.py), so exploring leaves git clean;
+# --allow-root lets it run in containers that run as root.
+lab: setup ## open JupyterLab on the notebooks (saves keep the tracked notebooks output-free)
+	$(BIN)/jupyter lab --config=$(CURDIR)/.jupyter/jupyter_server_config.py --allow-root \
+	  --ServerApp.ip=127.0.0.1 notebooks
 
 bench: setup ## run the benchmarks (prints figures)
 	$(BIN)/python bench/run_all.py
