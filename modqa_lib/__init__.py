@@ -218,6 +218,8 @@ _MODULES: dict[str, str] = {
     "sampling": "stats.sampling",
     "agreement": "stats.agreement",
     "rca": "stats.rca",
+    "operations": "stats.operations",
+    "readiness": "stats.readiness",
     "report": "report",
     "text": "report.text",
     "plots": "report.plots",

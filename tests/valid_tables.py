@@ -132,7 +132,43 @@ def make_valid_tables(n_decisions: int = 40) -> dict[str, pd.DataFrame]:
         },
         dtype="str",
     )
-    return {"decisions": dec, "audits": aud, "calibration": cal, "golden": gold, "actions": act, "policy_changes": pch}
+    tables = {
+        "decisions": dec,
+        "audits": aud,
+        "calibration": cal,
+        "golden": gold,
+        "actions": act,
+        "policy_changes": pch,
+    }
+    tables.update(_operations_tables())
+    return tables
+
+
+def _operations_tables() -> dict[str, pd.DataFrame]:
+    """Roster and training rows for the operations tables (optional; decisions.reported_at is left out)."""
+    roster = pd.DataFrame(
+        {
+            S.MODERATOR_ID: ["m000", "m001", "m002"],
+            S.VENDOR: ["Vendor A", "Vendor A", "Vendor B"],
+            S.SITE: ["Manila", "Manila", "Kuala Lumpur"],
+            S.QUEUE: ["PH-en-general", "PH-en-general", "MY-ms-general"],
+            S.VALID_FROM: ["2026-02-01T00:00:00+08:00", "2026-03-01T00:00:00+08:00", "2026-01-15T00:00:00Z"],
+            S.VALID_TO: [None, None, "2026-06-30T00:00:00Z"],
+            S.STATUS: ["production", "nesting", "production"],
+        },
+        dtype="str",
+    )
+    training = pd.DataFrame(
+        {
+            S.MODERATOR_ID: ["m000", "m001"],
+            S.COURSE: ["policy-101", "policy-101"],
+            S.COMPLETED_AT: ["2026-01-20T09:00:00Z", "2026-03-02T09:00:00Z"],
+            S.SCORE: ["0.92", None],
+            S.PASSED: ["true", "false"],
+        },
+        dtype="str",
+    )
+    return {"roster": roster, "training": training}
 
 
 def write_raw(tables: dict[str, pd.DataFrame], raw_dir: Path, fmt: str = "csv") -> Path:

@@ -121,6 +121,15 @@ ACTION = "action"
 MODEL_LABEL = "model_label"
 MODEL_SCORE = "model_score"
 HANDLE_TIME_S = "handle_time_s"
+REPORTED_AT = "reported_at"  # optional: when the item entered the queue
+# roster / training (operations)
+VALID_FROM = "valid_from"
+VALID_TO = "valid_to"
+STATUS = "status"
+COURSE = "course"
+COMPLETED_AT = "completed_at"
+SCORE = "score"
+PASSED = "passed"
 
 # --- audits ---------------------------------------------------------------
 AUDIT_ID = "audit_id"
@@ -189,6 +198,9 @@ class Column:
     min, max : float or None
         Inclusive bounds, except ``inclusion_prob`` which must lie in (0, 1].
     description : str
+    required : bool
+        False for an optional column: a file may leave it out, and it is then
+        read as all-missing (it must still be nullable).
     """
 
     name: str
@@ -199,6 +211,8 @@ class Column:
     min: float | None = None
     max: float | None = None
     description: str = ""
+    #: False for a column a file may leave out (it is then read as all-missing)
+    required: bool = True
 
 
 @dataclass(frozen=True)
@@ -244,6 +258,13 @@ TABLES: dict[str, Table] = {
             C(MODEL_LABEL, "str", nullable=True, vocab="labels", description="model's proposed label"),
             C(MODEL_SCORE, "float", nullable=True, min=0.0, max=1.0, description="model violation score"),
             C(HANDLE_TIME_S, "float", nullable=True, min=0.0, description="handle time in seconds"),
+            C(
+                REPORTED_AT,
+                "datetime",
+                nullable=True,
+                required=False,
+                description="when the item entered the queue (optional column; for time to action and SLA)",
+            ),
         ),
         key=DECISION_ID,
         description="one row per moderation decision",
@@ -339,11 +360,36 @@ TABLES: dict[str, Table] = {
         ),
         description="policy launches and guideline changes",
     ),
+    "roster": Table(
+        "roster",
+        (
+            C(MODERATOR_ID, "str", description="moderator (the id used in decisions)"),
+            C(VENDOR, "str", description="vendor employing the moderator"),
+            C(SITE, "str", description="site the moderator works at"),
+            C(QUEUE, "str", description="queue the moderator is rostered on"),
+            C(VALID_FROM, "datetime", description="start of the assignment"),
+            C(VALID_TO, "datetime", nullable=True, description="end of the assignment (empty = open)"),
+            C(STATUS, "str", vocab="roster_statuses", description="nesting (supervised ramp-up) or production"),
+        ),
+        description="moderators rostered on queues (for capacity and go-live readiness)",
+    ),
+    "training": Table(
+        "training",
+        (
+            C(MODERATOR_ID, "str", description="moderator"),
+            C(COURSE, "str", description="course code, e.g. 'livestream-policy-101'"),
+            C(COMPLETED_AT, "datetime", description="when the course was completed"),
+            C(SCORE, "float", nullable=True, min=0.0, max=1.0, description="assessment score in [0, 1]"),
+            C(PASSED, "bool", description="whether the assessment was passed"),
+        ),
+        description="completed training courses per moderator",
+    ),
 }
 TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
 #: tables that must be present for ingest; the others are optional.
 REQUIRED_TABLES: tuple[str, ...] = ("decisions", "audits")
-__all__ += ["REQUIRED_TABLES"]
+__all__ += ["COMPLETED_AT", "COURSE", "PASSED", "REPORTED_AT", "REQUIRED_TABLES", "SCORE", "STATUS", "VALID_FROM"]
+__all__ += ["VALID_TO"]
 
 
 @dataclass(frozen=True)
@@ -363,6 +409,7 @@ class Taxonomy:
     rater_groups: tuple[str, ...]
     action_kinds: tuple[str, ...]
     no_violation: str = NO_VIOLATION
+    roster_statuses: tuple[str, ...] = ("nesting", "production")
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -411,9 +458,16 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
             rater_groups=tuple(raw["rater_groups"]),
             action_kinds=tuple(raw["action_kinds"]),
             no_violation=raw.get("no_violation_label", NO_VIOLATION),
+            roster_statuses=tuple(raw.get("roster_statuses", ("nesting", "production"))),
         )
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"{p}: taxonomy is missing key {exc}") from None
+
+
+def _required_text(c: Column) -> str:
+    if not c.required:
+        return "no (the column may be left out)"
+    return "no" if c.nullable else "yes"
 
 
 def contract_markdown() -> str:
@@ -440,9 +494,7 @@ def contract_markdown() -> str:
                     rule.append(f"<= {c.max:g}")
             if c.dtype == "datetime":
                 rule.append("ISO 8601 with UTC offset")
-            out.append(
-                f"| `{c.name}` | {c.dtype} | {'no' if c.nullable else 'yes'} | {', '.join(rule)} | {c.description} |"
-            )
+            out.append(f"| `{c.name}` | {c.dtype} | {_required_text(c)} | {', '.join(rule)} | {c.description} |")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 

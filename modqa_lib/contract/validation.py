@@ -389,6 +389,9 @@ def _check_table(
         problems.append(_problem(table, file, c, "column given more than once in the header", count=n))
     df.columns = cols
     df = df.loc[:, ~pd.Index(cols).duplicated()]
+    optional = [c.name for c in spec.columns if not c.required and c.name not in df.columns]
+    if optional:  # an optional column left out is read as all-missing
+        df = df.assign(**{c: pd.Series([None] * n, index=df.index, dtype=object) for c in optional})
     missing = [c for c in names if c not in df.columns]
     extra = [c for c in df.columns if c not in names]
     for c in missing:

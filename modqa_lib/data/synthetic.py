@@ -518,7 +518,8 @@ def _utc(seconds: np.ndarray) -> pd.DatetimeIndex:
 def _frame(table: str, cols: dict) -> pd.DataFrame:
     """A DataFrame in contract column order with contract dtypes (str, Int64, ...)."""
     spec = S.TABLES[table]
-    df = pd.DataFrame({c: cols[c] for c in spec.column_names})
+    n = len(next(iter(cols.values()))) if cols else 0
+    df = pd.DataFrame({c.name: cols[c.name] if c.required or c.name in cols else [None] * n for c in spec.columns})
     for col in spec.columns:
         if col.dtype == "str":
             df[col.name] = df[col.name].astype("str")
@@ -1272,6 +1273,9 @@ def generate(
         "actions": actions,
         "policy_changes": policy_changes,
     }
+    from modqa_lib.data.synthetic_ops import add_operations  # own RNG stream: existing tables stay as they are
+
+    tables, truth["operations"] = add_operations(tables, int(seed), t0)
     return DemoData(tables={k: tables[k] for k in S.TABLE_NAMES}, truth=truth)
 
 

@@ -78,6 +78,14 @@ def _cmd_batch(a: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _cmd_readiness(a: argparse.Namespace) -> int:
+    from modqa_lib.run.readiness import run_readiness
+
+    result = run_readiness(a.queue, vendor=a.vendor, processed=a.processed, out=a.out)
+    print(result.text())
+    return 0 if result.ready else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser (exposed for tests and docs)."""
     from modqa_lib.config import OUTPUTS_DIR, PROCESSED_DIR, RAW_DIR
@@ -131,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, default=OUTPUTS_DIR)
     s.add_argument("--processed", type=Path, default=PROCESSED_DIR)
     s.set_defaults(func=_cmd_batch)
+
+    s = sub.add_parser("readiness", help="check a queue before go-live (capacity, training, nesting quality)")
+    s.add_argument("--queue", required=True, help="queue configured in params/golive.yaml")
+    s.add_argument("--vendor", default=None, help="the queue's vendor (checked against params/golive.yaml)")
+    s.add_argument("--processed", type=Path, default=PROCESSED_DIR)
+    s.add_argument("--out", type=Path, default=OUTPUTS_DIR)
+    s.set_defaults(func=_cmd_readiness)
     return p
 
 
