@@ -15,6 +15,7 @@ from modqa_lib.config import PARAMS_DIR
 from modqa_lib.contract import schema as S
 from modqa_lib.data import io
 from modqa_lib.data.scope import Scope
+from modqa_lib.report.privacy import pseudonymise
 from modqa_lib.report.tables import show
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "handle_time_display",
     "operations_inputs",
     "productivity_display",
+    "pseudonymised_decisions",
     "sla_display",
     "sla_peaks_display",
     "speed_quality_display",
@@ -88,6 +90,13 @@ def operations_inputs(scope: Scope) -> OperationsInputs:
         accuracy_target=acc,
         rates=rates,
     )
+
+
+def pseudonymised_decisions(decisions: pd.DataFrame) -> pd.DataFrame:
+    """Decisions with moderator ids replaced by the same keyed pseudonyms the audits get in vendor reports."""
+    out = decisions.copy()
+    out[S.MODERATOR_ID] = pseudonymise(out[S.MODERATOR_ID])
+    return out
 
 
 _HT = {

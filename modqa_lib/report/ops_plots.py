@@ -14,7 +14,7 @@ import pandas as pd
 
 from modqa_lib.report.plots import STATUS_COLORS, set_style
 
-__all__ = ["sla_heatmap", "speed_quality_chart"]
+__all__ = ["handle_time_trend", "sla_heatmap", "speed_quality_chart"]
 
 
 def _plain(text: object) -> str:
@@ -113,4 +113,37 @@ def sla_heatmap(peaks: pd.DataFrame, title: str = "Share within SLA by day and h
     cb.ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(xmax=1, decimals=0))
     ax.set_xlabel("hour block (start)")
     ax.set_title(title)
+    return fig
+
+
+def handle_time_trend(weekly: pd.DataFrame, group: str, ceiling: float | None = None, title: str = "") -> plt.Figure:
+    """Weekly median handle time per group with its 95% interval band.
+
+    Parameters
+    ----------
+    weekly : DataFrame
+        :func:`modqa_lib.stats.operations.handle_time_weekly` output.
+    group : str
+        Column naming the lines (e.g. ``site``).
+    ceiling : float, optional
+        Handle-time ceiling (seconds): a dashed line.
+    title : str
+
+    Returns
+    -------
+    Figure
+    """
+    set_style()
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    for g, d in weekly.groupby(group, sort=True):
+        d = d.sort_values("week")
+        x = pd.to_datetime(d["week"])
+        (line,) = ax.plot(x, d["median_s"], marker="o", ms=3, label=_plain(g))
+        ax.fill_between(x, d["median_ci_low"], d["median_ci_high"], color=line.get_color(), alpha=0.2)
+    if ceiling is not None and np.isfinite(ceiling):
+        ax.axhline(ceiling, ls="--", color="#868e96", lw=1, label=f"ceiling {ceiling:g} s")
+    ax.set_ylabel("Median handle time, s (95% CI)")
+    ax.set_title(title)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    fig.autofmt_xdate()
     return fig

@@ -55,6 +55,7 @@ from modqa_lib.stats.scoring import accuracy_table, bh_qvalues, target_status
 __all__ = [
     "cost_table",
     "handle_time_table",
+    "handle_time_weekly",
     "productivity_table",
     "quantile_ci",
     "sla_peaks",
@@ -212,6 +213,33 @@ def _aht_target(targets: Mapping, g: pd.DataFrame) -> float:
     return max(vals) if len(vals) > 1 else vals.pop()
 
 
+def _week(decided_at: pd.Series) -> np.ndarray:
+    ts = pd.to_datetime(decided_at, utc=True)
+    return (ts.dt.tz_localize(None).dt.normalize() - pd.to_timedelta(ts.dt.day_of_week, unit="D")).to_numpy(
+        dtype="datetime64[ns]"
+    )
+
+
+def handle_time_weekly(decisions: pd.DataFrame, by=S.SITE, alpha: float = 0.05) -> pd.DataFrame:
+    """Weekly median handle time per group with its interval (the trend).
+
+    Parameters
+    ----------
+    decisions : DataFrame
+        Decisions with ``decided_at`` and ``handle_time_s``.
+    by : str or list of str, default SITE
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    DataFrame
+        :func:`handle_time_table` columns per ``by`` group and ``week`` (Monday, UTC).
+    """
+    _need(decisions, [S.DECIDED_AT], "handle_time_weekly")
+    d = decisions.assign(**{S.WEEK: _week(decisions[S.DECIDED_AT])})
+    return handle_time_table(d, by=[*_as_list(by), S.WEEK], alpha=alpha)
+
+
 # ----------------------------------------------------------------- productivity
 def productivity_table(
     decisions: pd.DataFrame, by=S.SITE, alpha: float = 0.05, target: float | None = None
@@ -362,11 +390,7 @@ def sla_weekly(decisions: pd.DataFrame, targets: Mapping | None, by=None, sigma:
 
     d = _with_sla(decisions, targets)
     d = d[d[WAIT_MIN].notna()]
-    ts = pd.to_datetime(d[S.DECIDED_AT], utc=True)
-    week = (ts.dt.tz_localize(None).dt.normalize() - pd.to_timedelta(ts.dt.day_of_week, unit="D")).astype(
-        "datetime64[ns]"
-    )
-    frame = d.assign(**{S.WEEK: week.to_numpy(), "breach": ~d[WITHIN_SLA].to_numpy()})
+    frame = d.assign(**{S.WEEK: _week(d[S.DECIDED_AT]), "breach": ~d[WITHIN_SLA].to_numpy()})
     return p_chart(frame, period=S.WEEK, by=_as_list(by) or None, outcome="breach", sigma=sigma)
 
 

@@ -166,3 +166,39 @@ def test_threshold_chart_shades_the_intervals_when_the_curve_has_them():
     plain = plots.threshold_chart(curve[["threshold", "precision", "recall"]])
     assert not [c for c in plain.axes[0].collections if c.get_label().endswith("95% CI")]
     plt.close("all")
+
+
+def test_operations_charts_draw_intervals_and_plain_text_labels():
+    import numpy as np
+    import pandas as pd
+
+    from modqa_lib.report import ops_plots
+
+    sq = pd.DataFrame(
+        {
+            "site": ["A$1", "B"],
+            "median_s": [30.0, 45.0],
+            "median_ci_low": [29.0, 44.0],
+            "median_ci_high": [31.0, 46.0],
+            "accuracy": [0.9, 0.95],
+            "ci_low": [0.88, 0.94],
+            "ci_high": [0.92, 0.96],
+            "flag": [True, False],
+        }
+    )
+    fig = ops_plots.speed_quality_chart(sq, "site", aht_target=60, accuracy_target=0.95)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts] == [r"A\$1", "B"]  # a $ in a name is not mathtext
+    fig.canvas.draw()
+    assert any("fast and less accurate" in t.get_text() for t in ax.get_legend().get_texts())
+    weekly = pd.DataFrame(
+        {
+            "site": ["A"] * 3,
+            "week": pd.date_range("2026-09-07", periods=3, freq="7D"),
+            "median_s": [40.0, 41.0, 42.0],
+            "median_ci_low": [39.0, 40.0, 41.0],
+            "median_ci_high": [41.0, 42.0, 43.0],
+        }
+    )
+    fig2 = ops_plots.handle_time_trend(weekly, "site", ceiling=75)
+    assert np.allclose(fig2.axes[0].lines[0].get_ydata(), [40, 41, 42])

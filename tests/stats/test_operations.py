@@ -233,3 +233,10 @@ def test_demo_livestream_sla_breaks_at_weekend_peaks_only(demo_ops):
     flagged = peaks[peaks["flag"]]
     assert set(flagged[S.QUEUE]) == {"ID-livestream"}
     assert set(flagged["day"]) <= {"Sat", "Sun"} and not flagged.empty
+
+
+def test_handle_time_weekly_gives_one_row_per_site_and_week():
+    dec = _decisions()
+    w = op.handle_time_weekly(dec, by=S.SITE)
+    assert len(w) == 4 * 4 and {"week", "median_s", "median_ci_low"} <= set(w.columns)
+    assert w.groupby(S.SITE)["week"].nunique().eq(4).all()
