@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 WORKERS ?= 2
 
-.PHONY: help run test lint format nbval lab setup demo-data ingest batch bench clean-outputs
+.PHONY: help run test lint format nbval lab setup demo-data ingest batch bench clean-outputs typecheck
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -38,7 +38,7 @@ run: demo-data ingest ## generate demo data, ingest it, run every report
 	$(BIN)/modqa batch --by consolidated --run-id $(RUN_ID)
 	@echo "Reports: outputs/$(RUN_ID)/index.html"
 
-test: setup lint ## lint, then every test (library, CLI, notebooks via nbval)
+test: setup lint typecheck ## lint and type check, then every test (library, CLI, notebooks via nbval)
 	$(BIN)/python -m pytest -n $(WORKERS) --durations=10 tests
 	$(MAKE) --no-print-directory nbval
 
@@ -67,3 +67,6 @@ bench: setup ## run the benchmarks (prints figures)
 
 clean-outputs:
 	rm -rf outputs/*/ data/processed/*.parquet data/processed/manifest.json data/processed/.current data/processed/.previous data/processed/.versions data/processed/.staging-*
+
+typecheck: setup ## mypy on the contract, data and stats layers (config in pyproject.toml)
+	$(BIN)/mypy

@@ -433,7 +433,7 @@ def ratio_estimates(
             out[c] = pd.Series(dtype=float)
         return out
     yu, xu = y[use], x[use]
-    w = w_full[use] if weighted else np.ones(len(yu))
+    w = w_full[use] if w_full is not None else np.ones(len(yu))
     h = h_full[use]
     n = np.bincount(codes, minlength=G).astype(float)
     num_raw = np.bincount(codes, yu, minlength=G)
