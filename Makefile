@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 WORKERS ?= 2
 
-.PHONY: help run test lint format nbval lab setup demo-data ingest batch bench clean-outputs typecheck
+.PHONY: help run test lint format nbval lab setup demo-data ingest batch bench clean-outputs typecheck docs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -38,7 +38,7 @@ run: demo-data ingest ## generate demo data, ingest it, run every report
 	$(BIN)/modqa batch --by consolidated --run-id $(RUN_ID)
 	@echo "Reports: outputs/$(RUN_ID)/index.html"
 
-test: setup lint typecheck ## lint and type check, then every test (library, CLI, notebooks via nbval)
+test: setup lint typecheck docs ## lint, type check and build the docs, then every test (library, CLI, notebooks via nbval)
 	$(BIN)/python -m pytest -n $(WORKERS) --durations=10 tests
 	$(MAKE) --no-print-directory nbval
 
@@ -70,3 +70,7 @@ clean-outputs:
 
 typecheck: setup ## mypy on the contract, data and stats layers (config in pyproject.toml)
 	$(BIN)/mypy
+
+# -E: a fresh build each time, so every warning shows again; -W: warnings are errors
+docs: setup ## build the API reference (Sphinx + numpydoc) into docs/_build/html; a broken docstring fails
+	$(BIN)/sphinx-build -b html -E -W --keep-going -q -d docs/_build/doctrees docs docs/_build/html
