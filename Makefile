@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 WORKERS ?= 2
 
-.PHONY: help run test lint format nbval lab setup demo-data ingest batch bench clean-outputs
+.PHONY: help run test lint format nbval lab setup demo-data ingest batch bench clean-outputs typecheck docs test-fast
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -21,10 +21,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (modqa)" >/dev/null
 	@touch $(STAMP)
 
-demo-data: setup
+demo-data: setup ## generate the demo data (with planted truths) into data/raw
 	$(BIN)/modqa demo-data
 
-ingest: setup
+ingest: setup ## validate data/raw and publish it to data/processed
 	$(BIN)/modqa ingest
 
 # One run id for the three families, so outputs/<run-id>/index.html links every report.
@@ -38,7 +38,7 @@ run: demo-data ingest ## generate demo data, ingest it, run every report
 	$(BIN)/modqa batch --by consolidated --run-id $(RUN_ID)
 	@echo "Reports: outputs/$(RUN_ID)/index.html"
 
-test: setup lint ## lint, then every test (library, CLI, notebooks via nbval)
+test: setup lint typecheck docs ## lint, type check and build the docs, then every test (library, CLI, notebooks via nbval)
 	$(BIN)/python -m pytest -n $(WORKERS) --durations=10 tests
 	$(MAKE) --no-print-directory nbval
 
@@ -68,5 +68,15 @@ lab: setup ## open JupyterLab on the notebooks (saves keep the tracked notebooks
 bench: setup ## run the benchmarks (prints figures)
 	$(BIN)/python bench/run_all.py
 
-clean-outputs:
+clean-outputs: ## remove report outputs and the processed data
 	rm -rf outputs/*/ data/processed/*.parquet data/processed/manifest.json data/processed/.current data/processed/.previous data/processed/.versions data/processed/.staging-*
+
+typecheck: setup ## mypy on the contract, data and stats layers (config in pyproject.toml)
+	$(BIN)/mypy
+
+# -E: a fresh build each time, so every warning shows again; -W: warnings are errors
+docs: setup ## build the API reference (Sphinx + numpydoc) into docs/_build/html; a broken docstring fails
+	$(BIN)/sphinx-build -b html -E -W --keep-going -q -d docs/_build/doctrees docs docs/_build/html
+
+test-fast: setup ## the tests not marked slow (the quick loop; make test runs them all)
+	$(BIN)/python -m pytest -n $(WORKERS) -m "not slow" --durations=10 tests

@@ -59,7 +59,7 @@ class DataContractError(ModqaError):
 
 
 class ConfigError(ModqaError):
-    """A params/*.yaml file or a CLI option is invalid."""
+    """A ``params/*.yaml`` file or a CLI option is invalid."""
 
 
 class SamplingError(ModqaError):

@@ -34,6 +34,8 @@ from modqa_lib.data.ingest import LOCK_NAME, MANIFEST_NAME, ingest
 from modqa_lib.errors import ConcurrentRunError
 from modqa_lib.run import batch as B
 
+pytestmark = pytest.mark.slow  # kills processes and runs kernels: minutes, not seconds
+
 PROJ = Path(__file__).resolve().parents[1]
 FAULTS = Path(__file__).parent / "fixtures" / "faults"
 MODQA = Path(sys.executable).parent / "modqa"

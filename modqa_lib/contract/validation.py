@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from typing import TypeGuard, cast
 
 import numpy as np
 import pandas as pd
@@ -53,7 +54,7 @@ __all__ = [
 #: booleans accepted in CSV (case-insensitive, surrounding blanks ignored)
 TRUE_STRINGS = frozenset({"true", "1", "yes"})
 FALSE_STRINGS = frozenset({"false", "0", "no"})
-#: tolerance of the design-weight rule: |weight * inclusion_prob - 1| <= WEIGHT_RTOL
+#: tolerance of the design-weight rule: ``|weight * inclusion_prob - 1| <= WEIGHT_RTOL``
 #: (0.5 %: lets weights rounded to two decimals pass, catches wrong weights)
 WEIGHT_RTOL = 5e-3
 #: columns whose lower bound is exclusive (the contract says inclusion_prob is in (0, 1])
@@ -115,8 +116,8 @@ def _isin(s: pd.Series, values) -> np.ndarray:
     large value set is ~15x slower (1.3 s for 15k ids in 200k, pandas 3.1).
     """
     vals = pd.Series(values).dropna()
-    vals = pd.unique(np.asarray(vals, dtype=object))
-    return pd.Series(np.asarray(s, dtype=object), dtype=object).isin(vals).to_numpy(dtype=bool)
+    uniq = pd.unique(np.asarray(vals, dtype=object))
+    return pd.Series(np.asarray(s, dtype=object), dtype=object).isin(uniq).to_numpy(dtype=bool)
 
 
 def _matches(txt: pd.Series, pattern: str) -> np.ndarray:
@@ -149,7 +150,8 @@ def _range_rule(col: S.Column) -> str | None:
 
 
 def _vocab_rule(col: S.Column, tax: S.Taxonomy) -> str:
-    return f"value not in taxonomy '{col.vocab}' (allowed: {', '.join(tax.vocab(col.vocab))})"
+    vocab = cast(str, col.vocab)  # only called for columns that have a vocabulary
+    return f"value not in taxonomy '{vocab}' (allowed: {', '.join(tax.vocab(vocab))})"
 
 
 def _target_dtype(col: S.Column, final: bool = True):
@@ -212,7 +214,7 @@ def _parse_column(s: pd.Series, col: S.Column) -> tuple[pd.Series, np.ndarray, s
             with np.errstate(invalid="ignore"):
                 bad |= given & np.isfinite(vals) & ((np.floor(vals) != vals) | (np.abs(vals) > 2.0**53))
             rule = "not an integer, or too large (leave the cell empty for a missing value)"
-            out = pd.Series(np.where(bad, np.nan, vals), index=s.index)
+            out: pd.Series = pd.Series(np.where(bad, np.nan, vals), index=s.index)
             out = out.astype("Int64")
         else:
             rule = "not a number (use a dot as decimal separator; leave the cell empty for a missing value)"
@@ -439,7 +441,7 @@ def _check_table(
                     table,
                     file,
                     col.name,
-                    rule + _found(raw[bad.astype(bool)].head(10)),
+                    cast(str, rule) + _found(raw[bad.astype(bool)].head(10)),  # a rule comes with every failure
                     _rows_of(bad),
                     values=list(raw[bad.astype(bool)].head(MAX_VALUES)),
                 )
@@ -575,7 +577,7 @@ def _cross_table_problems(  # noqa: C901
     dec, aud = t.get("decisions"), t.get("audits")
     f_aud = files.get("audits")
 
-    def has(df, *cols):
+    def has(df: pd.DataFrame | None, *cols: str) -> TypeGuard[pd.DataFrame]:
         return df is not None and all(c in df.columns for c in cols)
 
     if has(dec, S.DECISION_ID) and has(aud, S.DECISION_ID):
@@ -705,21 +707,21 @@ def _cross_table_problems(  # noqa: C901
         if has(act, S.SITE, S.VENDOR) and has(dec, S.SITE, S.VENDOR):
             pairs = set(zip(dec[S.VENDOR].astype(object), dec[S.SITE].astype(object)))
             sites = set(dec[S.SITE].dropna())
-            bad = []
+            bad_rows: list[int] = []
             for k, (v, s) in enumerate(zip(act[S.VENDOR].astype(object), act[S.SITE].astype(object))):
                 if _isna(s):
                     continue
                 if s not in sites or (not _isna(v) and (v, s) not in pairs):
-                    bad.append(k)
-            if bad:
-                vals = act[S.SITE].iloc[bad]
+                    bad_rows.append(k)
+            if bad_rows:
+                vals = act[S.SITE].iloc[bad_rows]
                 out.append(
                     _problem(
                         "actions",
                         f_act,
                         S.SITE,
                         "action scope site not found in decisions (for that vendor)" + _found(vals),
-                        np.asarray(bad) + 1,
+                        np.asarray(bad_rows) + 1,
                         values=list(vals.head(MAX_VALUES)),
                     )
                 )

@@ -55,6 +55,16 @@ def find_raw_tables(raw_dir: str | os.PathLike) -> dict[str, Path]:
 
     A table may be given as ``<table>.csv`` or ``<table>.parquet`` (not both).
 
+    Parameters
+    ----------
+    raw_dir : path-like
+        The raw data folder (``data/raw``).
+
+    Returns
+    -------
+    dict of str to Path
+        Each contract table found, in contract order, to its file.
+
     Raises
     ------
     InputFileError
@@ -90,6 +100,12 @@ def read_raw_table(path: str | os.PathLike, table: str | None = None) -> pd.Data
         ``.csv`` (UTF-8, comma-delimited, header row) or ``.parquet``.
     table : str, optional
         Table name, used to check the header looks like the contract's.
+
+    Returns
+    -------
+    DataFrame
+        The file's columns as read: every CSV column as strings (an empty field
+        is missing), parquet columns with their stored types.
 
     Raises
     ------
@@ -141,6 +157,17 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; move it into place on success.
 
     On any exception the temporary file is removed and ``target`` is untouched.
+
+    Parameters
+    ----------
+    target : path-like
+        The file to write; its folder is created if needed.
+
+    Yields
+    ------
+    Path
+        A temporary file in the same folder (so the final ``os.replace`` is
+        atomic), with the permissions a new file would get.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -159,14 +186,43 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
 
 
 def write_parquet_atomic(df: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write ``df`` to parquet atomically; return the path."""
+    """Write ``df`` to parquet atomically; return the path.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Written without its index.
+    path : path-like
+        Target file.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False)
     return Path(path)
 
 
 def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike, **kwargs) -> Path:
-    """Write ``df`` to UTF-8 CSV atomically; return the path."""
+    """Write ``df`` to UTF-8 CSV atomically; return the path.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table to write.
+    path : path-like
+        Target file.
+    **kwargs
+        Passed to :meth:`pandas.DataFrame.to_csv` (defaults: ``index=False`` and
+        Unix line ends).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     kwargs.setdefault("index", False)
     kwargs.setdefault("lineterminator", "\n")
     with atomic_path(path) as tmp:
@@ -175,14 +231,40 @@ def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike, **kwargs) -> Pat
 
 
 def write_text_atomic(text: str, path: str | os.PathLike) -> Path:
-    """Write UTF-8 text atomically; return the path."""
+    """Write UTF-8 text atomically; return the path.
+
+    Parameters
+    ----------
+    text : str
+        The content.
+    path : path-like
+        Target file.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
 
 
 def write_json_atomic(obj, path: str | os.PathLike) -> Path:
-    """Write ``obj`` as indented, key-sorted JSON atomically; return the path."""
+    """Write ``obj`` as indented, key-sorted JSON atomically; return the path.
+
+    Parameters
+    ----------
+    obj : object
+        Anything :func:`json.dumps` takes; other values are written with ``str``.
+    path : path-like
+        Target file.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     return write_text_atomic(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", path)
 
 
@@ -195,6 +277,16 @@ def processed_snapshot(processed_dir: str | os.PathLike | None = None) -> Path:
     every table and the manifest from the resolved folder means an ingest that
     publishes while a reader is loading cannot hand it tables from two
     versions. A folder without ``.current`` (plain files) is returned as is.
+
+    Parameters
+    ----------
+    processed_dir : path-like, optional
+        The processed folder; defaults to ``data/processed``.
+
+    Returns
+    -------
+    Path
+        The resolved version folder, or ``processed_dir`` itself.
     """
     d = Path(processed_dir or PROCESSED_DIR)
     current = d / ".current"
@@ -214,6 +306,11 @@ def load_processed(
         Defaults to ``data/processed``.
     tables : iterable of str, optional
         Which tables; default all that exist (decisions and audits are required).
+
+    Returns
+    -------
+    dict of str to DataFrame
+        Table name to its typed table, read from one published version.
 
     Raises
     ------
@@ -320,6 +417,9 @@ def audited_decisions(
     include_golden : bool, default False
         Golden (known-answer) audits test the auditors, not the sample design; they
         are excluded from accuracy estimates unless asked for.
+    site_timezones : mapping, optional
+        Site to IANA time zone for the site-local hour and shift; default
+        ``params/sites.yaml`` (see :func:`add_derived_columns`).
 
     Returns
     -------
@@ -337,7 +437,25 @@ def audited_decisions(
 
 # ------------------------------------------------------------------------ params
 def load_yaml(name_or_path: str | os.PathLike) -> dict:
-    """Read a YAML file from ``params/`` (by name) or a path; ConfigError if unreadable."""
+    """Read a YAML file from ``params/`` (by name) or a path.
+
+    Parameters
+    ----------
+    name_or_path : str or path-like
+        A name without suffix (``"targets"`` reads ``params/targets.yaml``), a
+        relative path looked up in ``params/`` when it does not exist as given,
+        or a path.
+
+    Returns
+    -------
+    dict
+        The parsed file; an empty dict for an empty file.
+
+    Raises
+    ------
+    ConfigError
+        The file cannot be read or is not valid YAML.
+    """
     p = Path(name_or_path)
     if not p.suffix:
         p = PARAMS_DIR / f"{p}.yaml"
@@ -353,12 +471,34 @@ def load_yaml(name_or_path: str | os.PathLike) -> dict:
 
 
 def load_targets(path: str | os.PathLike | None = None) -> dict:
-    """KPI targets (``params/targets.yaml``)."""
+    """KPI targets (``params/targets.yaml``).
+
+    Parameters
+    ----------
+    path : path-like, optional
+        Another targets file.
+
+    Returns
+    -------
+    dict
+        The parsed file (sections such as ``accuracy`` and ``model``).
+    """
     return load_yaml(path or "targets")
 
 
 def load_site_timezones(path: str | os.PathLike | None = None) -> dict[str, str]:
-    """Site to IANA time zone (``params/sites.yaml``); empty if the file is absent."""
+    """Site to IANA time zone (``params/sites.yaml``); empty if the file is absent.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        Another sites file.
+
+    Returns
+    -------
+    dict of str to str
+        Site name to time zone (e.g. ``{"Penang": "Asia/Kuala_Lumpur"}``).
+    """
     p = Path(path) if path else PARAMS_DIR / "sites.yaml"
     if not p.exists():
         return {}
@@ -481,6 +621,16 @@ def processed_fingerprint(processed: str | os.PathLike | None = None) -> str | N
     ``data_fingerprint`` (or ``fingerprint``) from ``<processed>/manifest.json``
     as written by ``modqa ingest`` (a fingerprint of the raw files), else
     :func:`modqa_lib.data.io.data_fingerprint` of the parquet files.
+
+    Parameters
+    ----------
+    processed : path-like, optional
+        The processed folder; defaults to ``data/processed``.
+
+    Returns
+    -------
+    str or None
+        The fingerprint, or None when there is no manifest and no parquet file.
     """
     d = processed_snapshot(processed)
     man = d / "manifest.json"

@@ -156,8 +156,8 @@ def load_scope(
     every = audited_decisions(tables)
     start, end = parse_period(period, every[S.WEEK])
     in_period = every[(every[S.WEEK] >= start) & (every[S.WEEK] <= end)]
-    filters = {S.VENDOR: _norm(vendor), S.SITE: _norm(site), S.MARKET: _norm(market), S.POLICY: _norm(policy)}
-    filters = {k: v for k, v in filters.items() if v is not None}
+    given = {S.VENDOR: _norm(vendor), S.SITE: _norm(site), S.MARKET: _norm(market), S.POLICY: _norm(policy)}
+    filters = {k: v for k, v in given.items() if v is not None}
     mask = pd.Series(True, index=in_period.index)
     for col, val in filters.items():
         known = sorted(every[col].dropna().unique())

@@ -29,6 +29,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -512,7 +513,7 @@ def _cat(values, codes: np.ndarray, missing: np.ndarray | None = None) -> np.nda
 
 
 def _utc(seconds: np.ndarray) -> pd.DatetimeIndex:
-    return pd.to_datetime(seconds, unit="s", utc=True).astype(_DT)
+    return cast(pd.DatetimeIndex, pd.to_datetime(seconds, unit="s", utc=True).astype(_DT))
 
 
 def _frame(table: str, cols: dict) -> pd.DataFrame:
@@ -530,7 +531,7 @@ def _frame(table: str, cols: dict) -> pd.DataFrame:
         elif col.dtype == "bool":
             df[col.name] = df[col.name].astype(bool)
         elif col.dtype == "datetime":
-            df[col.name] = df[col.name].astype(_DT)
+            df[col.name] = df[col.name].astype(_DT)  # type: ignore[call-overload]  # pandas-stubs: no tz-aware dtype strings
     return df
 
 
@@ -1282,7 +1283,7 @@ def generate(
 # ============================================================================ writing
 def _csv_bytes(df: pd.DataFrame) -> bytes:
     """Deterministic CSV bytes: ISO-8601 timestamps with offset, true/false, empty for null."""
-    out = {}
+    out: dict[str, Any] = {}
     for c in df.columns:
         s = df[c]
         if isinstance(s.dtype, pd.DatetimeTZDtype):

@@ -33,7 +33,15 @@ STATUS_COLORS = {"met": "#2b8a3e", "at risk": "#e67700", "missed": "#c92a2a", No
 
 
 def set_style() -> None:
-    """One consistent, print-friendly look for every chart."""
+    """One consistent, print-friendly look for every chart.
+
+    Sets the seaborn theme and matplotlib's ``rcParams`` (resolution, bold titles,
+    automatic layout); every chart function calls it first.
+
+    Returns
+    -------
+    None
+    """
     sns.set_theme(style="whitegrid", context="notebook", font_scale=0.95)
     plt.rcParams.update(
         {
@@ -69,10 +77,23 @@ def forest(
         Needs ``value``, ``ci_low``, ``ci_high``, ``n`` and the label column(s).
     label : str or list of str
         Column(s) naming each row (joined with " · ").
+    value : str, default "accuracy"
+        Column holding the point estimates (proportions).
     target : float or column name, optional
         Vertical target line (a number) or per-row target markers (a column).
+    title : str, default ""
+        Chart title.
+    xlabel : str, default "Accuracy (95% CI)"
+        Label of the x axis (percent scale).
     status : str, optional
         Column with met / at risk / missed used for colour.
+    max_rows : int, default 30
+        Draw at most the first ``max_rows`` rows of ``table``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row per group, its n in the label.
     """
     set_style()
     t = table.head(max_rows).copy()
@@ -112,10 +133,19 @@ def control_chart(
     ----------
     chart : DataFrame
         From :func:`modqa_lib.stats.drift.p_chart`: ``period, error_rate, center, lcl, ucl, out_of_control``.
+    period : str, default "week"
+        Column holding the period (x axis).
+    title : str, default ""
+        Chart title (the group is appended when faceting).
     events : DataFrame, optional
         Vertical markers, columns ``at`` (timestamp) and ``label`` (e.g. policy changes).
     group : str, optional
         Column to facet by (one small chart per group).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axis per group, sharing the time axis.
     """
     set_style()
     groups = [(None, chart)] if group is None else list(chart.groupby(group, sort=False))
@@ -161,6 +191,30 @@ def heatmap(
     """A group × group heatmap of a rate; cells with fewer than ``min_n`` audits are left blank.
 
     Cell text shows the rate; blank cells are "too few audits", not missing data.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Tidy table with one row per (``index``, ``columns``) cell, the ``value``
+        column and ``n`` (e.g. :func:`modqa_lib.stats.scoring.accuracy_table` by two columns).
+    index : str
+        Column whose values are the rows.
+    columns : str
+        Column whose values are the columns.
+    value : str, default "accuracy"
+        Column holding the rate to show.
+    min_n : int, default 20
+        Cells with fewer audits are left blank (the title says so).
+    title : str, default ""
+        Chart title.
+    fmt : str, default ".1%"
+        Format of the cell text.
+    center : float, optional
+        Value at the centre of the colour map (e.g. the target).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     set_style()
     t = table.copy()
@@ -186,7 +240,27 @@ def heatmap(
 
 
 def stacked_shares(table: pd.DataFrame, group: str, category: str, value: str = "share", title: str = "") -> plt.Figure:
-    """Horizontal 100% stacked bars: the mix of ``category`` within each ``group``."""
+    """Horizontal 100% stacked bars: the mix of ``category`` within each ``group``.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Tidy table with the ``group``, ``category`` and ``value`` columns
+        (e.g. :func:`modqa_lib.stats.scoring.error_mix`).
+    group : str
+        Column naming each bar.
+    category : str
+        Column naming each segment.
+    value : str, default "share"
+        Column holding each segment's share of its group (summing to 1 per group).
+    title : str, default ""
+        Chart title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One bar per group; the legend sits beside the bars.
+    """
     set_style()
     grid = table.pivot_table(index=group, columns=category, values=value, aggfunc="sum").fillna(0)
     fig, ax = plt.subplots(figsize=(7.5, 0.38 * len(grid) + 1.4))
@@ -202,7 +276,25 @@ def stacked_shares(table: pd.DataFrame, group: str, category: str, value: str = 
 def pareto_chart(
     table: pd.DataFrame, cause: str = S.ROOT_CAUSE, title: str = "", names: dict[str, str] | None = None
 ) -> plt.Figure:
-    """Pareto chart: error counts per cause (bars) and cumulative share (line)."""
+    """Pareto chart: error counts per cause (bars) and cumulative share (line).
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`modqa_lib.stats.rca.pareto` (one group): the ``cause``,
+        ``count`` and ``cum_share`` columns.
+    cause : str, default "root_cause"
+        Column naming the causes.
+    title : str, default ""
+        Chart title.
+    names : dict, optional
+        Display names of the causes (e.g. the taxonomy's root-cause names).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Bars by count, descending, with the cumulative share on a second axis.
+    """
     set_style()
     t = table.sort_values("count", ascending=False)
     labels = [names.get(c, c) if names else c for c in t[cause]]
@@ -234,6 +326,24 @@ def threshold_chart(
     When ``curve`` has ``precision_ci_low/high`` and ``recall_ci_low/high``
     (:func:`modqa_lib.stats.model_eval.threshold_curve` with ``ci=True``) and no
     ``group``, each line gets its confidence band.
+
+    Parameters
+    ----------
+    curve : DataFrame
+        From :func:`modqa_lib.stats.model_eval.threshold_curve`: ``threshold``,
+        ``precision``, ``recall`` (and their intervals).
+    threshold : str, default "threshold"
+        Column holding the thresholds (x axis).
+    group : str, optional
+        Column to draw one line per value of (colour); no bands then.
+    deployed : float, optional, default 0.5
+        The threshold in production, drawn as a dashed line (None: no line).
+    title : str, default ""
+        Chart title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     set_style()
     long = curve.melt(

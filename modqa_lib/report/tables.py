@@ -69,6 +69,23 @@ def header(title: str, scope: Scope | None = None, subtitle: str = ""):
 
     The notebook's first markdown cell is the title; batch HTML exports add a
     header block of their own above it.
+
+    Parameters
+    ----------
+    title : str
+        Report title (the unit's name); escaped.
+    scope : Scope, optional
+        The report's scope (:func:`modqa_lib.data.scope.load_scope`); gives the
+        period, the number of audited decisions and the data fingerprint. Without
+        it the header shows only the title, the subtitle and the time.
+    subtitle : str, default ""
+        Extra text shown after the other fields; escaped.
+
+    Returns
+    -------
+    IPython.display.Markdown
+        One line: title, period, audited decisions, data fingerprint and the
+        generation time in UTC.
     """
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     if scope is None:
@@ -86,7 +103,24 @@ def header(title: str, scope: Scope | None = None, subtitle: str = ""):
 
 
 def rate_text(estimate: float, ci_low: float, ci_high: float, n: int, alpha: float = 0.05) -> str:
-    """ "93.7% (95% CI 92.2–95.0%; n = 1,210)": a rate as a reader should always see it."""
+    """A rate as a reader should always see it: "93.7% (95% CI 92.2–95.0%; n = 1,210)".
+
+    Parameters
+    ----------
+    estimate : float
+        The rate, a proportion in [0, 1].
+    ci_low, ci_high : float
+        Its confidence interval.
+    n : int
+        The number of audits behind it.
+    alpha : float, default 0.05
+        1 - confidence level of the interval (names it: "95% CI").
+
+    Returns
+    -------
+    str
+        The text; "no estimate (n = 0)" when ``n`` is 0 or the estimate is missing.
+    """
     if n == 0 or not np.isfinite(estimate):
         return f"no estimate (n = {int(n):,})"
     return f"{estimate:.1%} ({1 - alpha:.0%} CI {ci_low:.1%}–{ci_high:.1%}; n = {int(n):,})"
@@ -125,16 +159,27 @@ def show(
     Parameters
     ----------
     df : DataFrame
+        The tidy table to show.
     columns : list of str, optional
         Columns to keep, in order.
     rename : mapping, optional
         Display names for columns (applied after formatting is decided).
     pct : iterable of str, optional
         Columns to show as percentages (default: guessed from their names).
+    caption : str, optional
+        Caption shown above the table; escaped.
     max_rows : int, default 40
         Reports never dump raw data: longer tables are cut with a note.
+    hide_index : bool, default True
+        Leave out the DataFrame's index.
     empty : str
         Shown (escaped, in italics) instead of an empty table.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler or IPython.display.Markdown
+        The escaped ``Styler`` (see :func:`modqa_lib.report.export.safe_table`), or
+        the ``empty`` message as Markdown when ``df`` has no rows.
     """
     if df.empty:
         return safe_markdown("*{msg}*", msg=empty)
@@ -171,20 +216,40 @@ def show(
 
 
 def human_audits(audits: pd.DataFrame) -> pd.DataFrame:
-    """Audits of decisions made by people (human and HITL), i.e. without pure machine decisions."""
+    """Audits of decisions made by people (human and HITL), i.e. without pure machine decisions.
+
+    Parameters
+    ----------
+    audits : DataFrame
+        Audit-level frame with the ``vendor`` column.
+
+    Returns
+    -------
+    DataFrame
+        The rows whose vendor is not ``"Platform"`` (machine decisions), same columns.
+    """
     return audits[audits[S.VENDOR] != PLATFORM]
 
 
 def vendor_audits(scope: Scope, vendor: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The audits a vendor's report may show: its own (moderators pseudonymised) and all, peers anonymised.
 
+    Parameters
+    ----------
+    scope : Scope
+        The vendor's report scope (:func:`modqa_lib.data.scope.load_scope`).
+    vendor : str
+        The vendor the report is for: the only one shown by name.
+
     Returns
     -------
     own : DataFrame
-        The scope's audits with ``moderator_id`` replaced by keyed pseudonyms.
+        The scope's audits with ``moderator_id`` and ``auditor_id`` replaced by
+        keyed pseudonyms.
     peers : DataFrame
         Every vendor's human audits in the period, other vendors renamed
-        "Peer A/B/..." with their sites renamed and moderator ids dropped.
+        "Peer A/B/..." with their sites renamed and moderator ids dropped;
+        ``auditor_id`` is dropped.
     """
     own = scope.audits.copy()
     own[S.MODERATOR_ID] = pseudonymise(own[S.MODERATOR_ID])
@@ -194,14 +259,43 @@ def vendor_audits(scope: Scope, vendor: str) -> tuple[pd.DataFrame, pd.DataFrame
 
 
 def pseudonymised_golden(golden_audits: pd.DataFrame) -> pd.DataFrame:
-    """Golden audits with auditor ids pseudonymised (vendor-facing reports)."""
+    """Golden audits with auditor ids pseudonymised (vendor-facing reports).
+
+    Parameters
+    ----------
+    golden_audits : DataFrame
+        Golden (known-answer) audits with an ``auditor_id`` column.
+
+    Returns
+    -------
+    DataFrame
+        A copy, with ``auditor_id`` replaced by keyed pseudonyms ("QA-...").
+    """
     out = golden_audits.copy()
     out[S.AUDITOR_ID] = pseudonymise(out[S.AUDITOR_ID], prefix="QA")
     return out
 
 
 def headline(audits: pd.DataFrame, alpha: float = 0.05, targets=True) -> pd.DataFrame:
-    """One row: design-weighted accuracy vs target, and the critical-error rate, each with n and CI."""
+    """One row: design-weighted accuracy vs target, and the critical-error rate, each with n and CI.
+
+    Parameters
+    ----------
+    audits : DataFrame
+        Audit-level frame of the report's scope (with ``weight`` and ``stratum``).
+    alpha : float, default 0.05
+        1 - confidence level of the intervals.
+    targets : True or dict, default True
+        KPI targets, as in :func:`modqa_lib.stats.scoring.kpi_status`.
+
+    Returns
+    -------
+    DataFrame
+        One row with the columns of :func:`modqa_lib.stats.scoring.kpi_status`
+        for the whole scope (``n``, ``accuracy``, ``ci_low``, ``ci_high``,
+        ``target``, ``status``, ``critical_rate``, ``critical_ci_low``,
+        ``critical_ci_high``, ...).
+    """
     acc = kpi_status(audits, by=None, weights=S.WEIGHT, alpha=alpha, targets=targets)
     sev = severity_table(audits, by=None, weights=S.WEIGHT, alpha=alpha)
     row = acc.iloc[[0]].reset_index(drop=True)
@@ -212,7 +306,22 @@ def headline(audits: pd.DataFrame, alpha: float = 0.05, targets=True) -> pd.Data
 
 
 def peer_table(peers: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """Accuracy per (anonymised) vendor with CI, for a vendor's peer comparison."""
+    """Accuracy per (anonymised) vendor with CI, for a vendor's peer comparison.
+
+    Parameters
+    ----------
+    peers : DataFrame
+        Audits with anonymised vendor names (``peers`` of :func:`vendor_audits`).
+    alpha : float, default 0.05
+        1 - confidence level of the intervals.
+
+    Returns
+    -------
+    DataFrame
+        :func:`modqa_lib.stats.scoring.accuracy_table` by ``vendor``, design-weighted
+        and with targets (``vendor``, ``n``, ``errors``, ``accuracy``, ``ci_low``,
+        ``ci_high``, ``target``, ``status``, ...), sorted by vendor.
+    """
     return (
         accuracy_table(peers, by=[S.VENDOR], weights=S.WEIGHT, alpha=alpha, targets=True)
         .sort_values(S.VENDOR)
@@ -221,7 +330,22 @@ def peer_table(peers: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
 
 
 def actions_in_scope(actions: pd.DataFrame, vendor: str | None = None, market: str | None = None) -> pd.DataFrame:
-    """Corrective actions a unit's report may show: its own and global ones, never another vendor's."""
+    """Corrective actions a unit's report may show: its own and global ones, never another vendor's.
+
+    Parameters
+    ----------
+    actions : DataFrame
+        The ``actions`` table.
+    vendor : str, optional
+        Keep actions of this vendor and those without a vendor.
+    market : str, optional
+        Keep actions of this market and those without a market.
+
+    Returns
+    -------
+    DataFrame
+        The kept rows, same columns, with a fresh index.
+    """
     a = actions
     if vendor:
         a = a[a[S.VENDOR].isna() | (a[S.VENDOR] == vendor)]
@@ -231,7 +355,22 @@ def actions_in_scope(actions: pd.DataFrame, vendor: str | None = None, market: s
 
 
 def headline_figures(row: pd.Series | Mapping, **extra) -> dict:
-    """Flat dict of headline numbers for :func:`modqa_lib.run.batch.record_headline`."""
+    """Flat dict of headline numbers for :func:`modqa_lib.report.notebook_headline.record_headline`.
+
+    Parameters
+    ----------
+    row : Series or mapping
+        A row of :func:`headline`.
+    **extra
+        More figures to record, added as they are.
+
+    Returns
+    -------
+    dict
+        ``n``, ``accuracy``, ``ci_low``, ``ci_high``, ``target``, ``status``,
+        ``critical_rate``, ``critical_ci_low``, ``critical_ci_high`` (those present
+        in ``row``), then ``extra``.
+    """
     keys = (
         "n",
         "accuracy",
@@ -249,7 +388,20 @@ def headline_figures(row: pd.Series | Mapping, **extra) -> dict:
 
 
 def calibration_scope(calibration: pd.DataFrame, source: str) -> str:
-    """One line saying what a calibration report covers."""
+    """One line saying what a calibration report covers.
+
+    Parameters
+    ----------
+    calibration : DataFrame
+        Calibration ratings (``session_id``, ``item_id``, ``rater_id``).
+    source : str
+        Where they come from: ``"demo"``, ``"davidson2017"`` or a free description.
+
+    Returns
+    -------
+    str
+        The source, then the numbers of sessions, items, ratings and rater ids.
+    """
     what = {
         "demo": "calibration sessions",
         "davidson2017": "Davidson et al. (2017) crowd labels (real data; tweets not shown)",
@@ -265,7 +417,21 @@ __all__ += ["calibration_scope"]
 
 
 def with_cause_names(table: pd.DataFrame, column: str = S.ROOT_CAUSE) -> pd.DataFrame:
-    """Copy with root-cause codes replaced by their taxonomy names ("Fatigue / attention")."""
+    """Copy with root-cause codes replaced by their taxonomy names ("Fatigue / attention").
+
+    Parameters
+    ----------
+    table : DataFrame
+        Any table with a root-cause column.
+    column : str, default "root_cause"
+        The column holding root-cause codes.
+
+    Returns
+    -------
+    DataFrame
+        A copy with the codes replaced by their names (unknown codes kept as
+        they are); ``table`` itself when it has no such column.
+    """
     if column not in table:
         return table
     names = S.load_taxonomy().root_cause_names
@@ -280,7 +446,7 @@ __all__ += ["with_cause_names"]
 def interval_text(
     estimate: float, ci_low: float, ci_high: float, points: bool = False, decimals: int | None = None
 ) -> str:
-    """ "87.2% (80.1–92.3%)", or "+21.6 pts (14.5 to 28.6)" for a difference; "" when missing.
+    """A rate with its interval, "87.2% (80.1–92.3%)", or a difference, "+21.6 pts (14.5 to 28.6)".
 
     Parameters
     ----------
@@ -290,6 +456,12 @@ def interval_text(
         Show a difference in percentage points with its sign.
     decimals : int, optional
         Show a plain number with this many decimals instead (kappa, alpha).
+
+    Returns
+    -------
+    str
+        The estimate and its interval; "<estimate> (no interval)" when a bound is
+        missing, "" when the estimate is.
     """
     if estimate is None or not np.isfinite(estimate):
         return ""
@@ -322,6 +494,22 @@ def drift_table(flags: pd.DataFrame, by: str = S.POLICY, alpha: float = 0.05) ->
     """Display table of the flagged rows of :func:`modqa_lib.stats.drift.drift_flags`.
 
     Each side of the first signal shows its error rate with interval and n.
+
+    Parameters
+    ----------
+    flags : DataFrame
+        Output of :func:`modqa_lib.stats.drift.drift_flags`.
+    by : str, default "policy"
+        The column naming each series.
+    alpha : float, default 0.05
+        1 - confidence level the intervals were computed at (names them).
+
+    Returns
+    -------
+    DataFrame
+        One row per flagged series: ``by``, "n before", "error rate before (95% CI)",
+        "n after", "error rate after (95% CI)", "first out of control",
+        "direction", "confirmed", "policy change".
     """
     f = flags[flags["flagged"]]
     ci = f"{1 - alpha:.0%} CI"
@@ -346,6 +534,22 @@ def actions_table(effects_table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFr
     Accuracy before and after with n, the difference-in-differences (the
     verdict's basis) and the interrupted-time-series level change, both in
     percentage points, then the verdict and, when an estimate is missing, why.
+
+    Parameters
+    ----------
+    effects_table : DataFrame
+        Output of :func:`modqa_lib.stats.effects.action_effects`.
+    alpha : float, default 0.05
+        1 - confidence level the intervals were computed at (names them).
+
+    Returns
+    -------
+    DataFrame
+        One row per action: ``action_id``, ``kind``, "scope", "started",
+        "n before", "accuracy before (95% CI)", "n after",
+        "accuracy after (95% CI)", "diff-in-diff (95% CI)",
+        "time-series level change (95% CI)", "verdict",
+        "why an estimate is missing".
     """
     fx = effects_table
     ci = f"{1 - alpha:.0%} CI"
@@ -370,7 +574,22 @@ def actions_table(effects_table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFr
 
 
 def session_table(sessions: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """Display table of :func:`modqa_lib.stats.agreement.session_agreement`, each statistic with its interval."""
+    """Display table of :func:`modqa_lib.stats.agreement.session_agreement`, each statistic with its interval.
+
+    Parameters
+    ----------
+    sessions : DataFrame
+        Output of :func:`modqa_lib.stats.agreement.session_agreement`.
+    alpha : float, default 0.05
+        1 - confidence level the intervals were computed at (names them).
+
+    Returns
+    -------
+    DataFrame
+        One row per session: ``session_id``, "items", "raters", "ratings",
+        "percent agreement (95% CI)", "Fleiss' kappa (95% CI)",
+        "Krippendorff's alpha (95% CI)", "note".
+    """
     ci = f"{1 - alpha:.0%} CI"
     return pd.DataFrame(
         {
@@ -410,8 +629,17 @@ def metrics_table(
     label : str or list of str
         Columns naming each row.
     metrics : list of str
+        The metrics to show, in order.
+    alpha : float, default 0.05
+        1 - confidence level the intervals were computed at (names them).
     sort_by : str, optional
         A metric to sort by (ascending, missing last).
+
+    Returns
+    -------
+    DataFrame
+        The ``label`` columns, then per metric "<metric> (95% CI)" (text) and
+        "<metric> n".
     """
     labels = [label] if isinstance(label, str) else list(label)
     w = wide.sort_values(sort_by, na_position="last") if sort_by else wide
@@ -428,6 +656,19 @@ def drivers_table(drivers: pd.DataFrame, top: int = 12) -> pd.DataFrame:
 
     Levels with an odds ratio above 1, most significant first, each with the
     reference level it is compared with (``compared with``).
+
+    Parameters
+    ----------
+    drivers : DataFrame
+        Output of :func:`modqa_lib.stats.rca.error_drivers`.
+    top : int, default 12
+        At most this many rows.
+
+    Returns
+    -------
+    DataFrame
+        ``dimension``, ``level``, "compared with", ``n``, ``n_eff`` (when
+        weighted), ``odds_ratio``, ``ci_low``, ``ci_high``, ``q_value``, ``flag``.
     """
     ref = drivers[drivers["is_reference"]].set_index("dimension")["level"]
     worse = drivers[~drivers["is_reference"] & (drivers["odds_ratio"] > 1)]

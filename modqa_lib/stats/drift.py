@@ -385,8 +385,8 @@ def ewma(
     for i, xi in enumerate(x):
         prev = lam * xi + (1.0 - lam) * prev
         z[i] = prev
-    i = np.arange(1, len(x) + 1)
-    factor = lam / (2.0 - lam) * (1.0 if asymptotic else 1.0 - (1.0 - lam) ** (2 * i))
+    steps = np.arange(1, len(x) + 1)
+    factor = lam / (2.0 - lam) * (1.0 if asymptotic else 1.0 - (1.0 - lam) ** (2 * steps))
     half = L * sigma * np.sqrt(factor) * np.ones_like(z)
     lcl, ucl = target - half, target + half
     up, down = z > ucl, z < lcl

@@ -23,6 +23,7 @@ All effects are on the **accuracy** scale (1 − error rate): positive = better.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -848,7 +849,7 @@ def action_effects(
     rows = []
     for _, row in actions.iterrows():
         act = _action(row, "action_effects")
-        out = dict.fromkeys(_COLUMNS, np.nan)
+        out: dict[str, Any] = dict.fromkeys(_COLUMNS, np.nan)
         out.update(
             {
                 S.ACTION_ID: act[S.ACTION_ID],

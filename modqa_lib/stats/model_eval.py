@@ -17,6 +17,7 @@ Taylor linearisation, Korn-Graubard effective-n interval).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -298,7 +299,7 @@ def model_metrics(
         tgt = out["metric"].map({k: float(v) for k, v in mt.items() if k in METRICS}).astype(float)
         out["target"] = tgt
         st = target_status(out["estimate"], out[S.CI_LOW], out[S.CI_HIGH], tgt.fillna(0.0))
-        out["status"] = np.where(tgt.notna(), st, None)
+        out["status"] = np.where(tgt.notna(), st, None)  # type: ignore[call-overload]  # pandas-stubs: Series is array-like
     out = out.reset_index(drop=True)
     if wide:
         vals = ["estimate", S.CI_LOW, S.CI_HIGH, S.N]
@@ -307,18 +308,18 @@ def model_metrics(
             if by
             else None
         )
-        if by:
-            piv.columns = [m if v == "estimate" else f"{m}_{v}" for v, m in piv.columns]
+        if piv is not None:
+            piv.columns = [m if v == "estimate" else f"{m}_{v}" for v, m in piv.columns]  # type: ignore[str-unpack]  # MultiIndex
             piv = piv.reset_index()
         else:
-            row = {}
-            for _, r in out.iterrows():
-                m = r["metric"]
+            row: dict[str, Any] = {}
+            for _, rec in out.iterrows():
+                m = rec["metric"]
                 row[m], row[f"{m}_{S.CI_LOW}"], row[f"{m}_{S.CI_HIGH}"], row[f"{m}_{S.N}"] = (
-                    r["estimate"],
-                    r[S.CI_LOW],
-                    r[S.CI_HIGH],
-                    r[S.N],
+                    rec["estimate"],
+                    rec[S.CI_LOW],
+                    rec[S.CI_HIGH],
+                    rec[S.N],
                 )
             piv = pd.DataFrame([row])
         ordered = [*by] + [
@@ -457,7 +458,7 @@ def _curve_intervals(out, audits, by, ts, mask, actual, score, weights, strata, 
     n, T = len(audits), len(ts)
     stk = pd.DataFrame({c: np.tile(audits[c].to_numpy(), T) for c in by})
     stk["threshold"] = np.repeat(ts, n)
-    stk["_w"] = np.tile(_weights(audits, weights), T)
+    stk["_w"] = np.tile(_weights(audits, weights), T)  # type: ignore[arg-type]  # weighted branch: not None
     hcodes = pd.factorize(audits[strata])[0] if strata is not None else np.zeros(n, dtype=np.int64)
     if strata is not None and audits[strata].isna().any():
         raise EstimationError(f"strata column '{strata}' has missing values")

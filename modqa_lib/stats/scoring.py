@@ -433,7 +433,7 @@ def ratio_estimates(
             out[c] = pd.Series(dtype=float)
         return out
     yu, xu = y[use], x[use]
-    w = w_full[use] if weighted else np.ones(len(yu))
+    w = w_full[use] if w_full is not None else np.ones(len(yu))
     h = h_full[use]
     n = np.bincount(codes, minlength=G).astype(float)
     num_raw = np.bincount(codes, yu, minlength=G)
@@ -698,6 +698,20 @@ def accuracy_table(
     .. [3] Agresti, A. (2013). Categorical Data Analysis, 3rd ed. Wiley. Section 1.4
        (score test and the Wilson interval).
     .. [4] Benjamini, Y., Hochberg, Y. (1995). JRSS B 57, 289-300.
+
+    Examples
+    --------
+    Two vendors, unweighted (Wilson intervals):
+
+    >>> import pandas as pd
+    >>> audits = pd.DataFrame({
+    ...     "vendor": ["A"] * 100 + ["B"] * 50,
+    ...     "is_error": [True] * 6 + [False] * 94 + [True] * 9 + [False] * 41,
+    ... })
+    >>> accuracy_table(audits, by="vendor")[["vendor", "n", "errors", "accuracy", "ci_low", "ci_high"]].round(3)
+      vendor    n  errors  accuracy  ci_low  ci_high
+    0      A  100       6      0.94   0.875    0.972
+    1      B   50       9      0.82   0.692    0.902
     """
     by = _as_list(by)
     _require(audits, [S.IS_ERROR, *by])

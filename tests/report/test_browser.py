@@ -21,7 +21,7 @@ from conftest import shared_once
 
 from modqa_lib.report.export import export_html
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "notebooks"
 ARTIFACTS = Path(__file__).parents[1] / "artifacts"

@@ -85,6 +85,7 @@ def xss_export(tmp_path_factory):
 
 
 # ----------------------------------------------------------------- report export
+@pytest.mark.slow
 def test_no_input_cells_or_prompts(report_export):
     page = report_export["html"]
     for code in ("sns.barplot", "record_headline", "import warnings", "fail_for"):
@@ -93,12 +94,14 @@ def test_no_input_cells_or_prompts(report_export):
     assert not soup.select(".jp-InputArea-editor, .jp-InputPrompt, .jp-OutputPrompt")
 
 
+@pytest.mark.slow
 def test_images_are_embedded_base64(report_export):
     soup = BeautifulSoup(report_export["html"], "html.parser")
     imgs = soup.find_all("img")
     assert imgs and all(i["src"].startswith("data:image/png;base64,") for i in imgs)
 
 
+@pytest.mark.slow
 def test_self_contained_no_scripts_no_remote_loads(report_export):
     page = report_export["html"]
     soup = BeautifulSoup(page, "html.parser")
@@ -113,6 +116,7 @@ def test_self_contained_no_scripts_no_remote_loads(report_export):
     assert E.find_executable_markup(page) == []
 
 
+@pytest.mark.slow
 def test_no_absolute_paths(report_export):
     text = without_data_uris(report_export["html"])
     for prefix in ("/work", "/root", "/home", "/tmp", str(PROJ_ROOT)):
@@ -122,6 +126,7 @@ def test_no_absolute_paths(report_export):
     assert "processed data: …/processed" in text
 
 
+@pytest.mark.slow
 def test_stderr_and_headline_outputs_removed(report_export):
     page = report_export["html"]
     assert "noisy library warning" not in page
@@ -133,6 +138,7 @@ def test_stderr_and_headline_outputs_removed(report_export):
     assert any(o.get("name") == "stderr" for c in nb.cells for o in c.get("outputs", []))
 
 
+@pytest.mark.slow
 def test_header_block(report_export):
     soup = BeautifulSoup(report_export["html"], "html.parser")
     header = soup.find("header", class_="modqa-header")
@@ -152,6 +158,7 @@ def test_header_block(report_export):
     assert soup.title.get_text() == "Vendor scorecard: Vendor A"
 
 
+@pytest.mark.slow
 def test_size_and_result(report_export):
     res = report_export["result"]
     assert res.size_bytes == report_export["path"].stat().st_size < E.MAX_HTML_BYTES
@@ -161,6 +168,7 @@ def test_size_and_result(report_export):
     assert report_export["path"].stat().st_mode & 0o777 == 0o666 & ~umask
 
 
+@pytest.mark.slow
 def test_oversize_is_a_warning_not_an_error(report_export, tmp_path):
     res = E.export_html(report_export["nb"], tmp_path / "big.html", "t", max_bytes=10_000)
     assert (tmp_path / "big.html").exists()
@@ -168,6 +176,7 @@ def test_oversize_is_a_warning_not_an_error(report_export, tmp_path):
 
 
 # ------------------------------------------------------------------ escaping
+@pytest.mark.slow
 def test_no_executable_markup_survives(xss_export):
     soup = BeautifulSoup(xss_export["html"], "html.parser")
     assert soup.find_all("script") == []
@@ -181,6 +190,7 @@ def test_no_executable_markup_survives(xss_export):
     assert "pwned" not in xss_export["html"]
 
 
+@pytest.mark.slow
 def test_safe_paths_show_payloads_as_text(xss_export):
     soup = BeautifulSoup(xss_export["html"], "html.parser")
     text = soup.find("main").get_text("\n")
@@ -193,6 +203,7 @@ def test_safe_paths_show_payloads_as_text(xss_export):
     assert "<script>alert('title')</script>" in header and "<b onmouseover=alert(2)>p</b>" in header
 
 
+@pytest.mark.slow
 def test_unsafe_outputs_fall_back_to_plain_text_with_a_warning(xss_export):
     res = xss_export["result"]
     # exactly the four deliberate ones: raw HTML, raw Styler, raw Markdown, JavaScript
@@ -202,6 +213,7 @@ def test_unsafe_outputs_fall_back_to_plain_text_with_a_warning(xss_export):
     assert "output not shown: it contained executable markup" in text
 
 
+@pytest.mark.slow
 def test_chart_text_is_inert(xss_export):
     page = xss_export["html"]
     assert (

@@ -121,10 +121,12 @@ def first_run(tmp_path_factory):
     }
 
 
+@pytest.mark.slow
 def test_units_from_data_exclude_platform(first_run):
     assert [u.unit for u in first_run["result"].units] == ["Vendor A", "Vendor B", "Vendor C", "Vendor D"]
 
 
+@pytest.mark.slow
 def test_one_failure_does_not_stop_the_others(first_run):
     res = first_run["result"]
     status = {u.unit: u.status for u in res.units}
@@ -134,12 +136,14 @@ def test_one_failure_does_not_stop_the_others(first_run):
         res.raise_for_status()
 
 
+@pytest.mark.slow
 def test_failure_reason_is_one_line_with_exception_and_cell(first_run):
     b = next(u for u in first_run["result"].units if u.unit == "Vendor B")
     assert b.error.startswith("ValueError: planted failure for Vendor B")
     assert "cell" in b.error and "\n" not in b.error
 
 
+@pytest.mark.slow
 def test_failed_notebook_is_kept_with_its_error(first_run):
     run_dir = first_run["run_dir"]
     b = next(u for u in first_run["result"].units if u.unit == "Vendor B")
@@ -152,6 +156,7 @@ def test_failed_notebook_is_kept_with_its_error(first_run):
     assert not list(run_dir.rglob(".*partial*")), "temporary files left behind"
 
 
+@pytest.mark.slow
 def test_privacy_leak_fails_the_unit_and_publishes_nothing(first_run):
     c = next(u for u in first_run["result"].units if u.unit == "Vendor C")
     assert c.error.startswith("privacy check failed")
@@ -160,6 +165,7 @@ def test_privacy_leak_fails_the_unit_and_publishes_nothing(first_run):
     assert (first_run["run_dir"] / "vendor-c" / "report_fixture.ipynb").exists()
 
 
+@pytest.mark.slow
 def test_ok_units_have_notebook_html_and_headline(first_run):
     run_dir = first_run["run_dir"]
     a = next(u for u in first_run["result"].units if u.unit == "Vendor A")
@@ -174,6 +180,7 @@ def test_ok_units_have_notebook_html_and_headline(first_run):
     assert "'vendor': 'Vendor A'" in text and "'period': 'last:12'" in text
 
 
+@pytest.mark.slow
 def test_manifest_records_every_unit(first_run):
     man = json.loads((first_run["run_dir"] / "manifest.json").read_text())
     assert man["run_id"] == "r1-vendor"
@@ -193,6 +200,7 @@ def test_manifest_records_every_unit(first_run):
     assert man["units"]["vendor/Vendor C"]["parameters"]["leak"].startswith("compare")
 
 
+@pytest.mark.slow
 def test_index_links_every_report_escaped(first_run):
     page = (first_run["run_dir"] / "index.html").read_text()
     for slug in ("vendor-a", "vendor-d"):
@@ -203,6 +211,7 @@ def test_index_links_every_report_escaped(first_run):
     assert "<script" not in page.lower()
 
 
+@pytest.mark.slow
 def test_summary_is_a_plain_table(first_run):
     text = first_run["result"].summary()
     lines = text.splitlines()
@@ -213,12 +222,14 @@ def test_summary_is_a_plain_table(first_run):
     assert text.rstrip().endswith("index.html")
 
 
+@pytest.mark.slow
 def test_batch_runs_in_parallel_and_fast(first_run):
     durations = sum(u.duration_s for u in first_run["result"].units)
     # with 2 workers, wall time is well below the sum of the unit times
     assert first_run["elapsed"] < durations * 0.9, (first_run["elapsed"], durations)
 
 
+@pytest.mark.slow
 def test_resume_reruns_only_failed_units_via_cli(first_run, tmp_path, monkeypatch, capsys):
     import shutil
 
@@ -278,6 +289,7 @@ def test_resume_reruns_only_failed_units_via_cli(first_run, tmp_path, monkeypatc
 
 
 # ------------------------------------------------------------------ timeout
+@pytest.mark.slow
 def test_timeout_sets_status_timeout(tmp_path):
     processed = write_decisions(tmp_path / "processed", vendors=("Vendor A",))
     params = write_params(tmp_path / "params", notebook=SLEEPY_NB, parameters={"period": "last:12", "seconds": 120.0})

@@ -51,7 +51,7 @@ def _require_columns(data: pd.DataFrame, columns: Sequence[str], table: str) -> 
         )
 
 
-def _check_choice(name: str, value: object, allowed: Sequence[str]) -> None:
+def _check_choice(name: str, value: object, allowed: Sequence[str | None]) -> None:
     if value not in allowed:
         raise EstimationError(f"{name}={value!r} is not one of {set(allowed)}")
 
@@ -98,7 +98,7 @@ def _clean_long(
 def _as_counts(counts: pd.DataFrame | ArrayLike, what: str = "count table") -> tuple[np.ndarray, list]:
     """Validate an items x categories count table; return (float array, column labels)."""
     if isinstance(counts, pd.DataFrame):
-        cols = list(counts.columns)
+        cols: list = list(counts.columns)
         try:
             arr = counts.to_numpy(dtype=float)
         except (TypeError, ValueError):

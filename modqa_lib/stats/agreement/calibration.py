@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -247,8 +247,8 @@ def item_disagreement(calibration: pd.DataFrame, golden: pd.DataFrame | None = N
     out = g.agg(
         n_raters=("_k", "sum"), _top=("_k", "max"), n_labels=(LABEL, "size"), majority_label=(LABEL, "first")
     ).reset_index()
-    n_top = cnt.merge(out[[SESSION_ID, ITEM_ID, "_top"]], on=[SESSION_ID, ITEM_ID])
-    n_top = (n_top["_k"] == n_top["_top"]).groupby([n_top[SESSION_ID], n_top[ITEM_ID]], sort=True).sum()
+    top = cnt.merge(out[[SESSION_ID, ITEM_ID, "_top"]], on=[SESSION_ID, ITEM_ID])
+    n_top = (top["_k"] == top["_top"]).groupby([top[SESSION_ID], top[ITEM_ID]], sort=True).sum()
     out["majority_tied"] = n_top.to_numpy() > 1
     out["majority_share"] = out["_top"] / out["n_raters"]
     out["entropy"] = g["_k"].apply(lambda k: float(stats.entropy(k.to_numpy(), base=2))).to_numpy()
@@ -475,7 +475,7 @@ def session_agreement(
     df = _calibration(calibration, need_group=False)
     rows = []
     for sid, s in df.groupby(SESSION_ID, sort=True):
-        row = {
+        row: dict[str, Any] = {
             SESSION_ID: sid,
             N_ITEMS: 0,
             N_RATERS: int(s[RATER_ID].nunique()),
@@ -506,6 +506,7 @@ def session_agreement(
                 row[KRIPPENDORFF_ALPHA] = _alpha_point(C, "nominal", None)[0]
             except EstimationError:
                 notes.append("krippendorff_alpha: undefined, every rating is the same label")
+        stat: Literal["percent", "fleiss", "krippendorff"]
         for col, stat in (
             (PERCENT_AGREEMENT, "percent"),
             (FLEISS_KAPPA, "fleiss"),

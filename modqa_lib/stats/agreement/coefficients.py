@@ -568,6 +568,8 @@ def _domain(labels: pd.Series, level: str, categories: Sequence[Hashable] | None
 
 def _long_from_matrix(data: pd.DataFrame | ArrayLike) -> pd.DataFrame:
     """raters x items matrix (NaN = not rated) -> long frame with _item, _rater, _label."""
+    raters: list
+    items: list
     if isinstance(data, pd.DataFrame):
         raters, items, arr = list(data.index), list(data.columns), data.to_numpy()
     else:

@@ -156,7 +156,7 @@ def _drill(  # noqa: C901
             excess = e - n * rest_rate
         else:
             W, WE, W2 = cat["W"], cat["WE"], cat["W2"]
-            Wt, WEt, W2t = float(w.sum()), float(wy.sum()), float(w2.sum())
+            Wt, WEt, W2t = float(w.sum()), float(wy.sum()), float(w2.sum())  # type: ignore[union-attr]  # wy, w2 set with w
             rate = WE / W
             rest_W = Wt - W
             rest_rate = (WEt - WE) / rest_W

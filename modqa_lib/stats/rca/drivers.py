@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -202,7 +202,7 @@ def error_drivers(  # noqa: C901
     the limit of the likelihood as its coefficient diverges, so the other
     estimates are the exact MLE [3]_. If the fit still diverges (separation
     caused by a combination of levels: IRLS does not converge, a
-    |log odds ratio| exceeds 15 or a standard error exceeds 50), the model is
+    ``|log odds ratio|`` exceeds 15 or a standard error exceeds 50), the model is
     refitted with a small ridge penalty ``l2`` (``fit_regularized``, ``L1_wt=0``,
     intercept unpenalised): odds ratios are then shrunk estimates without
     intervals or p-values, and ``note`` says so.
@@ -321,7 +321,7 @@ def error_drivers(  # noqa: C901
         level_w = {d: fw.groupby(d, sort=True)[["_w", "_wy", "_w2"]].sum() for d in kept}
 
     # quasi-complete separation by single levels: drop their rows, report at the boundary
-    boundary: dict[tuple[str, str], tuple[float, str]] = {}
+    boundary: dict[tuple[str, Hashable], tuple[float, str]] = {}
     active = np.ones(len(frame), bool)
     for _ in range(len(frame)):
         changed = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -134,7 +135,7 @@ def top_findings(
             cache[k] = m
         return m
 
-    def marginal_excess(m: np.ndarray, tot: tuple[float, float]) -> float:
+    def marginal_excess(m: np.ndarray, tot: tuple[float, ...]) -> float:
         """Excess errors on rows m (not yet covered) vs the other uncovered audits."""
         wm, wym = float(ww[m].sum()), float(wy[m].sum())
         rest_w = tot[0] - wm
@@ -174,7 +175,7 @@ def top_findings(
 
     sel = cand.iloc[chosen]
     yb = y.astype(bool)
-    extra = {cause: [], CAUSE_SHARE: [], CAUSE_CI_LOW: [], CAUSE_CI_HIGH: [], CAUSE_N: []}
+    extra: dict[str, list] = {cause: [], CAUSE_SHARE: [], CAUSE_CI_LOW: [], CAUSE_CI_HIGH: [], CAUSE_N: []}
     for k in chosen:
         pt = pareto(audits.loc[mask(k) & yb, [cause, outcome]], cause=cause, outcome=outcome, alpha=alpha)
         if pt.empty:
@@ -185,7 +186,7 @@ def top_findings(
         for key, v in zip(extra, vals):
             extra[key].append(v)
     out = sel.drop(columns=["_d1", "_c1", "_d2", "_c2"]).reset_index(drop=True)
-    out.insert(out.columns.get_loc(EXCESS_ERRORS) + 1, MARGINAL_EXCESS, np.asarray(marginal, float))
-    for key, v in extra.items():
-        out[key] = pd.Series(v, dtype=object if key == cause else ("int64" if key == CAUSE_N else float))
+    out.insert(cast(int, out.columns.get_loc(EXCESS_ERRORS)) + 1, MARGINAL_EXCESS, np.asarray(marginal, float))
+    for key, col in extra.items():
+        out[key] = pd.Series(col, dtype=object if key == cause else ("int64" if key == CAUSE_N else float))
     return out

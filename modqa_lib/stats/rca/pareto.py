@@ -75,6 +75,21 @@ def pareto(
        statistical inference. *JASA* 22(158), 209–212.
     .. [2] Juran, J. M. (1951). *Quality Control Handbook*, McGraw-Hill (the
        Pareto principle in quality work).
+
+    Examples
+    --------
+    Ten errors and their root causes:
+
+    >>> import pandas as pd
+    >>> errors = pd.DataFrame({
+    ...     "is_error": True,
+    ...     "root_cause": ["policy_knowledge_gap"] * 5 + ["fatigue_attention"] * 3 + ["tooling_ui"] * 2,
+    ... })
+    >>> pareto(errors)[["root_cause", "count", "share", "ci_low", "ci_high", "cum_share"]].round(3)
+                 root_cause  count  share  ci_low  ci_high  cum_share
+    0  policy_knowledge_gap      5    0.5   0.237    0.763        0.5
+    1     fatigue_attention      3    0.3   0.108    0.603        0.8
+    2            tooling_ui      2    0.2   0.057    0.510        1.0
     """
     by_l = _as_list(by, "by")
     _require_columns(audits, [cause, outcome, *by_l], "pareto")

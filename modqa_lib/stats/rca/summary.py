@@ -248,7 +248,7 @@ def summary_text(
                         detect & (grp[SHARE_OF_CHANGE] > 0).to_numpy() & (conc >= _SUMMARY_MIN_CONCENTRATION).to_numpy()
                     )
                     if ok.any():
-                        i = conc[ok].idxmax()
+                        i: Any = conc[ok].idxmax()
                         if best is None or conc[i] > best[2]:
                             best = (dc, grp.loc[i], float(conc[i]))
                 dc, g = (best[0], best[1]) if best is not None else (decs[0], None)

@@ -3,10 +3,10 @@
 Answers the planning questions of the weekly QA loop:
 
 * how many decisions to audit for a given margin of error
-  (:func:`sample_size`, :func:`achieved_margin`, :func:`sample_size_two_periods`);
+  (:func:`sample_size`, :func:`achieved_margin`, :func:`sample_size_two_periods`) [1]_;
 * how to split them over strata and draw them
-  (:func:`allocate`, :func:`stratified_sample`), or how to oversample risky
-  decisions with known inclusion probabilities (:func:`risk_weighted_sample`);
+  (:func:`allocate`, :func:`stratified_sample`) [1]_, or how to oversample risky
+  decisions with known inclusion probabilities (:func:`risk_weighted_sample`) [3]_ [4]_ [5]_;
 * how to mix in golden items and hand out balanced worklists
   (:func:`inject_golden`, :func:`assign_auditors`);
 * how to record a draw so it can be reproduced and checked later
@@ -19,7 +19,7 @@ Answers the planning questions of the weekly QA loop:
 
 Every sampled row carries ``stratum``, ``inclusion_prob`` and ``weight``
 (= 1 / inclusion_prob), the design information that scoring needs to turn
-audits into unbiased (Horvitz-Thompson / Hajek) accuracy estimates.
+audits into unbiased (Horvitz-Thompson [2]_ / Hajek) accuracy estimates.
 
 Randomness
 ----------

@@ -63,8 +63,8 @@ def _factorize_sorted(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
     rank[-1] = len(order)  # missing values: one level, sorted last
     idx = enc.indices.fill_null(len(order)).to_numpy(zero_copy_only=False)
     codes = rank[idx]
-    uniques = list(values[order]) + ([None] if enc.indices.null_count else [])
-    return codes, pd.Index(pd.array(uniques, dtype=dt)) if uniques else pd.Index([], dtype=dt)
+    levels = list(values[order]) + ([None] if enc.indices.null_count else [])
+    return codes, pd.Index(pd.array(levels, dtype=dt)) if levels else pd.Index([], dtype=dt)  # type: ignore[arg-type]  # dt: a string dtype
 
 
 def _code_strata(df: pd.DataFrame, strata: Sequence[str]) -> _Strata:
@@ -81,6 +81,7 @@ def _code_strata(df: pd.DataFrame, strata: Sequence[str]) -> _Strata:
         col_uniques.append(uniques)
     sizes = [max(len(u), 1) for u in col_uniques]
     n_rows = len(df)
+    inv: np.ndarray
     if math.prod(sizes) < 2**62:
         combined = np.zeros(n_rows, dtype=np.int64)
         for codes, size in zip(col_codes, sizes):
@@ -130,6 +131,7 @@ def _prior_map(prior_error_rates, strata: Sequence[str]) -> dict[str, float]:
     """Normalise the accepted forms of prior error rates to {stratum key: rate}."""
     if prior_error_rates is None:
         return {}
+    keys: pd.Series | list[str]
     if isinstance(prior_error_rates, pd.DataFrame):
         df = prior_error_rates
         if S.ERROR_RATE in df.columns:
@@ -255,6 +257,7 @@ def _allocate(
         w = np.ones(len(pop))
 
     # totals per group of strata[0] (one group when n is an int)
+    groups: list[tuple[np.ndarray, int, str | None]]
     if isinstance(n, Mapping):
         want = {str(k): _check_int(v, f"n[{k!r}]", 0) for k, v in n.items()}
         unknown = sorted(set(want) - set(st.group_keys))

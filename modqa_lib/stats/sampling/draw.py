@@ -58,7 +58,7 @@ def _id_hash(ids: pd.Series, salt: int) -> np.ndarray:
     if arr.type not in (pa.string(), pa.large_string()):
         arr = pc.cast(arr, pa.large_string())
     off_type = np.int64 if arr.type == pa.large_string() else np.int32
-    offsets = np.frombuffer(arr.buffers()[1], dtype=off_type)[arr.offset : arr.offset + len(arr) + 1]
+    offsets: np.ndarray = np.frombuffer(arr.buffers()[1], dtype=off_type)[arr.offset : arr.offset + len(arr) + 1]
     offsets = offsets.astype(np.int64)
     data = (
         np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None else np.zeros(0, dtype=np.uint8)
@@ -74,9 +74,9 @@ def _id_hash(ids: pd.Series, salt: int) -> np.ndarray:
             out[c : c + _HASH_CHUNK] = _hash_words(block[c : c + _HASH_CHUNK], length, salt)
         return out
     starts = offsets[:-1]
-    for length in np.flatnonzero(np.bincount(lengths)):
-        rows = np.flatnonzero(lengths == length)
-        length = int(length)
+    for width in np.flatnonzero(np.bincount(lengths)):
+        rows = np.flatnonzero(lengths == width)
+        length = int(width)
         for c in range(0, len(rows), _HASH_CHUNK):
             r = rows[c : c + _HASH_CHUNK]
             block = data[starts[r][:, None] + np.arange(length)]
@@ -227,7 +227,7 @@ def stratified_sample(
     if len(sel) != int(alloc.sum()):  # pragma: no cover
         raise RuntimeError("drawn sample size differs from the allocation; this is a bug")
     out = decisions.iloc[sel].copy()
-    h = st.codes[sel]
+    h = st.codes[sel]  # type: ignore[assignment]  # the strata of the drawn rows
     out[S.STRATUM] = pd.array(st.keys[h].astype(str), dtype="str")
     out[S.INCLUSION_PROB] = alloc[h] / pop[h]
     out[S.WEIGHT] = pop[h] / alloc[h]

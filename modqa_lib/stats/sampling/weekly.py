@@ -382,7 +382,7 @@ def _draw_weekly_sample(
     alloc_units = _unit_keys(alloc_tab[by])
     unit_tab = pd.DataFrame(
         {
-            UNIT: pd.array(pop_u.index.astype(str), dtype="str"),
+            UNIT: pd.array(pop_u.index.astype(str), dtype="str"),  # type: ignore[call-overload]  # pandas-stubs: Index is array-like
             POPULATION: pop_u.to_numpy(dtype=np.int64),
             DRAWN: [int(alloc_tab.loc[(alloc_units == u).to_numpy(), ALLOCATED].sum()) for u in pop_u.index],
             MARGIN: [

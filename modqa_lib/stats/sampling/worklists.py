@@ -211,8 +211,12 @@ def assign_auditors(sample: pd.DataFrame, auditors: Sequence[str], auditor_sites
     aud_index = {a: i for i, a in enumerate(aud)}
 
     if S.MODERATOR_ID in out.columns:
-        mod = out[S.MODERATOR_ID].astype(object).map(lambda v: aud_index.get(str(v), -1) if pd.notna(v) else -1)
-        mod = mod.to_numpy(dtype=np.int64)
+        mod = (
+            out[S.MODERATOR_ID]
+            .astype(object)
+            .map(lambda v: aud_index.get(str(v), -1) if pd.notna(v) else -1)
+            .to_numpy(dtype=np.int64)
+        )
     else:
         mod = np.full(len(out), -1, dtype=np.int64)
     if auditor_sites is not None:
@@ -243,7 +247,7 @@ def assign_auditors(sample: pd.DataFrame, auditors: Sequence[str], auditor_sites
     empty = np.flatnonzero(~elig.any(axis=1))
     if len(empty):
         msgs = []
-        for c in empty:
+        for c in empty:  # type: ignore[assignment]  # c: a numpy int here, a Python int above
             s, mo = cls[c]
             what = []
             if s >= 0:
