@@ -86,7 +86,7 @@ def test_public_api():
 def test_truth_is_planted_plus_run_metadata(small):
     truth = small.truth
     assert {k: truth[k] for k in syn.PLANTED} == syn.PLANTED
-    assert set(truth) - set(syn.PLANTED) == {"seed", "n_decisions", "start", "weeks", "audit_rate", "realised"}
+    assert set(truth) - set(syn.PLANTED) == {"seed", "n_decisions", "start", "weeks", "audit_rate", "realised", "qaqa"}
     assert (truth["seed"], truth["n_decisions"], truth["start"], truth["weeks"]) == (
         syn.DEFAULT_SEED,
         N_SMALL,
