@@ -67,7 +67,9 @@ def _toy(k_over: list[int], n_res: list[int], n_open: int = 0, seed: int = 0):
                     S.DISPUTE_ID: f"d{j}",
                     S.AUDIT_ID: aid,
                     S.RAISED_AT: T0 + pd.Timedelta(hours=j),
-                    S.RESOLVED_AT: pd.NaT if status == "open" else T0 + pd.Timedelta(hours=j) + pd.Timedelta(days=1 + m % 5),
+                    S.RESOLVED_AT: pd.NaT
+                    if status == "open"
+                    else T0 + pd.Timedelta(hours=j) + pd.Timedelta(days=1 + m % 5),
                     S.STATUS: status,
                     S.CORRECTED_LABEL: "spam_scam" if status == "overturned" else None,  # the decision stands
                 }
@@ -93,7 +95,7 @@ def test_dispute_rates_counts_and_wilson():
 
 
 def test_resolution_times_median_p90_and_target():
-    a, d = _toy([0], [10])
+    _, d = _toy([0], [10])
     r = qaqa.dispute_resolution_times(d, targets={"disputes": {"resolution_days_median": 3, "resolution_days_p90": 4}})
     days = np.array([1 + m % 5 for m in range(10)], float)
     assert r["median_days"].iloc[0] == pytest.approx(np.median(days))
@@ -189,12 +191,23 @@ def test_inflation_flag_false_flag_rate_under_null():
         wrong = rng.random(8 * n) < 0.06
         vend = np.where(wrong, rng.random(8 * n) > 0.1, rng.random(8 * n) < 0.1 * 0.06 / 0.94)
         plat = pd.DataFrame(
-            {S.DECISION_ID: ids, S.IS_ERROR: wrong, S.QA_LABEL: np.where(wrong, "x", "ok"), S.AUDITED_AT: T0,
-             S.VENDOR: "V", S.SITE: site}
+            {
+                S.DECISION_ID: ids,
+                S.IS_ERROR: wrong,
+                S.QA_LABEL: np.where(wrong, "x", "ok"),
+                S.AUDITED_AT: T0,
+                S.VENDOR: "V",
+                S.SITE: site,
+            }
         )
         vq = pd.DataFrame(
-            {S.DECISION_ID: ids, S.VENDOR_QA_LABEL: np.where(vend, "x", "ok"), S.IS_ERROR: vend, S.AUDITED_AT: T0,
-             S.VENDOR_AUDITOR_ID: "v1"}
+            {
+                S.DECISION_ID: ids,
+                S.VENDOR_QA_LABEL: np.where(vend, "x", "ok"),
+                S.IS_ERROR: vend,
+                S.AUDITED_AT: T0,
+                S.VENDOR_AUDITOR_ID: "v1",
+            }
         )
         hits += bool(qaqa.vendor_vs_platform(vq, plat)["flag"].any())
     assert hits / reps <= 0.05
@@ -259,8 +272,12 @@ def test_low_specificity_flag_false_flag_rate_under_null():
         item = np.tile(np.arange(150), 2)
         says = rng.random(300) < 0.03
         ga = pd.DataFrame(
-            {S.DECISION_ID: [f"g{i}" for i in item], S.LABEL: "ok", S.IS_ERROR: says,
-             S.AUDITOR_ID: [f"QA-{x:02d}" for x in aud]}
+            {
+                S.DECISION_ID: [f"g{i}" for i in item],
+                S.LABEL: "ok",
+                S.IS_ERROR: says,
+                S.AUDITOR_ID: [f"QA-{x:02d}" for x in aud],
+            }
         )
         hits += bool(qaqa.auditor_error_rates(ga, gold)["flag"].any())
     assert hits / reps <= 0.05

@@ -148,9 +148,7 @@ def auditor_error_rates(
     return out
 
 
-def rogan_gladen(
-    p_obs, se, sp, var_p=0.0, var_se=0.0, var_sp=0.0, alpha: float = 0.05
-) -> pd.DataFrame:
+def rogan_gladen(p_obs, se, sp, var_p=0.0, var_se=0.0, var_sp=0.0, alpha: float = 0.05) -> pd.DataFrame:
     """Rogan-Gladen corrected rate with a delta-method interval.
 
     Parameters
@@ -186,7 +184,9 @@ def rogan_gladen(
     """
     alpha = check_alpha(alpha)
     p, se_, sp_ = (np.atleast_1d(np.asarray(x, float)) for x in (p_obs, se, sp))
-    p, se_, sp_, vp, vse, vsp = np.broadcast_arrays(p, se_, sp_, *(np.asarray(v, float) for v in (var_p, var_se, var_sp)))
+    p, se_, sp_, vp, vse, vsp = np.broadcast_arrays(
+        p, se_, sp_, *(np.asarray(v, float) for v in (var_p, var_se, var_sp))
+    )
     j = se_ + sp_ - 1
     ok = np.isfinite(j) & (j > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -268,8 +268,11 @@ def corrected_error_rates(
     by = as_list(by)
     alpha = check_alpha(alpha)
     require(audited, [S.AUDITOR_ID, S.IS_ERROR, *by], "audits")
-    require(auditor_rates, [S.AUDITOR_ID, SENSITIVITY, SPECIFICITY, "n_wrong", "caught", "n_right", "false_alarms"],
-            "auditor rates")
+    require(
+        auditor_rates,
+        [S.AUDITOR_ID, SENSITIVITY, SPECIFICITY, "n_wrong", "caught", "n_right", "false_alarms"],
+        "auditor rates",
+    )
     ar = auditor_rates.set_index(S.AUDITOR_ID)
     if ALL not in ar.index:
         raise EstimationError("auditor_rates has no pooled 'ALL' row; build it with auditor_error_rates()")

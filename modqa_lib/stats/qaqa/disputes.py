@@ -385,7 +385,9 @@ def accuracy_after_disputes(
     alpha = check_alpha(alpha)
     d = disputed_audits(audited, disputes)
     a = accuracy_table(d, by=by, weights=weights, alpha=alpha, strata=strata)
-    b = accuracy_table(d.assign(**{S.IS_ERROR: d["is_error_after"]}), by=by, weights=weights, alpha=alpha, strata=strata)
+    b = accuracy_table(
+        d.assign(**{S.IS_ERROR: d["is_error_after"]}), by=by, weights=weights, alpha=alpha, strata=strata
+    )
     changed = (d[S.IS_ERROR].astype(bool) & ~d["is_error_after"].astype(bool)).to_numpy()
     sign = np.where(d["is_error_after"].astype(bool) & ~d[S.IS_ERROR].astype(bool), -1.0, 0.0) + changed
     if (sign < 0).any():  # a dispute turned a correct verdict into an error: not a proportion any more
