@@ -21,6 +21,7 @@ from modqa_lib.stats.qaqa.disputes import (
     dispute_resolution_times,
     disputed_audits,
 )
+from modqa_lib.stats.qaqa.gold_health import gold_policy_coverage, gold_set_health
 from modqa_lib.stats.qaqa.vendor_qa import (
     paired_accuracy_difference,
     paired_qa,
@@ -38,6 +39,8 @@ __all__ = [
     "dispute_rates",
     "dispute_resolution_times",
     "disputed_audits",
+    "gold_policy_coverage",
+    "gold_set_health",
     "paired_accuracy_difference",
     "paired_qa",
     "rogan_gladen",
