@@ -262,7 +262,7 @@ def calibration_ac1_table(votes: pd.DataFrame, by: str | None = None, categories
     by : str, optional
         E.g. ``"session_id"``; None: all votes.
     categories : sequence, optional
-        Every possible label (default: the taxonomy's labels).
+        Every possible label (default: the taxonomy's labels when every vote uses them, else the labels seen).
 
     Returns
     -------
@@ -270,7 +270,10 @@ def calibration_ac1_table(votes: pd.DataFrame, by: str | None = None, categories
         ``by``; ``percent_agreement``; ``kappa``; ``gwet_ac1`` with ``ac1_ci_low``,
         ``ac1_ci_high``; ``brennan_prediger``; ``paradox``; ``message``.
     """
-    cats = list(categories) if categories is not None else list(S.load_taxonomy().labels)
+    if categories is None:  # the taxonomy's labels, unless the votes use another scheme (e.g. crowd data)
+        tax = list(S.load_taxonomy().labels)
+        categories = tax if set(votes[S.LABEL].dropna()) <= set(tax) else None
+    cats = list(categories) if categories is not None else None
     groups = votes.groupby(by, sort=True) if by else [(None, votes)]
     rows = []
     for key, g in groups:
