@@ -220,6 +220,7 @@ _EXPORTS: dict[str, str] = {
     "DawidSkeneResult": "stats.qaqa",
     "gold_set_health": "stats.qaqa",
     "gold_policy_coverage": "stats.qaqa",
+    "calibration_pack": "stats.qaqa",
 }
 #: modules reachable from the root under their short names (``from modqa_lib import rca, report``)
 _MODULES: dict[str, str] = {

@@ -31,6 +31,8 @@ from modqa_lib.stats.qaqa import (
 __all__ = [
     "auditor_health_table",
     "calibration_ac1_table",
+    "calibration_pack_table",
+    "case_study_markdown",
     "consolidated_self_reported_table",
     "corrected_accuracy_table",
     "dispute_summary_table",
@@ -301,3 +303,70 @@ def calibration_ac1_table(votes: pd.DataFrame, by: str | None = None, categories
     if len(out):
         out["paradox"] = out["paradox"].astype(bool)
     return out
+
+
+def calibration_pack_table(scope: Scope, vendor: str, policy: str = "", size: int = 30, seed: int = 0) -> pd.DataFrame:
+    """The calibration pack of ``vendor`` from a scope (see :func:`modqa_lib.stats.qaqa.calibration_pack`).
+
+    Parameters
+    ----------
+    scope : Scope
+        Loaded for the vendor (its audits) or for everything.
+    vendor : str
+    policy : str, default ""
+        "" or "ALL" for every policy.
+    size : int, default 30
+    seed : int, default 0
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`modqa_lib.stats.qaqa.PACK_COLUMNS`; no moderator or auditor ids.
+    """
+    from modqa_lib.stats.qaqa import calibration_pack
+
+    pol = None if policy in ("", "ALL", None) else policy
+    golden = scope.table("golden") if _has(scope, "golden") else None
+    cal = scope.table("calibration") if _has(scope, "calibration") else None
+    return calibration_pack(
+        scope.audits,
+        vendor,
+        calibration=cal,
+        golden=golden,
+        decisions=scope.tables["decisions"],
+        actions=scope.table("actions"),
+        golden_audits=scope.golden_audits,
+        policy=pol,
+        size=int(size),
+        seed=int(seed),
+    )
+
+
+def case_study_markdown(case: pd.Series | dict):
+    """One case of the booklet as escaped Markdown (every value from the data is escaped)."""
+    from modqa_lib.report.export import safe_markdown
+
+    def txt(v) -> str:
+        return "—" if v is None or (not isinstance(v, str) and pd.isna(v)) or v == "" else str(v)
+
+    wrong = case.get("share_wrong")
+    wrong_txt = "—" if wrong is None or pd.isna(wrong) else f"{float(wrong):.0%} of {int(case.get('n_rated') or 0):,}"
+    return safe_markdown(
+        "### Case {no}: {policy} ({ctype})\n\n"
+        "- **Why it is here:** {why}\n"
+        "- **Item:** {item}\n"
+        "- **Decision:** {decision}  ·  **Correct label:** {correct}\n"
+        "- **Root cause:** {cause}\n"
+        "- **SOP clarification on record:** {sop}\n"
+        "- **How often raters got it wrong:** {wrong}\n",
+        no=int(case.get("case_no")),
+        policy=txt(case.get(S.POLICY)),
+        ctype=txt(case.get(S.CONTENT_TYPE)),
+        why=txt(case.get("why")),
+        item=txt(case.get(S.ITEM_ID)),
+        decision=txt(case.get("decision_label")),
+        correct=txt(case.get("correct_label")),
+        cause=txt(S.load_taxonomy().root_cause_names.get(case.get(S.ROOT_CAUSE), case.get(S.ROOT_CAUSE))),
+        sop=txt(case.get("sop_clarification")),
+        wrong=wrong_txt,
+    )

@@ -7,6 +7,7 @@ check that assumption and show how much the scores move when it is relaxed.
 
 from __future__ import annotations
 
+from modqa_lib.stats.qaqa.calibration_pack import PACK_COLUMNS, calibration_pack
 from modqa_lib.stats.qaqa.corrected import (
     DawidSkeneResult,
     auditor_error_rates,
@@ -30,10 +31,12 @@ from modqa_lib.stats.qaqa.vendor_qa import (
 )
 
 __all__ = [
+    "PACK_COLUMNS",
     "DawidSkeneResult",
     "accuracy_after_disputes",
     "auditor_error_rates",
     "auditor_overturn_flags",
+    "calibration_pack",
     "corrected_error_rates",
     "dawid_skene",
     "dispute_rates",
