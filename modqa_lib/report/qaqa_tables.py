@@ -29,6 +29,7 @@ from modqa_lib.stats.qaqa import (
 )
 
 __all__ = [
+    "accuracy_after_disputes_table",
     "auditor_health_table",
     "calibration_ac1_table",
     "calibration_pack_table",
@@ -92,6 +93,20 @@ def dispute_summary_table(scope: Scope, audits: pd.DataFrame, by=S.SITE, alpha: 
         on=keys,
         how="left",
     )
+
+
+def accuracy_after_disputes_table(scope: Scope, audits: pd.DataFrame, by=S.SITE, alpha: float = 0.05) -> pd.DataFrame:
+    """Accuracy as audited and after resolved disputes, with the paired difference, per ``by``.
+
+    Returns
+    -------
+    DataFrame
+        The columns of :func:`modqa_lib.stats.qaqa.accuracy_after_disputes`. Empty without a
+        disputes table.
+    """
+    if not _has(scope, "disputes") or audits.empty:
+        return pd.DataFrame()
+    return accuracy_after_disputes(audits, _own_disputes(scope, audits), by=by, alpha=alpha)
 
 
 def dispute_times_table(scope: Scope, audits: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
@@ -206,7 +221,7 @@ def self_reported_table(scope: Scope, audits: pd.DataFrame, by=S.SITE, alpha: fl
         ``by``; ``n_vendor``, ``vendor_accuracy`` (all the vendor's own audits) with its CI;
         ``platform_accuracy`` (design-weighted) with its CI; ``n_pairs`` (decisions both
         audited), ``difference`` (vendor minus platform on those) with ``ci_low``,
-        ``ci_high``, ``q_value``, ``kappa``, ``gwet_ac1``, ``flag`` (significantly inflated)
+        ``ci_high``, ``q_value``, ``kappa`` and ``gwet_ac1`` with their CIs, ``flag`` (significantly inflated)
         and ``message``. Empty without a vendor_qa table. Only vendor audits of decisions by
         the vendors in ``audits`` are used.
     """
@@ -223,9 +238,24 @@ def self_reported_table(scope: Scope, audits: pd.DataFrame, by=S.SITE, alpha: fl
     rep = rep[rep[keys].apply(tuple, axis=1).isin(audits[keys].drop_duplicates().apply(tuple, axis=1))]
     try:
         pair = vendor_vs_platform(vq, audits, by=keys, alpha=alpha)
-    except EstimationError:
-        return rep.reset_index(drop=True)
-    cols = [*keys, "n_pairs", "difference", S.CI_LOW, S.CI_HIGH, S.Q_VALUE, "kappa", "gwet_ac1", "flag", "message"]
+    except EstimationError:  # no decision audited by both: the paired columns stay empty
+        pair = pd.DataFrame(columns=[*keys, "n_pairs"])
+    cols = [
+        *keys,
+        "n_pairs",
+        "difference",
+        S.CI_LOW,
+        S.CI_HIGH,
+        S.Q_VALUE,
+        "kappa",
+        "kappa_ci_low",
+        "kappa_ci_high",
+        "gwet_ac1",
+        "ac1_ci_low",
+        "ac1_ci_high",
+        "flag",
+        "message",
+    ]
     out = rep[
         [
             *keys,
@@ -237,7 +267,7 @@ def self_reported_table(scope: Scope, audits: pd.DataFrame, by=S.SITE, alpha: fl
             "platform_ci_low",
             "platform_ci_high",
         ]
-    ].merge(pair[cols], on=keys, how="left")
+    ].merge(pair.reindex(columns=cols), on=keys, how="left")
     return out.reset_index(drop=True)
 
 

@@ -89,3 +89,15 @@ def test_missing_optional_tables_give_empty_frames_and_a_note(demo):
     assert Q.dispute_summary_table(sc, own).empty and Q.self_reported_table(sc, own).empty
     assert "No disputes table" in Q.missing_note(sc, "disputes") and Q.missing_note(sc, "golden") == ""
     assert len(Q.auditor_health_table(sc, own))  # gold evidence still there
+
+
+def test_self_reported_without_paired_decisions_keeps_the_unpaired_columns(demo):
+    tables = dict(demo.tables)
+    audited_ids = set(tables["audits"][S.DECISION_ID])
+    tables["vendor_qa"] = tables["vendor_qa"][~tables["vendor_qa"][S.DECISION_ID].isin(audited_ids)]
+    sc = load_scope(tables=tables, vendor=VENDOR)
+    own, _ = report.vendor_audits(sc, VENDOR)
+    t = Q.self_reported_table(sc, own)
+    assert len(t) == 2 and t["vendor_accuracy"].notna().all() and t["n_pairs"].isna().all()
+    after = Q.accuracy_after_disputes_table(sc, own)
+    assert (after["difference"] >= 0).all() and {"audited_ci_low", "after_ci_high", "ci_low"} <= set(after)

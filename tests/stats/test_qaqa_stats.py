@@ -176,7 +176,12 @@ def test_vendor_vs_platform_kappa_is_statsmodels(audited, demo):
     tab = pd.crosstab(
         pd.Categorical(g[S.VENDOR_QA_LABEL], cats), pd.Categorical(g[S.QA_LABEL], cats), dropna=False
     ).to_numpy()
-    assert r.loc["Pune", "kappa"] == pytest.approx(sm_kappa(tab).kappa)
+    res = sm_kappa(tab)
+    assert r.loc["Pune", "kappa"] == pytest.approx(res.kappa)
+    assert (r.loc["Pune", "kappa_ci_low"], r.loc["Pune", "kappa_ci_high"]) == pytest.approx(
+        (res.kappa - 1.959964 * res.std_kappa, res.kappa + 1.959964 * res.std_kappa), abs=1e-6
+    )
+    assert r.loc["Pune", "ac1_ci_low"] < r.loc["Pune", "gwet_ac1"] < r.loc["Pune", "ac1_ci_high"]
     assert r.loc["Pune", "n_pairs"] == len(g)
 
 
@@ -312,3 +317,16 @@ def test_planted_truths_found(seed, demo):
     assert 0.015 < row["difference"] < 0.05 and "points higher" in row["message"]
     fl = qaqa.auditor_overturn_flags(a, t["disputes"])
     assert fl.loc[fl["flag"], S.AUDITOR_ID].tolist() == [q["overturned_auditor"]["auditor"]]
+
+
+def test_auditor_error_rates_with_dispute_evidence():
+    gold = pd.DataFrame({S.ITEM_ID: ["g1", "g2"], S.GOLD_LABEL: ["ok", "bad"]})
+    ga = pd.DataFrame(
+        {S.DECISION_ID: ["g1", "g2"], S.LABEL: ["ok", "ok"], S.IS_ERROR: [False, True], S.AUDITOR_ID: ["QA-00"] * 2}
+    )
+    a, d = _toy([2], [5])  # QA-00: 5 resolved disputes of error verdicts, 2 overturned
+    r = qaqa.auditor_error_rates(ga, gold, disputes=d, audited=a).set_index(S.AUDITOR_ID)
+    # gold: 1 right decision (no false alarm), 1 wrong caught; disputes: 2 false alarms, 3 caught
+    assert r.loc["QA-00", "n_right"] == 3 and r.loc["QA-00", "false_alarms"] == 2
+    assert r.loc["QA-00", "n_wrong"] == 4 and r.loc["QA-00", "caught"] == 4
+    assert r.loc["QA-00", "specificity"] == pytest.approx(1 / 3)

@@ -122,12 +122,13 @@ def paired_qa(vendor_qa: pd.DataFrame, audited: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _agreement(g: pd.DataFrame) -> tuple[float, float]:
-    """Cohen's kappa and Gwet's AC1 between the vendor and platform QA labels (NaN when undefined)."""
+def _agreement(g: pd.DataFrame, alpha: float) -> tuple[float, float, float, float, float, float]:
+    """Cohen's kappa and Gwet's AC1 (each with its CI) between the vendor and platform QA labels (NaN when undefined)."""
     try:
-        k = float(cohens_kappa(g[S.VENDOR_QA_LABEL].astype(object), g[S.QA_LABEL].astype(object))["kappa"].iloc[0])
+        kr = cohens_kappa(g[S.VENDOR_QA_LABEL].astype(object), g[S.QA_LABEL].astype(object), alpha=alpha).iloc[0]
+        k, klo, khi = float(kr["kappa"]), float(kr[S.CI_LOW]), float(kr[S.CI_HIGH])
     except EstimationError:
-        k = np.nan
+        k = klo = khi = np.nan
     long = pd.concat(
         [
             pd.DataFrame({"item": g[S.DECISION_ID].to_numpy(), "rater": "vendor", "label": g[S.VENDOR_QA_LABEL]}),
@@ -136,10 +137,11 @@ def _agreement(g: pd.DataFrame) -> tuple[float, float]:
         ignore_index=True,
     ).astype({"label": object})
     try:
-        a = float(gwet_ac1(long, item="item", rater="rater", label="label")["estimate"].iloc[0])
+        ar = gwet_ac1(long, item="item", rater="rater", label="label", alpha=alpha).iloc[0]
+        a, alo, ahi = float(ar["estimate"]), float(ar[S.CI_LOW]), float(ar[S.CI_HIGH])
     except EstimationError:
-        a = np.nan
-    return k, a
+        a = alo = ahi = np.nan
+    return k, klo, khi, a, alo, ahi
 
 
 def vendor_vs_platform(
@@ -167,7 +169,8 @@ def vendor_vs_platform(
         says correct, platform says error) and ``platform_only_correct`` (c); ``difference``
         (vendor minus platform accuracy) with ``ci_low``, ``ci_high`` (Agresti-Min paired
         interval); ``p_value`` (exact McNemar), ``q_value`` (BH over the tested groups);
-        ``kappa`` (Cohen) and ``gwet_ac1`` between the two QA labels; ``flag`` (the
+        ``kappa`` (Cohen) with ``kappa_ci_low``, ``kappa_ci_high`` and ``gwet_ac1`` with
+        ``ac1_ci_low``, ``ac1_ci_high`` between the two QA labels; ``flag`` (the
         vendor's self-reported accuracy is significantly inflated: q < alpha and
         difference > 0); ``message`` (plain words for flagged groups, else empty).
 
@@ -200,7 +203,7 @@ def vendor_vs_platform(
         ve, pe = g["vendor_is_error"].astype(bool).to_numpy(), g[S.IS_ERROR].astype(bool).to_numpy()
         n, b, c = len(g), int((~ve & pe).sum()), int((ve & ~pe).sum())
         diff, lo, hi, p = paired_accuracy_difference(b, c, n, alpha)
-        kappa, ac1 = _agreement(g)
+        kappa, klo, khi, ac1, alo, ahi = _agreement(g, alpha)
         row = dict(zip(by, key))
         row.update(
             {
@@ -214,7 +217,11 @@ def vendor_vs_platform(
                 S.CI_HIGH: hi,
                 S.P_VALUE: p if n >= min_pairs else np.nan,
                 "kappa": kappa,
+                "kappa_ci_low": klo,
+                "kappa_ci_high": khi,
                 "gwet_ac1": ac1,
+                "ac1_ci_low": alo,
+                "ac1_ci_high": ahi,
             }
         )
         rows.append(row)
