@@ -8,7 +8,10 @@ actions and policy changes. Every table satisfies :data:`modqa_lib.contract.sche
 A handful of problems are **planted** (:data:`PLANTED`): a fatigued night shift,
 an ambiguous policy, a model blind spot, a policy-change drift, one corrective
 action that worked and one that did not, a vendor whose low raw accuracy is
-explained by its policy mix, a biased calibration group and a weak auditor. The
+explained by its policy mix, a biased calibration group and a weak auditor (and,
+in the QA-of-QA tables drawn afterwards from their own stream, a site whose
+vendor-reported QA is inflated and an auditor overturned in disputes far more
+often). The
 tests of scoring, RCA, drift, effects, model metrics and calibration assert that
 those modules find exactly these. Everything else is noise around flat
 baselines: human error does not depend on tenure, market, language, moderator
@@ -459,13 +462,16 @@ class DemoData:
     ----------
     tables : dict of str to DataFrame
         ``decisions``, ``audits``, ``calibration``, ``golden``, ``actions``,
-        ``policy_changes``, each with the columns of :data:`schema.TABLES` in order.
+        ``policy_changes``, ``disputes``, ``vendor_qa``, each with the columns of
+        :data:`schema.TABLES` in order.
     truth : dict
         JSON-serialisable: ``seed``, ``n_decisions``, ``start``, ``weeks``,
         ``audit_rate``, every entry of :func:`planted_truths` and ``realised``
         (what the simulation produced over *all* decisions, not just the audited
         ones: slice error rates, model recall, HITL override figures,
-        calibration split items, counts).
+        calibration split items, counts); ``qaqa``: the QA-of-QA truths (a vendor site
+        whose self-reported QA is inflated, an auditor overturned far more often, the
+        truths not planted and why) and their realised values.
     """
 
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
