@@ -199,6 +199,28 @@ _EXPORTS: dict[str, str] = {
     "load_family_config": "run.batch",
     "unit_slug": "run.batch",
     "write_index": "run.batch",
+    "gwet_ac1": "stats.agreement",
+    "gwet_ac1_from_counts": "stats.agreement",
+    "brennan_prediger": "stats.agreement",
+    "brennan_prediger_from_counts": "stats.agreement",
+    "kappa_paradox": "stats.agreement",
+    "dispute_rates": "stats.qaqa",
+    "dispute_resolution_times": "stats.qaqa",
+    "disputed_audits": "stats.qaqa",
+    "auditor_overturn_flags": "stats.qaqa",
+    "accuracy_after_disputes": "stats.qaqa",
+    "paired_accuracy_difference": "stats.qaqa",
+    "paired_qa": "stats.qaqa",
+    "vendor_vs_platform": "stats.qaqa",
+    "vendor_reported_accuracy": "stats.qaqa",
+    "auditor_error_rates": "stats.qaqa",
+    "rogan_gladen": "stats.qaqa",
+    "corrected_error_rates": "stats.qaqa",
+    "dawid_skene": "stats.qaqa",
+    "DawidSkeneResult": "stats.qaqa",
+    "gold_set_health": "stats.qaqa",
+    "gold_policy_coverage": "stats.qaqa",
+    "calibration_pack": "stats.qaqa",
 }
 #: modules reachable from the root under their short names (``from modqa_lib import rca, report``)
 _MODULES: dict[str, str] = {
@@ -228,6 +250,8 @@ _MODULES: dict[str, str] = {
     "export": "report.export",
     "batch": "run.batch",
     "cli": "run.cli",
+    "qaqa": "stats.qaqa",
+    "qaqa_tables": "report.qaqa_tables",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -132,6 +132,33 @@ def make_valid_tables(n_decisions: int = 40) -> dict[str, pd.DataFrame]:
         },
         dtype="str",
     )
+    dis = pd.DataFrame(
+        {
+            S.DISPUTE_ID: ["dp1", "dp2", "dp3"],
+            S.AUDIT_ID: ["a00001", "a00005", "a00009"],
+            S.RAISED_BY: [vs[1][0], vs[5][0], vs[9][0]],
+            S.RAISED_AT: ["2026-03-29T08:00:00+08:00", "2026-03-29T09:00:00Z", "2026-03-30T09:00:00Z"],
+            S.REASON: ["policy_interpretation", "missing_context", "other"],
+            S.STATUS: ["overturned", "upheld", "open"],
+            S.RESOLVED_AT: ["2026-03-31T10:00:00Z", "2026-04-02T10:00:00Z", None],
+            S.RESOLVED_BY: ["pol1", "pol2", None],
+            S.RESOLUTION_REASON: ["grader_error", "not_grader_error", None],
+            S.CORRECTED_LABEL: [label[1], None, None],
+        },
+        dtype="str",
+    )
+    vqa_label = [label[0], label[1], S.NO_VIOLATION if label[2] != S.NO_VIOLATION else policy[2]]
+    vqa = pd.DataFrame(
+        {
+            S.VENDOR_AUDIT_ID: ["va1", "va2", "va3"],
+            S.DECISION_ID: ["d00000", "d00001", "d00002"],
+            S.VENDOR_AUDITOR_ID: ["vqa1", "vqa1", "vqa2"],
+            S.AUDITED_AT: ["2026-03-25T10:00:00Z", "2026-03-25T11:00:00Z", "2026-03-26T10:00:00+01:00"],
+            S.VENDOR_QA_LABEL: vqa_label,
+            S.IS_ERROR: ["false", "false", "true"],
+        },
+        dtype="str",
+    )
     tables = {
         "decisions": dec,
         "audits": aud,
@@ -139,6 +166,8 @@ def make_valid_tables(n_decisions: int = 40) -> dict[str, pd.DataFrame]:
         "golden": gold,
         "actions": act,
         "policy_changes": pch,
+        "disputes": dis,
+        "vendor_qa": vqa,
     }
     tables.update(_operations_tables())
     return tables

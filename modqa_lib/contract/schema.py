@@ -18,6 +18,10 @@ actions
     Corrective actions (retraining, SOP clarification, ...), with their scope.
 policy_changes
     Policy launches and guideline changes.
+disputes
+    Vendors' disputes of QA verdicts and how they were resolved (optional).
+vendor_qa
+    The vendors' own QA results, to compare with the platform's re-audit (optional).
 """
 
 from __future__ import annotations
@@ -179,6 +183,42 @@ P_VALUE = "p_value"
 Q_VALUE = "q_value"
 
 NO_VIOLATION = "no_violation"
+
+# --- disputes / vendor QA (QA of QA) ---------------------------------------
+DISPUTE_ID = "dispute_id"
+RAISED_BY = "raised_by"
+RAISED_AT = "raised_at"
+REASON = "reason"
+RESOLVED_AT = "resolved_at"
+RESOLVED_BY = "resolved_by"
+RESOLUTION_REASON = "resolution_reason"
+CORRECTED_LABEL = "corrected_label"
+VENDOR_AUDIT_ID = "vendor_audit_id"
+VENDOR_AUDITOR_ID = "vendor_auditor_id"
+VENDOR_QA_LABEL = "vendor_qa_label"
+#: dispute statuses with a meaning in the code (the taxonomy lists them all)
+STATUS_OPEN = "open"
+STATUS_UPHELD = "upheld"
+STATUS_OVERTURNED = "overturned"
+STATUS_PARTIAL = "partially_overturned"
+__all__ += [
+    "CORRECTED_LABEL",
+    "DISPUTE_ID",
+    "RAISED_AT",
+    "RAISED_BY",
+    "REASON",
+    "RESOLUTION_REASON",
+    "RESOLVED_AT",
+    "RESOLVED_BY",
+    "STATUS",
+    "STATUS_OPEN",
+    "STATUS_OVERTURNED",
+    "STATUS_PARTIAL",
+    "STATUS_UPHELD",
+    "VENDOR_AUDITOR_ID",
+    "VENDOR_AUDIT_ID",
+    "VENDOR_QA_LABEL",
+]
 
 
 @dataclass(frozen=True)
@@ -384,11 +424,53 @@ TABLES: dict[str, Table] = {
         ),
         description="completed training courses per moderator",
     ),
+    "disputes": Table(
+        "disputes",
+        (
+            C(DISPUTE_ID, "str", unique=True, description="unique id of the dispute"),
+            C(AUDIT_ID, "str", description="audit disputed (must exist in audits)"),
+            C(RAISED_BY, "str", description="vendor that raised the dispute"),
+            C(RAISED_AT, "datetime", description="when the dispute was raised"),
+            C(REASON, "str", vocab="dispute_reasons", description="why the vendor disputes the QA verdict"),
+            C(STATUS, "str", vocab="dispute_statuses", description="open, upheld, overturned, partially_overturned"),
+            C(RESOLVED_AT, "datetime", nullable=True, description="when it was resolved; empty while open"),
+            C(RESOLVED_BY, "str", nullable=True, description="who resolved it; empty while open"),
+            C(
+                RESOLUTION_REASON,
+                "str",
+                nullable=True,
+                vocab="resolution_reasons",
+                description="grader_error, not_grader_error, policy_unclear; empty while open",
+            ),
+            C(
+                CORRECTED_LABEL,
+                "str",
+                nullable=True,
+                vocab="labels",
+                description="the label that replaces the QA label; required when overturned",
+            ),
+        ),
+        key=DISPUTE_ID,
+        description="one row per dispute of a QA verdict (optional)",
+    ),
+    "vendor_qa": Table(
+        "vendor_qa",
+        (
+            C(VENDOR_AUDIT_ID, "str", unique=True, description="unique id of the vendor's own audit"),
+            C(DECISION_ID, "str", description="decision audited by the vendor (must exist in decisions)"),
+            C(VENDOR_AUDITOR_ID, "str", description="the vendor's QA auditor"),
+            C(AUDITED_AT, "datetime", description="vendor audit time, timezone-aware"),
+            C(VENDOR_QA_LABEL, "str", vocab="labels", description="correct label according to the vendor's QA"),
+            C(IS_ERROR, "bool", description="decision label differs from the vendor QA label"),
+        ),
+        key=VENDOR_AUDIT_ID,
+        description="the vendors' own QA results (optional)",
+    ),
 }
 TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
 #: tables that must be present for ingest; the others are optional.
 REQUIRED_TABLES: tuple[str, ...] = ("decisions", "audits")
-__all__ += ["COMPLETED_AT", "COURSE", "PASSED", "REPORTED_AT", "REQUIRED_TABLES", "SCORE", "STATUS", "VALID_FROM"]
+__all__ += ["COMPLETED_AT", "COURSE", "PASSED", "REPORTED_AT", "REQUIRED_TABLES", "SCORE", "VALID_FROM"]
 __all__ += ["VALID_TO"]
 
 
@@ -410,6 +492,9 @@ class Taxonomy:
     action_kinds: tuple[str, ...]
     no_violation: str = NO_VIOLATION
     roster_statuses: tuple[str, ...] = ("nesting", "production")
+    dispute_reasons: tuple[str, ...] = ("policy_interpretation", "missing_context", "guideline_changed", "other")
+    dispute_statuses: tuple[str, ...] = (STATUS_OPEN, STATUS_UPHELD, STATUS_OVERTURNED, STATUS_PARTIAL)
+    resolution_reasons: tuple[str, ...] = ("grader_error", "not_grader_error", "policy_unclear")
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -459,6 +544,7 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
             action_kinds=tuple(raw["action_kinds"]),
             no_violation=raw.get("no_violation_label", NO_VIOLATION),
             roster_statuses=tuple(raw.get("roster_statuses", ("nesting", "production"))),
+            **{k: tuple(raw[k]) for k in ("dispute_reasons", "dispute_statuses", "resolution_reasons") if k in raw},
         )
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"{p}: taxonomy is missing key {exc}") from None

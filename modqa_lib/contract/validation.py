@@ -47,6 +47,7 @@ __all__ = [
     "TRUE_STRINGS",
     "WEIGHT_RTOL",
     "build_pandera_schema",
+    "qaqa_cross_table_problems",
     "validate_table",
     "validate_tables",
 ]
@@ -450,6 +451,7 @@ def _check_table(
     # int/bool columns stay nullable (Int64/boolean) here; _finish casts them once all is well
     problems += _pandera_problems(out, df, table, file, tax, bad_cells)
     problems += _row_rules(out, table, file)
+    problems += _qaqa_row_rules(out, table, file)
     return out, problems, bad_cells
 
 
@@ -728,6 +730,189 @@ def _cross_table_problems(  # noqa: C901
     return out
 
 
+# ------------------------------------------------------------------ QA of QA tables
+def _qaqa_row_rules(df: pd.DataFrame, table: str, file) -> list[dict]:
+    """Within-table rules of ``disputes``: what an open, upheld or overturned dispute must carry."""
+    out: list[dict] = []
+    if table != "disputes" or S.STATUS not in df.columns:
+        return out
+    has = set(df.columns)
+    status = df[S.STATUS].astype(object)
+    given = status.notna().to_numpy(dtype=bool)
+    is_open = given & (status == S.STATUS_OPEN).to_numpy(dtype=bool)
+    resolved = given & ~is_open
+    overturned = given & (status == S.STATUS_OVERTURNED).to_numpy(dtype=bool)
+    upheld = given & (status == S.STATUS_UPHELD).to_numpy(dtype=bool)
+
+    def rule(col: str, mask: np.ndarray, text: str, show: bool = False) -> None:
+        if col in has and mask.any():
+            vals = df[col][mask]
+            out.append(
+                _problem(
+                    table,
+                    file,
+                    col,
+                    text + (_found(vals.head(10)) if show else ""),
+                    _rows_of(mask),
+                    values=list(vals.head(MAX_VALUES)) if show else (),
+                )
+            )
+
+    for c in (S.RESOLVED_AT, S.RESOLVED_BY, S.RESOLUTION_REASON):
+        if c in has:
+            filled = df[c].notna().to_numpy(dtype=bool)
+            rule(c, resolved & ~filled, "required once a dispute is resolved (status is not 'open')")
+            rule(c, is_open & filled, "must be empty while the dispute is open", show=True)
+    if S.CORRECTED_LABEL in has:
+        filled = df[S.CORRECTED_LABEL].notna().to_numpy(dtype=bool)
+        rule(
+            S.CORRECTED_LABEL,
+            overturned & ~filled,
+            "required when status is 'overturned' (the label that replaces QA's)",
+        )
+        rule(
+            S.CORRECTED_LABEL,
+            (upheld | is_open) & filled,
+            "must be empty when the dispute is upheld or open",
+            show=True,
+        )
+    if {S.RAISED_AT, S.RESOLVED_AT} <= has:
+        m = (df[S.RESOLVED_AT] < df[S.RAISED_AT]).fillna(False).to_numpy(dtype=bool)
+        rule(S.RESOLVED_AT, m, "dispute resolved before it was raised (resolved_at < raised_at)")
+    return out
+
+
+def qaqa_cross_table_problems(
+    t: Mapping[str, pd.DataFrame],
+    files: Mapping[str, str],
+    bad: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+    taxonomy: S.Taxonomy | None = None,
+) -> list[dict]:
+    """Cross-table rules of the QA-of-QA tables (``disputes``, ``vendor_qa``).
+
+    Parameters
+    ----------
+    t : mapping of table name to DataFrame
+        Typed tables (after the per-table parsing); absent tables skip their rules.
+    files : mapping of table name to file name
+        Used in messages.
+    bad : mapping, optional
+        Per table and column, a mask of cells that already broke a per-table rule (skipped here).
+    taxonomy : Taxonomy, optional
+        Unused today; kept for the signature of the other cross-table checks.
+
+    Returns
+    -------
+    list of dict
+        Problem dicts (see the module docstring): a dispute points at an unknown
+        ``audit_id``; a dispute is raised before its audit; a vendor-QA row points
+        at an unknown ``decision_id``; a vendor-QA ``is_error`` differs from
+        (decision label != vendor_qa_label); a vendor audit is dated before its decision.
+    """
+    bad = bad or {}
+    out: list[dict] = []
+
+    def ok(table: str, *cols: str) -> np.ndarray:
+        m = np.ones(len(t[table]), dtype=bool)
+        for c in cols:
+            if c in bad.get(table, {}):
+                m &= ~np.asarray(bad[table][c], dtype=bool)
+        return m
+
+    def has(name, *cols):
+        df = t.get(name)
+        return df is not None and all(c in df.columns for c in cols)
+
+    if has("disputes", S.AUDIT_ID) and has("audits", S.AUDIT_ID):
+        dis, aud = t["disputes"], t["audits"]
+        ids = dis[S.AUDIT_ID]
+        known = _isin(ids, aud[S.AUDIT_ID])
+        m = ids.notna().to_numpy(dtype=bool) & ~known
+        if m.any():
+            out.append(
+                _problem(
+                    "disputes",
+                    files.get("disputes"),
+                    S.AUDIT_ID,
+                    "dispute points at unknown audit_id (not in audits)" + _found(ids[m].head(10)),
+                    _rows_of(m),
+                    values=list(ids[m].head(MAX_VALUES)),
+                )
+            )
+        if has("disputes", S.RAISED_AT) and has("audits", S.AUDITED_AT):
+            look = aud[ok("audits", S.AUDITED_AT)].drop_duplicates(S.AUDIT_ID).set_index(S.AUDIT_ID)[S.AUDITED_AT]
+            when = pd.Series(look.reindex(ids.to_numpy()).to_numpy(), index=dis.index, dtype=DATETIME_DTYPE)
+            m = (dis[S.RAISED_AT] < when).fillna(False).to_numpy(dtype=bool) & ok("disputes", S.RAISED_AT)
+            if m.any():
+                out.append(
+                    _problem(
+                        "disputes",
+                        files.get("disputes"),
+                        S.RAISED_AT,
+                        "dispute raised before the audit it disputes (raised_at < audited_at)",
+                        _rows_of(m),
+                    )
+                )
+
+    if has("vendor_qa", S.DECISION_ID) and has("decisions", S.DECISION_ID):
+        vqa, dec = t["vendor_qa"], t["decisions"]
+        f = files.get("vendor_qa")
+        ids = vqa[S.DECISION_ID]
+        m = ids.notna().to_numpy(dtype=bool) & ~_isin(ids, dec[S.DECISION_ID])
+        if m.any():
+            out.append(
+                _problem(
+                    "vendor_qa",
+                    f,
+                    S.DECISION_ID,
+                    "vendor audit points at unknown decision_id (not in decisions)" + _found(ids[m].head(10)),
+                    _rows_of(m),
+                    values=list(ids[m].head(MAX_VALUES)),
+                )
+            )
+        lookup = dec[ok("decisions", S.LABEL, S.DECIDED_AT)].drop_duplicates(S.DECISION_ID).set_index(S.DECISION_ID)
+        if has("vendor_qa", S.VENDOR_QA_LABEL, S.IS_ERROR) and S.LABEL in lookup.columns:
+            lab = pd.Series(lookup[S.LABEL].reindex(ids.to_numpy()).to_numpy(), index=vqa.index, dtype="str")
+            qa = vqa[S.VENDOR_QA_LABEL].astype("str")
+            err = vqa[S.IS_ERROR].astype("boolean")
+            known = lab.notna() & qa.notna() & err.notna()
+            m = (known & ((lab != qa) != err)).fillna(False).to_numpy(dtype=bool) & ok(
+                "vendor_qa", S.VENDOR_QA_LABEL, S.IS_ERROR
+            )
+            if m.any():
+                i = np.flatnonzero(m)[:2]
+                ex = "; ".join(
+                    f"data row {k + 1}: label '{lab.iloc[k]}', vendor_qa_label '{qa.iloc[k]}', "
+                    f"is_error {str(bool(err.iloc[k])).lower()}"
+                    for k in i
+                )
+                out.append(
+                    _problem(
+                        "vendor_qa",
+                        f,
+                        S.IS_ERROR,
+                        f"is_error must equal (decision label != vendor_qa_label); e.g. {ex}",
+                        _rows_of(m),
+                    )
+                )
+        if has("vendor_qa", S.AUDITED_AT) and S.DECIDED_AT in lookup.columns:
+            decided = pd.Series(
+                lookup[S.DECIDED_AT].reindex(ids.to_numpy()).to_numpy(), index=vqa.index, dtype=DATETIME_DTYPE
+            )
+            m = (vqa[S.AUDITED_AT] < decided).fillna(False).to_numpy(dtype=bool) & ok("vendor_qa", S.AUDITED_AT)
+            if m.any():
+                out.append(
+                    _problem(
+                        "vendor_qa",
+                        f,
+                        S.AUDITED_AT,
+                        "vendor audit is dated before its decision (audited_at < decided_at)",
+                        _rows_of(m),
+                    )
+                )
+    return out
+
+
 def _problem_order(p: dict) -> tuple[int, int]:
     """Sort key: contract table order, then contract column order (whole-table and
     unknown columns first); the sort is stable, so rule order within a column stays."""
@@ -768,7 +953,8 @@ def validate_tables(
         different policies); an audit is
         not dated before its decision; calibration items exist in golden (when
         golden is given); action scopes (vendor, site of that vendor, market)
-        exist in decisions.
+        exist in decisions; disputes and vendor QA rows point at existing audits
+        and decisions (see :func:`qaqa_cross_table_problems`).
     """
     tax = taxonomy or S.load_taxonomy()
     files = {k: (str(getattr(v, "name", v)) if v is not None else k) for k, v in (files or {}).items()}
@@ -794,6 +980,7 @@ def validate_tables(
             typed[name], p, bad[name] = _check_table(frames[name], name, files.get(name), tax)
             problems += p
     problems += _cross_table_problems(typed, files, bad, tax)
+    problems += qaqa_cross_table_problems(typed, files, bad, tax)
     problems.sort(key=_problem_order)
 
     if problems:

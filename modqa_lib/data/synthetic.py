@@ -8,7 +8,10 @@ actions and policy changes. Every table satisfies :data:`modqa_lib.contract.sche
 A handful of problems are **planted** (:data:`PLANTED`): a fatigued night shift,
 an ambiguous policy, a model blind spot, a policy-change drift, one corrective
 action that worked and one that did not, a vendor whose low raw accuracy is
-explained by its policy mix, a biased calibration group and a weak auditor. The
+explained by its policy mix, a biased calibration group and a weak auditor (and,
+in the QA-of-QA tables drawn afterwards from their own stream, a site whose
+vendor-reported QA is inflated and an auditor overturned in disputes far more
+often). The
 tests of scoring, RCA, drift, effects, model metrics and calibration assert that
 those modules find exactly these. Everything else is noise around flat
 baselines: human error does not depend on tenure, market, language, moderator
@@ -460,13 +463,16 @@ class DemoData:
     ----------
     tables : dict of str to DataFrame
         ``decisions``, ``audits``, ``calibration``, ``golden``, ``actions``,
-        ``policy_changes``, each with the columns of :data:`schema.TABLES` in order.
+        ``policy_changes``, ``disputes``, ``vendor_qa``, each with the columns of
+        :data:`schema.TABLES` in order.
     truth : dict
         JSON-serialisable: ``seed``, ``n_decisions``, ``start``, ``weeks``,
         ``audit_rate``, every entry of :func:`planted_truths` and ``realised``
         (what the simulation produced over *all* decisions, not just the audited
         ones: slice error rates, model recall, HITL override figures,
-        calibration split items, counts).
+        calibration split items, counts); ``qaqa``: the QA-of-QA truths (a vendor site
+        whose self-reported QA is inflated, an auditor overturned far more often, the
+        truths not planted and why) and their realised values.
     """
 
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
@@ -1106,6 +1112,169 @@ def _realised(w: dict, a: dict, split_items: list[str]) -> dict:
     }
 
 
+# ============================================================================ QA of QA
+#: the QA-of-QA tables draw from their own stream, after every other table is made,
+#: so adding them changed no value of the existing tables
+_QAQA_STREAM = 1301
+_INFLATED_VENDOR, _INFLATED_SITE = "Vendor D", "Pune"
+_INFLATION = 0.03  # vendor-reported accuracy minus the true accuracy at the inflated site
+_VQA_OVERLAP = 0.6  # share of platform-audited vendor decisions the vendor's own QA also audited
+_VQA_RANDOM = 0.04  # share of the other vendor decisions the vendor's own QA audited
+_VQA_MISS = 0.08  # vendor QA misses this share of true errors, balanced by false flags (no bias)
+_VQA_PER_SITE = 5  # vendor QA auditors per site
+_DISPUTE_RATE = 0.5  # share of error verdicts on vendor decisions the vendor disputes
+_OVERTURNED_AUDITOR = "QA-04"
+_OVERTURN_RATE = {"planted": 0.55, "others": 0.12}
+_PARTIAL_RATE = 0.06  # of disputes not overturned
+_RESOLUTION_DAYS = (2.5, 0.7)  # lognormal median (days) and sigma of the time to resolution
+_DISPUTE_REASONS = ("policy_interpretation", "missing_context", "guideline_changed", "other")
+_DISPUTE_REASON_P = np.array([0.5, 0.3, 0.1, 0.1])
+_RESOLVERS = ("POL-01", "POL-02", "IQA-01", "IQA-02")
+
+
+def _qaqa_planted() -> dict:
+    """The QA-of-QA truths planted by :func:`_qaqa_tables` (design values)."""
+    return {
+        "vendor_inflation": {
+            "vendor": _INFLATED_VENDOR,
+            "site": _INFLATED_SITE,
+            "inflation_points": round(100 * _INFLATION, 1),
+            "note": "vendor QA misses errors at this site only; elsewhere its misses and false flags balance",
+        },
+        "overturned_auditor": {
+            "auditor": _OVERTURNED_AUDITOR,
+            "overturn_rate": _OVERTURN_RATE["planted"],
+            "others_overturn_rate": _OVERTURN_RATE["others"],
+        },
+        "not_planted": [
+            "low-specificity auditor making one site look worse (would change existing audits)",
+            "leaked golden item (would change existing golden audits)",
+            "policy with no gold (would change the golden set)",
+        ],
+    }
+
+
+def _qaqa_tables(seed: int, w: dict, decisions: pd.DataFrame, audits: pd.DataFrame, tax: S.Taxonomy) -> tuple:
+    """The ``vendor_qa`` and ``disputes`` tables and their realised truths.
+
+    Draws from ``np.random.default_rng([seed, 1301])`` only, and reads (never
+    changes) the other tables.
+    """
+    rng = np.random.default_rng([int(seed), _QAQA_STREAM])
+    labels = np.asarray(tax.labels, dtype=object)
+    n = len(decisions)
+    human = decisions[S.CHANNEL].to_numpy(dtype=object) != "machine"
+    site = decisions[S.SITE].to_numpy(dtype=object)
+    label = decisions[S.LABEL].to_numpy(dtype=object)
+    truth = labels[w["truth"]]
+    wrong = label != truth
+    reg = audits[~audits[S.IS_GOLDEN].to_numpy(dtype=bool)]
+    dec_pos = pd.Index(decisions[S.DECISION_ID]).get_indexer(reg[S.DECISION_ID])
+    plat = np.zeros(n, bool)
+    plat[dec_pos] = True
+
+    # --- vendor_qa: the vendor's own audits ------------------------------------
+    u_sel, u_miss, u_flag = rng.random(n), rng.random(n), rng.random(n)
+    sel = human & np.where(plat, u_sel < _VQA_OVERLAP, u_sel < _VQA_RANDOM)
+    miss, flag = np.zeros(n), np.zeros(n)
+    for s_name in _SITES:
+        m = human & (site == s_name)
+        e = float(wrong[m & sel].mean()) if (m & sel).any() else 0.0  # error rate among the vendor's audits
+        flag[m] = _VQA_MISS * e / max(1 - e, 1e-9)  # false flags that offset the base misses on average
+        miss[m] = _VQA_MISS
+        if s_name == _INFLATED_SITE and e > 0:  # extra misses lift the reported accuracy by _INFLATION
+            miss[m] = min(_VQA_MISS + _INFLATION / e, 1.0)
+    says_err = np.where(wrong, u_miss >= miss, u_flag < flag)
+    alt = np.where(label == tax.no_violation, labels[w["policy"]], tax.no_violation)
+    vqa_lab = np.where(says_err, np.where(wrong, truth, alt), label)
+    idx = np.flatnonzero(sel)
+    site_code = np.asarray([_SITE_CODES.get(x, "X") for x in site[idx]], dtype=object)
+    k_aud = rng.integers(1, _VQA_PER_SITE + 1, len(idx))
+    delay = rng.integers(2 * 3600, 3 * _DAY_S, len(idx))
+    vendor_qa = _frame(
+        "vendor_qa",
+        {
+            S.VENDOR_AUDIT_ID: _ids("VA", np.arange(1, len(idx) + 1), 7),
+            S.DECISION_ID: decisions[S.DECISION_ID].to_numpy(dtype=object)[idx],
+            S.VENDOR_AUDITOR_ID: site_code + "-VQA-" + np.char.zfill(k_aud.astype(str), 2).astype(object),
+            S.AUDITED_AT: decisions[S.DECIDED_AT].iloc[idx].reset_index(drop=True) + pd.to_timedelta(delay, unit="s"),
+            S.VENDOR_QA_LABEL: vqa_lab[idx],
+            S.IS_ERROR: label[idx] != vqa_lab[idx],
+        },
+    )
+
+    # --- disputes of platform error verdicts on vendor decisions --------------
+    err_rows = np.flatnonzero(reg[S.IS_ERROR].to_numpy(dtype=bool) & human[dec_pos])
+    disputed = err_rows[rng.random(len(err_rows)) < _DISPUTE_RATE]
+    da = reg.iloc[disputed]
+    k = len(da)
+    auditor = da[S.AUDITOR_ID].to_numpy(dtype=object)
+    p_over = np.where(auditor == _OVERTURNED_AUDITOR, _OVERTURN_RATE["planted"], _OVERTURN_RATE["others"])
+    u = rng.random(k)
+    over = u < p_over
+    partial = ~over & (rng.random(k) < _PARTIAL_RATE)
+    raised = da[S.AUDITED_AT].reset_index(drop=True) + pd.to_timedelta(rng.integers(2 * 3600, 4 * _DAY_S, k), unit="s")
+    med, sig = _RESOLUTION_DAYS
+    res_s = np.round(rng.lognormal(np.log(med * _DAY_S), sig, k)).astype(np.int64)
+    resolved = raised + pd.to_timedelta(res_s, unit="s")
+    end = audits[S.AUDITED_AT].max()
+    is_open = (resolved > end).to_numpy()
+    status = np.where(
+        is_open, "open", np.where(over, "overturned", np.where(partial, "partially_overturned", "upheld"))
+    )
+    grader = rng.random(k) < 0.8
+    reason_res = np.where(
+        status == "upheld", "not_grader_error", np.where(grader, "grader_error", "policy_unclear")
+    ).astype(object)
+    dlab = label[dec_pos[disputed]]
+    corrected = np.where(status == "overturned", dlab, None)
+    vendor_of = decisions[S.VENDOR].to_numpy(dtype=object)[dec_pos[disputed]]
+    disputes = _frame(
+        "disputes",
+        {
+            S.DISPUTE_ID: _ids("DP", np.arange(1, k + 1), 6),
+            S.AUDIT_ID: da[S.AUDIT_ID].to_numpy(dtype=object),
+            S.RAISED_BY: vendor_of,
+            S.RAISED_AT: raised,
+            S.REASON: np.asarray(_DISPUTE_REASONS, dtype=object)[_pick(rng, np.tile(_DISPUTE_REASON_P, (k, 1)))],
+            S.STATUS: status.astype(object),
+            S.RESOLVED_AT: resolved.where(~is_open),
+            S.RESOLVED_BY: np.where(is_open, None, np.asarray(_RESOLVERS, dtype=object)[rng.integers(0, 4, k)]),
+            S.RESOLUTION_REASON: np.where(is_open, None, reason_res),
+            S.CORRECTED_LABEL: corrected,
+        },
+    )
+
+    # --- realised truths -----------------------------------------------------------
+    pair = sel & plat
+    real_inf = {
+        s_name: round(
+            float(wrong[pair & (site == s_name)].mean() - (label != vqa_lab)[pair & (site == s_name)].mean()), 4
+        )
+        for s_name in _SITES
+        if (pair & (site == s_name)).any()
+    }
+    real_all = {
+        s_name: round(
+            float(wrong[sel & (site == s_name)].mean() - (label != vqa_lab)[sel & (site == s_name)].mean()), 4
+        )
+        for s_name in _SITES
+        if (sel & (site == s_name)).any()
+    }
+    closed = ~is_open
+    planted_aud = auditor == _OVERTURNED_AUDITOR
+    realised = {
+        "vendor_minus_true_accuracy_on_paired": real_inf,
+        "vendor_minus_true_accuracy_all_vendor_audits": real_all,
+        "n_vendor_qa": int(len(idx)),
+        "n_paired": int(pair.sum()),
+        "n_disputes": int(k),
+        "overturn_rate_planted_auditor": _rate(over, closed & planted_aud),
+        "overturn_rate_others": _rate(over, closed & ~planted_aud),
+    }
+    return vendor_qa, disputes, realised
+
+
 # ============================================================================ public API
 def default_audit_rate(n_decisions: int, weeks: int = 12) -> float:
     """The audit share :func:`generate` uses when none is given.
@@ -1203,7 +1372,7 @@ def generate(
     --------
     >>> demo = generate(n_decisions=5_000)
     >>> sorted(demo.tables)
-    ['actions', 'audits', 'calibration', 'decisions', 'golden', 'policy_changes']
+    ['actions', 'audits', 'calibration', 'decisions', 'disputes', 'golden', 'policy_changes', 'vendor_qa']
     >>> demo.truth["fatigue"]["site"], demo.truth["drift"]["week"]
     ('Penang', '2026-10-12')
     """
@@ -1266,6 +1435,8 @@ def generate(
         **planted_truths(start),
         "realised": _realised(w, a, [str(x) for x in dec_ids[split]]),
     }
+    vendor_qa, disputes, qaqa_realised = _qaqa_tables(int(seed), w, decisions, audits, tax)
+    truth["qaqa"] = {**_qaqa_planted(), "realised": qaqa_realised}
     tables = {
         "decisions": decisions,
         "audits": audits,
@@ -1273,6 +1444,8 @@ def generate(
         "golden": golden,
         "actions": actions,
         "policy_changes": policy_changes,
+        "disputes": disputes,
+        "vendor_qa": vendor_qa,
     }
     from modqa_lib.data.synthetic_ops import add_operations  # own RNG stream: existing tables stay as they are
 

@@ -86,6 +86,17 @@ def _cmd_readiness(a: argparse.Namespace) -> int:
     return 0 if result.ready else 1
 
 
+def _cmd_calibration_pack(a: argparse.Namespace) -> int:
+    from modqa_lib.run.calibration_pack import write_calibration_pack
+
+    paths = write_calibration_pack(
+        a.vendor, policy=a.policy, size=a.size, seed=a.seed, period=a.period, processed=a.processed, out=a.out
+    )
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser (exposed for tests and docs)."""
     from modqa_lib.config import OUTPUTS_DIR, PROCESSED_DIR, RAW_DIR
@@ -146,6 +157,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--processed", type=Path, default=PROCESSED_DIR)
     s.add_argument("--out", type=Path, default=OUTPUTS_DIR)
     s.set_defaults(func=_cmd_readiness)
+    s = sub.add_parser(
+        "calibration-pack", help="worklist CSV and case-study booklet for a vendor's calibration session"
+    )
+    s.add_argument("--vendor", required=True, help="vendor as in the decisions table")
+    s.add_argument("--policy", default=None, help="one policy (default: all)")
+    s.add_argument("--size", type=int, default=30, help="cases in the pack")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--period", default="last:12", help="'last:N' weeks, 'all' or 'YYYY-MM-DD:YYYY-MM-DD'")
+    s.add_argument("--processed", type=Path, default=PROCESSED_DIR)
+    s.add_argument("--out", type=Path, default=OUTPUTS_DIR)
+    s.set_defaults(func=_cmd_calibration_pack)
     return p
 
 

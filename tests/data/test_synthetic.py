@@ -94,6 +94,7 @@ def test_truth_is_planted_plus_run_metadata(small):
         "audit_rate",
         "realised",
         "operations",
+        "qaqa",
     }
     assert (truth["seed"], truth["n_decisions"], truth["start"], truth["weeks"]) == (
         syn.DEFAULT_SEED,
