@@ -142,20 +142,27 @@ class RcaExplorer:
         }
         self._default_period = (half if len(weeks) > 1 else 0, len(weeks) - 1)
         self._default_compare = (0, half - 1)
+        wide = {"description_width": "7em"}
         self.controls["period"] = W.SelectionRangeSlider(
             options=opts,
             index=self._default_period,
             description="period",
             continuous_update=False,
-            layout=W.Layout(width="min(560px, 100%)"),
+            readout=False,
+            style=wide,
+            layout=W.Layout(width="min(480px, 100%)"),
         )
         self.controls["compare"] = W.SelectionRangeSlider(
             options=opts,
             index=self._default_compare,
             description="compare with",
             continuous_update=False,
-            layout=W.Layout(width="min(560px, 100%)"),
+            readout=False,
+            style=wide,
+            layout=W.Layout(width="min(480px, 100%)"),
         )
+        # full dates next to each slider (the built-in readout cuts them)
+        self.readouts = {k: W.Label() for k in ("period", "compare")}
         self.controls["moderator"] = W.Text(
             value="", placeholder="M-3f9a2c1b", description="moderator", continuous_update=False
         )
@@ -314,8 +321,14 @@ class RcaExplorer:
             self._busy = False
         self.refresh()
 
+    def _update_readouts(self) -> None:
+        for k, label in self.readouts.items():
+            lo, hi = (pd.Timestamp(w) for w in self.controls[k].value)
+            label.value = f"weeks {lo:%Y-%m-%d} → {hi:%Y-%m-%d}"
+
     def refresh(self) -> None:
         """Recompute and redraw."""
+        self._update_readouts()
         self.result = self.compute()
         self._busy = True
         try:
@@ -465,8 +478,8 @@ class RcaExplorer:
             [
                 W.HBox([c[S.VENDOR], c[S.SITE]], layout=wrap),
                 W.HBox([c[S.MARKET], c[S.POLICY]], layout=wrap),
-                c["period"],
-                c["compare"],
+                W.HBox([c["period"], self.readouts["period"]], layout=wrap),
+                W.HBox([c["compare"], self.readouts["compare"]], layout=wrap),
                 W.HBox([c["dim"], c["depth"]], layout=wrap),
                 W.HBox([c["moderator"], c["slice"]], layout=wrap),
                 W.HBox([self.reset_button, self.export_button, self.status], layout=wrap),
