@@ -144,7 +144,7 @@ def test_market_report_shows_model_misses_on_livestream(market_run):
 
 
 _RATE = re.compile(r"accuracy|rate|share|precision|recall|fpr|fnr|agreement|kappa", re.I)
-_CI = re.compile(r"ci_low|ci low|CI\)", re.I)
+_CI = re.compile(r"ci_low|ci low|CI\)|\d+% CI", re.I)
 
 
 def rate_tables_without_intervals(html: str) -> list[str]:

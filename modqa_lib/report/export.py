@@ -50,6 +50,7 @@ import nbformat
 
 from modqa_lib.config import PROJ_ROOT
 from modqa_lib.data.io import write_text_atomic
+from modqa_lib.report.layout import structure_report
 
 __all__ = [
     "MAX_HTML_BYTES",
@@ -579,6 +580,23 @@ def _outside_data_uris(document: str, fn) -> str:
 
 
 # ------------------------------------------------------------------------ export
+#: output metadata of the notebook's own "what this report covers" line (see report.tables.header)
+HEADER_ROLE = "modqa_role"
+
+
+def _drop_in_notebook_headers(nb: nbformat.NotebookNode) -> None:
+    """Remove the notebook's own header line: the export header shows title, period and fingerprint once."""
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = [o for o in cell.get("outputs", []) if not _is_header_output(o)]
+
+
+def _is_header_output(output: Any) -> bool:
+    md = output.get("metadata") or {}
+    nested = [v for v in md.values() if isinstance(v, Mapping)]
+    return md.get(HEADER_ROLE) == "header" or any(v.get(HEADER_ROLE) == "header" for v in nested)
+
+
 def _header_html(title: str, meta: Mapping[str, Any], generated_at: datetime) -> str:
     rows = [
         ("Period", meta.get("period")),
@@ -588,6 +606,8 @@ def _header_html(title: str, meta: Mapping[str, Any], generated_at: datetime) ->
         ("Generated (UTC)", generated_at.strftime("%Y-%m-%d %H:%M:%SZ")),
     ]
     rows += [(str(k), v) for k, v in (meta.get("extra") or {}).items()]
+    if meta.get("n_audits") not in (None, ""):
+        rows.insert(1, ("Audited decisions", f"{int(meta['n_audits']):,}"))
     items = "".join(
         f"<dt>{safe_text(k)}</dt><dd>{safe_text(v if v not in (None, '') else '—')}</dd>"
         for k, v in rows
@@ -671,6 +691,8 @@ def export_html(
     generated_at = (generated_at or datetime.now(UTC)).astimezone(UTC)
     all_roots = list(roots or []) + _default_roots()
     nb = nbformat.read(os.fspath(executed_nb_path), as_version=4)
+    if header:
+        _drop_in_notebook_headers(nb)
     nb, removed = sanitize_notebook(nb)
     _scrub_nb_paths(nb, all_roots)
     nb.metadata["title"] = str(title)
@@ -685,6 +707,7 @@ def export_html(
     )
     warnings: list[str] = []
     body, found = harden_html(body)
+    body = structure_report(body, header=header, headline=meta.get("headline"))
     if found:
         warnings.append(f"removed executable markup from the export: {', '.join(sorted(set(found))[:8])}")
     body = _outside_data_uris(body, lambda s: scrub_paths(s, all_roots))

@@ -7,6 +7,7 @@ through :mod:`modqa_lib.report.export`'s escaping helpers here.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -15,6 +16,7 @@ import pandas as pd
 
 from modqa_lib.contract import schema as S
 from modqa_lib.data.scope import Scope
+from modqa_lib.report.display import format_p, merge_intervals, tick
 from modqa_lib.report.export import safe_markdown, safe_table
 from modqa_lib.report.privacy import anonymise_peers, pseudonymise
 from modqa_lib.stats.scoring import accuracy_table, kpi_status, severity_table
@@ -67,8 +69,10 @@ _PCT_WORDS = (
 def header(title: str, scope: Scope | None = None, subtitle: str = ""):
     """What the report covers: unit, period, n, data fingerprint, generation time (escaped).
 
-    The notebook's first markdown cell is the title; batch HTML exports add a
-    header block of their own above it.
+    The notebook's first markdown cell is the title. In JupyterLab this line
+    tells the reader what they are looking at; a batch HTML export drops it
+    (the output is marked ``modqa_role: header``) because the export's own
+    header block shows the same facts once.
 
     Parameters
     ----------
@@ -89,17 +93,20 @@ def header(title: str, scope: Scope | None = None, subtitle: str = ""):
     """
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     if scope is None:
-        return safe_markdown("**{title}** · {subtitle} · **Generated:** {now}", title=title, subtitle=subtitle, now=now)
-    return safe_markdown(
-        "**{title}** · **Period:** {period} · **Audited decisions:** {n} · "
-        "**Data fingerprint:** {fp} · **Generated:** {now}" + (" · {subtitle}" if subtitle else ""),
-        title=title,
-        period=scope.period_label,
-        n=f"{len(scope.audits):,}",
-        fp=scope.fingerprint,
-        now=now,
-        subtitle=subtitle,
-    )
+        md = safe_markdown("**{title}** · {subtitle} · **Generated:** {now}", title=title, subtitle=subtitle, now=now)
+    else:
+        md = safe_markdown(
+            "**{title}** · **Period:** {period} · **Audited decisions:** {n} · "
+            "**Data fingerprint:** {fp} · **Generated:** {now}" + (" · {subtitle}" if subtitle else ""),
+            title=title,
+            period=scope.period_label,
+            n=f"{len(scope.audits):,}",
+            fp=scope.fingerprint,
+            now=now,
+            subtitle=subtitle,
+        )
+    md.metadata = {"modqa_role": "header"}
+    return md
 
 
 def rate_text(estimate: float, ci_low: float, ci_high: float, n: int, alpha: float = 0.05) -> str:
@@ -133,6 +140,22 @@ def _is_pct(col: str) -> bool:
     return any(w in c for w in _PCT_WORDS) and c not in ("weight_sum",)
 
 
+def _p_html(v) -> str:
+    # Styler does not escape what a callable formatter returns: escape the "<" of "< 0.001" here
+    return html.escape(format_p(v))
+
+
+def _num(v) -> str:
+    return "" if pd.isna(v) else f"{v:,.2f}"
+
+
+def _words(col: str) -> str:
+    """An identifier-style header in words: "error_rate" -> "error rate", "q_value" -> "q-value"."""
+    if col in (S.P_VALUE, S.Q_VALUE) or col.endswith(("p_value", "q_value")):
+        return col.replace("_value", "-value").replace("_", " ")
+    return col.replace("_", " ")
+
+
 def _pct(v) -> str:
     """1 decimal, or 2 below 1% (critical-error rates live there)."""
     if pd.isna(v):
@@ -149,12 +172,17 @@ def show(
     max_rows: int = 40,
     hide_index: bool = True,
     empty: str = "No rows: nothing in this period meets the criteria.",
+    alpha: float = 0.05,
 ):
     """An escaped, formatted table for a report.
 
-    Percent-like columns (accuracy, rates, CIs, shares...) are shown as
-    percentages, counts with thousands separators, p/q-values in scientific
-    notation when small. Values, labels and caption are HTML-escaped.
+    Percent-like columns (accuracy, rates, shares...) are shown as
+    percentages, counts with thousands separators; each ``ci_low``/``ci_high``
+    pair becomes one "95% CI" column ("93.9–95.8%"); p- and q-values read
+    "< 0.001"; booleans show ✓ or nothing; remaining identifier-style headers
+    read as words ("error rate", "q-value"). Tidy names stay in the library's
+    frames; only the display changes (:mod:`modqa_lib.report.display`).
+    Values, labels and caption are HTML-escaped.
 
     Parameters
     ----------
@@ -174,6 +202,8 @@ def show(
         Leave out the DataFrame's index.
     empty : str
         Shown (escaped, in italics) instead of an empty table.
+    alpha : float, default 0.05
+        1 - confidence level of the intervals (their header says "95% CI").
 
     Returns
     -------
@@ -195,22 +225,27 @@ def show(
             c for c in t.columns if _is_pct(str(c)) and pd.api.types.is_float_dtype(t[c])
         }
     )
+    t, merged = merge_intervals(t, pct_cols, _pct, _num, alpha=alpha)
     fmt: dict[str, object] = {}
     for c in t.columns:
         s = t[c]
+        if c in merged:
+            continue
         if c in pct_cols and pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
             fmt[c] = _pct
         elif str(c) in (S.P_VALUE, S.Q_VALUE) or str(c).endswith(("p_value", "q_value")):
-            fmt[c] = lambda v: "" if pd.isna(v) else (f"{v:.1e}" if v < 0.001 else f"{v:.3f}")
+            fmt[c] = _p_html
+        elif pd.api.types.is_bool_dtype(s):
+            fmt[c] = tick
         elif pd.api.types.is_integer_dtype(s):
             fmt[c] = lambda v: "" if pd.isna(v) else f"{int(v):,}"
         elif pd.api.types.is_float_dtype(s):
-            fmt[c] = lambda v: "" if pd.isna(v) else f"{v:,.2f}"
+            fmt[c] = _num
         elif pd.api.types.is_datetime64_any_dtype(s):
             fmt[c] = lambda v: "" if pd.isna(v) else f"{pd.Timestamp(v):%Y-%m-%d}"
-    if rename:
-        t = t.rename(columns=dict(rename))
-        fmt = {rename.get(k, k): v for k, v in fmt.items()}
+    names = {c: (rename or {}).get(c, _words(str(c))) for c in t.columns}
+    t = t.rename(columns=names)
+    fmt = {names.get(k, k): v for k, v in fmt.items()}
     cap = caption if note is None else f"{caption + ' · ' if caption else ''}{note}"
     return safe_table(t, formatter=fmt, na_rep="", caption=cap, hide_index=hide_index)
 

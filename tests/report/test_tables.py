@@ -40,7 +40,7 @@ def test_show_formats_escapes_and_cuts():
     )
     html = _html(report.show(df))
     assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html
-    assert "1,200" in html and "95.1%" in html and "1.0e-05" in html and "0.200" in html
+    assert "1,200" in html and "95.1%" in html and "&lt; 0.001" in html and "0.200" in html
     counts = _html(report.show(pd.DataFrame({"n before": [96], "errors_after": [7], "rate_after": [0.07]})))
     assert ">96<" in counts.replace(" ", "") and ">7<" in counts.replace(" ", "") and "7.0%" in counts
     long = pd.DataFrame({"n": range(50)})
@@ -246,3 +246,40 @@ def test_drivers_table_names_the_reference_of_each_level():
     assert t["level"].tolist() == ["night", "Penang"]  # OR > 1 only, most significant first
     assert t["compared with"].tolist() == ["day", "KL"]
     assert "n_eff" not in t and report.drivers_table(d, top=1)["level"].tolist() == ["night"]
+
+
+def test_slices_selecting_the_same_audits_are_listed_once():
+    from modqa_lib.report.display import merge_alias_slices
+
+    audits = pd.DataFrame(
+        {"site": ["model", "model", "Penang", "Cebu"], "vendor": ["Platform", "Platform", "Vendor B", "Vendor A"]}
+    )
+    drill = pd.DataFrame(
+        {
+            "dimension": ["site", "vendor", "site"],
+            "value": ["model", "Platform", "Penang"],
+            "excess_errors": [5.0, 5.0, 2.0],
+        }
+    )
+    out = merge_alias_slices(drill, audits)
+    assert out["value"].tolist() == ["model ≡ Platform", "Penang"]
+    assert out["dimension"].tolist() == ["site ≡ vendor", "site"]
+
+
+def test_intervals_are_one_column_and_q_values_read_as_words():
+    df = pd.DataFrame(
+        {
+            "n": [10],
+            "accuracy": [0.9],
+            "ci_low": [0.8],
+            "ci_high": [0.95],
+            "median_ci_low": [3.0],
+            "median_ci_high": [4.5],
+            "flag": [True],
+            "q_value": [0.5],
+        }
+    )
+    html = _html(report.show(df))
+    assert "95% CI" in html and "80.0–95.0%" in html and "median 95% CI" in html and "3.00–4.50" in html
+    assert "ci_low" not in html and "✓" in html and "q-value" in html
+    assert "90% CI" in _html(report.show(df, alpha=0.10))

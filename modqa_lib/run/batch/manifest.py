@@ -55,6 +55,15 @@ def _headline_cell(head: Mapping[str, Any], esc) -> str:
     return " · ".join(parts) or "—"
 
 
+#: how the index names each family's report in its link text ("Vendor B scorecard", not "report")
+_REPORT_NOUN = {
+    "vendor": "{unit} scorecard",
+    "site": "{unit} site scorecard",
+    "market": "Market {unit} report",
+    "consolidated": "Consolidated report",
+}
+
+
 def write_index(run_dir: str | os.PathLike, manifest: Mapping[str, Any]) -> Path:
     """Write ``index.html`` of a run: every unit with status, headline and a relative link.
 
@@ -72,25 +81,29 @@ def write_index(run_dir: str | os.PathLike, manifest: Mapping[str, Any]) -> Path
         for u in [u for u in units if u.get("family") == fam]:
             outs = u.get("outputs") or {}
             link = outs.get("html") if u.get("status") == "ok" else None
-            target, label = (link, "report") if link else (outs.get("notebook"), "executed notebook")
+            name = _REPORT_NOUN.get(fam, "{unit} report").format(unit=u.get("unit"))
+            target, label = (link, name) if link else (outs.get("notebook"), f"{name}: executed notebook")
             href = f'<a href="{esc(urllib.parse.quote(target))}">{esc(label)}</a>' if target else "—"
             fig = _headline_cell(u.get("headline") or {}, esc)
             dur = f"{u['duration_s']:.1f}s" if isinstance(u.get("duration_s"), (int, float)) else "—"
             err = esc(scrub_paths(u.get("error") or ""))
             rows.append(
-                f'<tr class="st-{esc(u.get("status"))}"><td>{esc(u.get("unit"))}</td>'
-                f'<td class="status">{esc(u.get("status"))}</td><td>{fig}</td><td>{dur}</td>'
-                f'<td>{href}</td><td class="err">{err}</td></tr>'
+                f'<tr class="st-{esc(u.get("status"))}"><td data-label="Unit">{esc(u.get("unit"))}</td>'
+                f'<td class="status" data-label="Status">{esc(u.get("status"))}</td><td data-label="Headline">{fig}</td>'
+                f'<td data-label="Duration">{dur}</td><td data-label="Link">{href}</td>'
+                f'<td class="err" data-label="Error">{err}</td></tr>'
             )
         sections.append(
             f'<section><h2>{esc(fam)}</h2><p class="meta">notebook '
             f"{esc(scrub_paths(str(finfo.get('notebook'))))} · "
             f"period {esc(finfo.get('period'))} · data {esc(finfo.get('data_fingerprint') or '—')}</p>"
-            "<table><thead><tr><th>Unit</th><th>Status</th><th>Headline</th><th>Duration</th>"
+            f"<table><caption>{esc(fam)} reports: status, headline figures and links</caption>"
+            "<thead><tr><th>Unit</th><th>Status</th><th>Headline</th><th>Duration</th>"
             f"<th>Link</th><th>Error</th></tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
         )
     doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="{esc(CSP)}">
 <title>modqa run {esc(manifest.get("run_id"))}</title>
 <style>
@@ -102,10 +115,15 @@ th {{ background: #f3f3f3; }}
 .st-failed .status, .st-timeout .status, .st-pending .status {{ color: #b42318; }}
 .err {{ font-family: monospace; font-size: 0.85em; color: #555; max-width: 40em; }}
 .meta {{ color: #555; font-size: 0.9em; }}
+@media (max-width: 640px) {{
+  table, tbody, tr, td {{ display: block; }} thead {{ position: absolute; clip: rect(0 0 0 0); width: 1px; height: 1px; overflow: hidden; }}
+  tr {{ border: 1px solid #ccc; border-radius: 4px; margin-bottom: 0.6em; }} td {{ border: none; }}
+  td::before {{ content: attr(data-label); font-weight: 600; display: block; color: #555; font-size: 0.85em; }}
+}}
 </style></head>
-<body><h1>modqa run {esc(manifest.get("run_id"))}</h1>
-<p class="meta">updated {esc(manifest.get("updated"))} · internal page: it names every vendor</p>
-{"".join(sections)}
+<body><header><h1>modqa run {esc(manifest.get("run_id"))}</h1>
+<p class="meta">updated {esc(manifest.get("updated"))} · internal page: it names every vendor</p></header>
+<main>{"".join(sections)}</main>
 </body></html>
 """
     return write_text_atomic(doc, run_dir / "index.html")

@@ -302,6 +302,11 @@ def run_unit(spec: UnitSpec) -> UnitResult:
             meta = {**spec.meta, "unit": spec.unit}
             if isinstance(headline, Mapping) and headline.get("period"):
                 meta["period"] = str(headline["period"])  # the weeks the report covers, not "last:12"
+            if isinstance(headline, Mapping):
+                from modqa_lib.report.layout import headline_sentence
+
+                meta["headline"] = headline_sentence(headline)
+                meta["n_audits"] = headline.get("n")
             exp = export_html(nb_out, tmp_html, spec.title, meta=meta, roots=[(str(run_dir), "")])
             warnings.extend(exp.warnings)
             html_bytes = exp.size_bytes
