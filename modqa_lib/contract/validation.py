@@ -875,8 +875,8 @@ def qaqa_cross_table_problems(
             lab = pd.Series(lookup[S.LABEL].reindex(ids.to_numpy()).to_numpy(), index=vqa.index, dtype="str")
             qa = vqa[S.VENDOR_QA_LABEL].astype("str")
             err = vqa[S.IS_ERROR].astype("boolean")
-            known = lab.notna() & qa.notna() & err.notna()
-            m = (known & ((lab != qa) != err)).fillna(False).to_numpy(dtype=bool) & ok(
+            known_vqa = lab.notna() & qa.notna() & err.notna()
+            m = (known_vqa & ((lab != qa) != err)).fillna(False).to_numpy(dtype=bool) & ok(
                 "vendor_qa", S.VENDOR_QA_LABEL, S.IS_ERROR
             )
             if m.any():

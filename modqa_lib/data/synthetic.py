@@ -1239,8 +1239,8 @@ def _qaqa_tables(seed: int, w: dict, decisions: pd.DataFrame, audits: pd.DataFra
             S.REASON: np.asarray(_DISPUTE_REASONS, dtype=object)[_pick(rng, np.tile(_DISPUTE_REASON_P, (k, 1)))],
             S.STATUS: status.astype(object),
             S.RESOLVED_AT: resolved.where(~is_open),
-            S.RESOLVED_BY: np.where(is_open, None, np.asarray(_RESOLVERS, dtype=object)[rng.integers(0, 4, k)]),
-            S.RESOLUTION_REASON: np.where(is_open, None, reason_res),
+            S.RESOLVED_BY: np.where(is_open, None, np.asarray(_RESOLVERS, dtype=object)[rng.integers(0, 4, k)]),  # type: ignore[call-overload]  # pandas-stubs: where(other=ndarray)
+            S.RESOLUTION_REASON: np.where(is_open, None, reason_res),  # type: ignore[call-overload]
             S.CORRECTED_LABEL: corrected,
         },
     )

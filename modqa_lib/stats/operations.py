@@ -204,10 +204,14 @@ def handle_time_table(
     return out
 
 
+def _as_float(v: object) -> float:
+    return float(v) if isinstance(v, (int, float)) else np.nan
+
+
 def _aht_target(targets: Mapping, g: pd.DataFrame) -> float:
     aht = dict((targets or {}).get("aht_s") or {})
-    types = g[S.CONTENT_TYPE].unique() if S.CONTENT_TYPE in g else []
-    vals = {float(aht.get(str(t), aht.get("default", np.nan))) for t in types}
+    types: list[str] = [str(t) for t in g[S.CONTENT_TYPE].unique()] if S.CONTENT_TYPE in g else []
+    vals = {_as_float(aht.get(t, aht.get("default"))) for t in types}
     if not vals:
         return float(aht.get("default", np.nan))
     return max(vals) if len(vals) > 1 else vals.pop()

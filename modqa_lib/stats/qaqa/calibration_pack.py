@@ -146,7 +146,7 @@ def calibration_pack(  # noqa: C901
             votes = cal[cal[S.ITEM_ID] == it[S.ITEM_ID]]
             gold_lab = it.get("gold_label")
             wrong = (votes[S.LABEL] != gold_lab).mean() if pd.notna(gold_lab) else 1 - it["majority_share"]
-            pol = golden.set_index(S.ITEM_ID)[S.POLICY].get(it[S.ITEM_ID]) if golden is not None else None
+            pol = golden.set_index(S.ITEM_ID)[S.POLICY].get(it[S.ITEM_ID]) if golden is not None else None  # type: ignore[assignment]
             rows.append(
                 {
                     "source": SPLIT,

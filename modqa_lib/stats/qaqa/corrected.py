@@ -299,8 +299,8 @@ def corrected_error_rates(
     has_sp = rates["n_right"] > 0
     se_a = rates[SENSITIVITY].where(has_se, pooled[SENSITIVITY])
     sp_a = rates[SPECIFICITY].where(has_sp, pooled[SPECIFICITY])
-    k_se0, n_se0 = float(pooled["caught"]), float(pooled["n_wrong"])
-    k_sp0, n_sp0 = float(pooled["n_right"] - pooled["false_alarms"]), float(pooled["n_right"])
+    k_se0, n_se0 = float(pooled["caught"]), float(pooled["n_wrong"])  # type: ignore[arg-type]  # scalars here
+    k_sp0, n_sp0 = float(pooled["n_right"] - pooled["false_alarms"]), float(pooled["n_right"])  # type: ignore[arg-type]
     vse_a = pd.Series(_ac_var(rates["caught"], rates["n_wrong"], k_se0, n_se0), index=rates.index).where(
         has_se, float(_ac_var(k_se0, n_se0))
     )
@@ -324,8 +324,8 @@ def corrected_error_rates(
             weight = (share * (1 - s_sp)).sort_values(ascending=False, kind="stable")
             top.append(", ".join(str(x) for x in weight.index[:2]))
         else:
-            se_g.append(float(pooled[SENSITIVITY]))
-            sp_g.append(float(pooled[SPECIFICITY]))
+            se_g.append(float(pooled[SENSITIVITY]))  # type: ignore[arg-type]  # pooled is a row: scalars
+            sp_g.append(float(pooled[SPECIFICITY]))  # type: ignore[arg-type]
             vse_g.append(float(_ac_var(k_se0, n_se0)))
             vsp_g.append(float(_ac_var(k_sp0, n_sp0)))
             top.append("")

@@ -111,7 +111,9 @@ def gold_set_health(
     ref = pd.Timestamp(as_of) if as_of is not None else (ga[S.AUDITED_AT].max() if len(ga) else pd.NaT)
     if isinstance(ref, pd.Timestamp) and ref.tzinfo is None and len(ga) and ga[S.AUDITED_AT].dt.tz is not None:
         ref = ref.tz_localize("UTC")
-    out["age_days"] = (ref - pd.to_datetime(out["first_served"], utc=True)).dt.total_seconds() / 86_400
+    first_ts = pd.DatetimeIndex(pd.to_datetime(out["first_served"].to_numpy(), utc=True))
+    age_s = (ref - first_ts).total_seconds() if ref is not pd.NaT else np.full(len(out), np.nan)  # type: ignore[operator]
+    out["age_days"] = np.asarray(age_s, dtype=float) / 86_400
     enough = out["times_served"] >= min_served
     leaked = out["repeat_exposures"] > max_repeat
     easy = enough & (out["ci_low"] > easy_accuracy)
