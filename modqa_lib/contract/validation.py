@@ -557,9 +557,12 @@ def _cross_table_problems(  # noqa: C901
     files: Mapping[str, str],
     bad: Mapping[str, Mapping[str, np.ndarray]],
     tax: S.Taxonomy,
+    sample_plan: pd.DataFrame | None = None,
 ) -> list[dict]:
     """Rules across tables; cells that already broke a per-table rule are skipped."""
-    out: list[dict] = []
+    from modqa_lib.contract.cross_checks import cross_problems
+
+    out: list[dict] = cross_problems(t, files, sample_plan)
 
     def ok(table: str, *cols: str) -> np.ndarray:
         """Mask of rows of ``table`` whose ``cols`` passed the per-table checks."""
@@ -733,7 +736,11 @@ def _problem_order(p: dict) -> tuple[int, int]:
 
 
 def validate_tables(
-    frames: Mapping[str, pd.DataFrame], files: Mapping[str, str] | None = None, taxonomy: S.Taxonomy | None = None
+    frames: Mapping[str, pd.DataFrame],
+    files: Mapping[str, str] | None = None,
+    taxonomy: S.Taxonomy | None = None,
+    sample_plan: pd.DataFrame | None = None,
+    warnings: list | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Validate a set of raw tables, within and across tables, reporting everything at once.
 
@@ -745,6 +752,12 @@ def validate_tables(
         Used in messages (default: the table name).
     taxonomy : Taxonomy, optional
         Default :func:`schema.load_taxonomy`.
+    sample_plan : DataFrame, optional
+        Rows of the sample plans the audits came from (``sample.csv``); see
+        :func:`modqa_lib.contract.cross_checks.weights_vs_sample_plan`.
+    warnings : list, optional
+        Problems that do not stop validation (``"level": "warning"``, e.g. a weight far
+        outside its stratum's, names stripped of blanks) are appended here.
 
     Returns
     -------
@@ -788,8 +801,11 @@ def validate_tables(
         if name in frames:
             typed[name], p, bad[name] = _check_table(frames[name], name, files.get(name), tax)
             problems += p
-    problems += _cross_table_problems(typed, files, bad, tax)
+    problems += _cross_table_problems(typed, files, bad, tax, sample_plan)
     problems.sort(key=_problem_order)
+    if warnings is not None:
+        warnings += [p for p in problems if p.get("level") == "warning"]
+    problems = [p for p in problems if p.get("level") != "warning"]
 
     if problems:
         raise DataContractError(problems)

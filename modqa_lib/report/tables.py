@@ -31,6 +31,7 @@ __all__ = [
     "rate_text",
     "show",
     "vendor_audits",
+    "weight_note",
 ]
 
 PLATFORM = "Platform"  # vendor value of machine decisions (site "model")
@@ -200,14 +201,50 @@ def pseudonymised_golden(golden_audits: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: a weighted estimate where one audit carries more than this share of the weight is flagged
+WEIGHT_DOMINANCE = 0.2
+
+
+def weight_note(n: float, n_eff: float, max_weight_share: float, threshold: float = WEIGHT_DOMINANCE) -> str:
+    """A warning sentence when one unit dominates a weighted estimate, else ``""``.
+
+    Parameters
+    ----------
+    n : float
+        Audits behind the estimate.
+    n_eff : float
+        Effective sample size (see :func:`modqa_lib.stats.scoring.ratio_estimates`).
+    max_weight_share : float
+        Share of the weight carried by the single largest weight.
+    threshold : float, default :data:`WEIGHT_DOMINANCE`
+
+    Returns
+    -------
+    str
+    """
+    if not np.isfinite(max_weight_share) or max_weight_share <= threshold:
+        return ""
+    return (
+        f"One audit carries {max_weight_share:.0%} of the design weight behind this estimate "
+        f"(effective n {n_eff:.1f} of {int(n):,} audits): the figure mostly reflects that one audit. "
+        "Check its inclusion_prob against the sample plan before acting on it."
+    )
+
+
 def headline(audits: pd.DataFrame, alpha: float = 0.05, targets=True) -> pd.DataFrame:
-    """One row: design-weighted accuracy vs target, and the critical-error rate, each with n and CI."""
+    """One row: design-weighted accuracy vs target, and the critical-error rate, each with n and CI.
+
+    Also ``n_eff``, ``max_weight_share`` and ``weight_note`` (:func:`weight_note`: a
+    warning sentence when one audit dominates the weighted estimate, else empty).
+    """
     acc = kpi_status(audits, by=None, weights=S.WEIGHT, alpha=alpha, targets=targets)
     sev = severity_table(audits, by=None, weights=S.WEIGHT, alpha=alpha)
     row = acc.iloc[[0]].reset_index(drop=True)
     for c in ("critical_rate", "critical_ci_low", "critical_ci_high"):
         if c not in row and c in sev:
             row[c] = sev[c].iloc[0]
+    if "max_weight_share" in row:
+        row["weight_note"] = weight_note(row[S.N].iloc[0], row["n_eff"].iloc[0], row["max_weight_share"].iloc[0])
     return row
 
 
@@ -242,6 +279,9 @@ def headline_figures(row: pd.Series | Mapping, **extra) -> dict:
         "critical_rate",
         "critical_ci_low",
         "critical_ci_high",
+        "n_eff",
+        "max_weight_share",
+        "weight_note",
     )
     out = {k: row[k] for k in keys if k in row}
     out.update(extra)
