@@ -394,6 +394,9 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
         raw = yaml.safe_load(p.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{p}: cannot read taxonomy ({exc})") from None
+    from modqa_lib.contract.params_schema import check_params
+
+    check_params(raw, "taxonomy", p)
     try:
         pol = raw["policies"]
         rc = raw["root_causes"]

@@ -46,6 +46,7 @@ __all__ = [
     "TRUE_STRINGS",
     "WEIGHT_RTOL",
     "build_pandera_schema",
+    "date_bounds",
     "validate_table",
     "validate_tables",
 ]
@@ -445,7 +446,66 @@ def _check_table(
     # int/bool columns stay nullable (Int64/boolean) here; _finish casts them once all is well
     problems += _pandera_problems(out, df, table, file, tax, bad_cells)
     problems += _row_rules(out, table, file)
+    problems += _date_rules(out, df, table, file, bad_cells)
     return out, problems, bad_cells
+
+
+#: defaults of params/ingest.yaml: plausible timestamps lie in [earliest_date, now + future_tolerance_hours]
+DEFAULT_EARLIEST_DATE = "2015-01-01"
+DEFAULT_FUTURE_TOLERANCE_HOURS = 24.0
+
+
+def date_bounds(now: pd.Timestamp | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The plausible range of every timestamp: ``(earliest_date, now + future_tolerance_hours)``.
+
+    Read from ``params/ingest.yaml`` (keys ``earliest_date``, ``future_tolerance_hours``)
+    when it exists; defaults :data:`DEFAULT_EARLIEST_DATE` and
+    :data:`DEFAULT_FUTURE_TOLERANCE_HOURS`. ``now`` defaults to the current UTC time.
+    """
+    from modqa_lib.config import PARAMS_DIR
+
+    cfg: dict = {}
+    p = PARAMS_DIR / "ingest.yaml"
+    if p.exists():
+        from modqa_lib.contract.params_schema import load_params_file
+
+        cfg = load_params_file(p)
+    floor = pd.Timestamp(str(cfg.get("earliest_date", DEFAULT_EARLIEST_DATE)))
+    floor = floor.tz_localize("UTC") if floor.tzinfo is None else floor.tz_convert("UTC")
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    tol = float(cfg.get("future_tolerance_hours", DEFAULT_FUTURE_TOLERANCE_HOURS))
+    return floor, now + pd.Timedelta(hours=tol)
+
+
+def _date_rules(df: pd.DataFrame, raw: pd.DataFrame, table: str, file, bad: dict[str, np.ndarray]) -> list[dict]:
+    """Timestamps outside :func:`date_bounds` (a 2031 or 2300 decision moves every report window)."""
+    out: list[dict] = []
+    dt_cols = [c.name for c in S.TABLES[table].columns if c.dtype == "datetime" and c.name in df.columns]
+    if not dt_cols:
+        return out
+    floor, ceiling = date_bounds()
+    for c in dt_cols:
+        v = df[c]
+        for m, rule in (
+            (
+                (v > ceiling).fillna(False).to_numpy(dtype=bool),
+                f"timestamp in the future (after the ingest time "
+                f"{ceiling:%Y-%m-%d %H:%M} UTC incl. tolerance; params/ingest.yaml future_tolerance_hours)",
+            ),
+            (
+                (v < floor).fillna(False).to_numpy(dtype=bool),
+                f"timestamp before the earliest plausible date {floor:%Y-%m-%d} (params/ingest.yaml earliest_date)",
+            ),
+        ):
+            if m.any():
+                bad.setdefault(c, np.zeros(len(df), dtype=bool))[m] = True
+                vals = raw[c][m] if c in raw.columns else v[m]
+                out.append(
+                    _problem(
+                        table, file, c, rule + _found(vals.head(10)), _rows_of(m), values=list(vals.head(MAX_VALUES))
+                    )
+                )
+    return out
 
 
 def _row_rules(df: pd.DataFrame, table: str, file) -> list[dict]:

@@ -337,7 +337,13 @@ def audited_decisions(
 
 # ------------------------------------------------------------------------ params
 def load_yaml(name_or_path: str | os.PathLike) -> dict:
-    """Read a YAML file from ``params/`` (by name) or a path; ConfigError if unreadable."""
+    """Read a YAML file from ``params/`` (by name) or a path; ConfigError if unreadable.
+
+    A file named like a params file modqa knows (``targets``, ``sites``, ``vendors``,
+    ``markets``, ``consolidated``, ``ingest``, ``taxonomy``) is checked against its
+    schema (:mod:`modqa_lib.contract.params_schema`): ConfigError naming the file, key
+    and the closest valid key.
+    """
     p = Path(name_or_path)
     if not p.suffix:
         p = PARAMS_DIR / f"{p}.yaml"
@@ -347,8 +353,12 @@ def load_yaml(name_or_path: str | os.PathLike) -> dict:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a YAML date such as 2015-13-01
         raise ConfigError(f"{p}: invalid YAML ({exc})") from None
+    from modqa_lib.contract.params_schema import SCHEMAS, check_params
+
+    if p.stem in SCHEMAS:  # a known params file: unknown keys, wrong types, ranges, time zones
+        check_params(data or {}, p.stem, p)
     return data or {}
 
 

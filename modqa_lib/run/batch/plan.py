@@ -10,6 +10,7 @@ from typing import Any
 
 from modqa_lib.config import NOTEBOOKS_DIR, OUTPUTS_DIR, PARAMS_DIR, PROCESSED_DIR
 from modqa_lib.contract import schema as S
+from modqa_lib.contract.params_schema import FAMILY_SCHEMA, check_params
 from modqa_lib.data.io import load_processed, load_yaml, processed_fingerprint
 from modqa_lib.errors import ConfigError, ModqaError
 from modqa_lib.run.batch._common import _RUN_ID, FAMILIES, _display_path, _one_line, _utcnow, parse_period, unit_slug
@@ -40,6 +41,7 @@ def load_family_config(by: str, params: str | os.PathLike | Mapping | None = Non
     else:
         p = Path(params) if params else PARAMS_DIR / fam["params_file"]
         raw, source = load_yaml(p), _display_path(p)
+        check_params(raw, FAMILY_SCHEMA, p)  # unknown keys, wrong types, out-of-range values
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{source}: expected a mapping at the top level")
     cfg = {k: v for k, v in raw.items() if not str(k).startswith("by_")}
@@ -153,6 +155,9 @@ def plan_batch(  # noqa: C901
     import papermill as pm
 
     cfg = load_family_config(by, params)
+    for name in ("targets", "sites"):  # the notebooks read these: check them before any kernel starts
+        if (PARAMS_DIR / f"{name}.yaml").exists():
+            load_yaml(name)
     fam = FAMILIES[by]
     outputs = Path(outputs or OUTPUTS_DIR)
     processed = Path(processed or PROCESSED_DIR)
