@@ -393,7 +393,15 @@ def _check_table(
     missing = [c for c in names if c not in df.columns]
     extra = [c for c in df.columns if c not in names]
     for c in missing:
+        if spec.column(c).nullable:  # optional column (README: required "no"): absent = every cell empty
+            p = _problem(table, file, c, "optional column absent: taken as empty in every row", count=n)
+            p["level"] = "warning"
+            problems.append(p)
+            continue
         problems.append(_problem(table, file, c, f"missing column (required in '{table}')", count=n))
+    opt_absent = [c for c in missing if spec.column(c).nullable]
+    if opt_absent:
+        df = df.assign(**{c: pd.Series(pd.NA, index=df.index, dtype="str") for c in opt_absent})
     for c in extra:
         close = difflib.get_close_matches(c, [m for m in names if m not in df.columns] or names, n=1, cutoff=0.6)
         if c.startswith("Unnamed:"):
@@ -444,10 +452,95 @@ def _check_table(
             )
     out = pd.DataFrame(typed, index=pd.RangeIndex(n))
     # int/bool columns stay nullable (Int64/boolean) here; _finish casts them once all is well
+    problems += _name_rules(out, table, file, bad_cells)  # strips blanks first: pandera sees the stripped names
     problems += _pandera_problems(out, df, table, file, tax, bad_cells)
     problems += _row_rules(out, table, file)
     problems += _date_rules(out, df, table, file, bad_cells)
     return out, problems, bad_cells
+
+
+#: strings that stand for a missing value: never accepted as an id (compared stripped, case-insensitive)
+NULL_PLACEHOLDERS = frozenset({"null", "none", "nan", "n/a", "na", "#n/a", "nil", "undefined", "-", "?"})
+#: id columns (a placeholder there would join unrelated rows as one id)
+ID_COLUMNS = frozenset(
+    {
+        S.DECISION_ID,
+        S.CONTENT_ID,
+        S.MODERATOR_ID,
+        S.AUDIT_ID,
+        S.AUDITOR_ID,
+        S.SAMPLE_ID,
+        S.SESSION_ID,
+        S.ITEM_ID,
+        S.RATER_ID,
+        S.ACTION_ID,
+    }
+)
+#: name columns where two spellings differing only in case would make two groups of one real unit
+CASE_FOLDED = (S.VENDOR, S.SITE, S.MARKET, S.QUEUE, S.LANGUAGE)
+
+
+def _name_rules(df: pd.DataFrame, table: str, file, bad: dict[str, np.ndarray]) -> list[dict]:
+    """Names and ids: blanks stripped (with a warning), placeholders as ids, case-only variants.
+
+    Modifies ``df`` in place (it is the frame being built by :func:`_check_table`):
+    leading/trailing blanks are stripped from every non-free-text text column, so
+    ``'Vendor A '`` is ``'Vendor A'``, not a sixth vendor.
+    """
+    out: list[dict] = []
+    for col in S.TABLES[table].columns:
+        c = col.name
+        if col.dtype != "str" or c in FREE_TEXT or c not in df.columns:
+            continue
+        v = df[c]
+        stripped = v.str.strip()
+        m = v.notna().to_numpy(dtype=bool) & (stripped != v).fillna(False).to_numpy(dtype=bool)
+        if m.any():
+            p = _problem(
+                table,
+                file,
+                c,
+                "leading/trailing blanks stripped (the value is used without them)" + _found(v[m].head(10)),
+                _rows_of(m),
+                values=list(v[m].head(MAX_VALUES)),
+            )
+            p["level"] = "warning"
+            out.append(p)
+            df[c] = stripped
+            v = stripped
+        if c in ID_COLUMNS:
+            m = v.str.lower().isin(NULL_PLACEHOLDERS).fillna(False).to_numpy(dtype=bool)
+            if m.any():
+                bad.setdefault(c, np.zeros(len(df), dtype=bool))[m] = True
+                out.append(
+                    _problem(
+                        table,
+                        file,
+                        c,
+                        "placeholder for a missing value used as an id (leave the cell empty if it is unknown)"
+                        + _found(v[m].head(10)),
+                        _rows_of(m),
+                        values=list(v[m].head(MAX_VALUES)),
+                    )
+                )
+        if c in CASE_FOLDED:
+            uniq = pd.Series(pd.unique(v.dropna().astype(object)), dtype=object)
+            folded = uniq.str.casefold()
+            clash = uniq[folded.duplicated(keep=False)]
+            if len(clash):
+                m = _isin(v, clash)
+                groups = clash.groupby(clash.str.casefold()).apply(lambda g: " / ".join(repr(x) for x in sorted(g)))
+                out.append(
+                    _problem(
+                        table,
+                        file,
+                        c,
+                        "names that differ only in upper/lower case would be reported as different units "
+                        f"(use one spelling): {'; '.join(groups.head(MAX_VALUES))}",
+                        _rows_of(m),
+                    )
+                )
+    return out
 
 
 #: defaults of params/ingest.yaml: plausible timestamps lie in [earliest_date, now + future_tolerance_hours]
