@@ -188,16 +188,17 @@ def vendor_audits(scope: Scope, vendor: str) -> tuple[pd.DataFrame, pd.DataFrame
         "Peer A/B/..." with their sites renamed and moderator ids dropped.
     """
     own = scope.audits.copy()
-    own[S.MODERATOR_ID] = pseudonymise(own[S.MODERATOR_ID])
-    own[S.AUDITOR_ID] = pseudonymise(own[S.AUDITOR_ID], prefix="QA")
+    where = getattr(scope, "processed_dir", None)  # the key lives beside the processed data actually used
+    own[S.MODERATOR_ID] = pseudonymise(own[S.MODERATOR_ID], processed_dir=where)
+    own[S.AUDITOR_ID] = pseudonymise(own[S.AUDITOR_ID], prefix="QA", processed_dir=where)
     peers = anonymise_peers(human_audits(scope.all_audits), vendor).drop(columns=[S.AUDITOR_ID])
     return own, peers
 
 
-def pseudonymised_golden(golden_audits: pd.DataFrame) -> pd.DataFrame:
-    """Golden audits with auditor ids pseudonymised (vendor-facing reports)."""
+def pseudonymised_golden(golden_audits: pd.DataFrame, processed_dir=None) -> pd.DataFrame:
+    """Golden audits with auditor ids pseudonymised (vendor-facing reports); key as in :func:`vendor_audits`."""
     out = golden_audits.copy()
-    out[S.AUDITOR_ID] = pseudonymise(out[S.AUDITOR_ID], prefix="QA")
+    out[S.AUDITOR_ID] = pseudonymise(out[S.AUDITOR_ID], prefix="QA", processed_dir=processed_dir)
     return out
 
 
@@ -257,11 +258,22 @@ def peer_table(peers: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     )
 
 
-def actions_in_scope(actions: pd.DataFrame, vendor: str | None = None, market: str | None = None) -> pd.DataFrame:
-    """Corrective actions a unit's report may show: its own and global ones, never another vendor's."""
+def actions_in_scope(
+    actions: pd.DataFrame, vendor: str | None = None, market: str | None = None, sites: Iterable[str] | None = None
+) -> pd.DataFrame:
+    """Corrective actions a unit's report may show: its own and global ones, never another vendor's.
+
+    With ``vendor``, an action without a vendor but scoped to a site is shown only when the
+    site is one of ``sites`` (the vendor's own sites): another vendor's site name in the
+    report would make the privacy gate withhold it.
+    """
     a = actions
     if vendor:
-        a = a[a[S.VENDOR].isna() | (a[S.VENDOR] == vendor)]
+        glob = a[S.VENDOR].isna()
+        if S.SITE in a.columns:  # a site-scoped action without a vendor: only the vendor's own sites
+            own_sites = [str(x) for x in (sites if sites is not None else [])]
+            glob &= a[S.SITE].isna() | a[S.SITE].astype(object).isin(own_sites)
+        a = a[glob | (a[S.VENDOR] == vendor)]
     if market:
         a = a[a[S.MARKET].isna() | (a[S.MARKET] == market)]
     return a.reset_index(drop=True)
