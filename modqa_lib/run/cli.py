@@ -104,8 +104,10 @@ def _number(kind: type, lo: float | None = None, hi: float | None = None, lo_ope
             raise argparse.ArgumentTypeError(
                 f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
             ) from None
-        if v != v or (lo is not None and (v <= lo if lo_open else v < lo)) or (
-            hi is not None and (v >= hi if hi_open else v > hi)
+        if (
+            v != v
+            or (lo is not None and (v <= lo if lo_open else v < lo))
+            or (hi is not None and (v >= hi if hi_open else v > hi))
         ):
             lo_s = "-inf" if lo is None else f"{lo:g}"
             hi_s = "inf" if hi is None else f"{hi:g}"
@@ -164,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--only",
         action="append",
-        help='units to run, comma-separated or repeated; quote a name with a comma: \'"Acme, Inc.",Vendor B\'',
+        help="units to run, comma-separated or repeated; quote a name with a comma: '\"Acme, Inc.\",Vendor B'",
     )
     s.add_argument("--workers", type=_number(int, 1, 256), default=None, help="parallel kernels (default: cores)")
     s.add_argument("--period", default=None, help="'last:N' weeks or 'YYYY-MM-DD:YYYY-MM-DD'")
