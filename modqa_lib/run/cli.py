@@ -91,7 +91,11 @@ def _split_only(values: Sequence[str] | None) -> list[str] | None:
     out: list[str] = []
     for v in values:
         out += [u.strip() for u in next(csv.reader([v], skipinitialspace=True), []) if u.strip()]
-    return out or None
+    if not out:
+        from modqa_lib.errors import ConfigError
+
+        raise ConfigError(f"--only {' '.join(map(repr, values))}: names no unit (give unit names, comma-separated)")
+    return out
 
 
 def _number(kind: type, lo: float | None = None, hi: float | None = None, lo_open: bool = False, hi_open=False):
