@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nbformat
 import pytest
 from test_batch import _spec, _tiny_notebook
@@ -48,3 +50,29 @@ def test_notebook_naming_another_vendor_is_withheld(tmp_path, failing):
     assert res.outputs == {}
     assert not list((tmp_path / "run").rglob("*.ipynb")) and not list((tmp_path / "run").rglob("*.html"))
     assert (tmp_path / ".private" / "run" / "vendor-a" / "leak.ipynb").exists()
+
+
+def test_vendor_with_decisions_but_no_audits_gets_a_report_that_says_so(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(PROJ_ROOT / "tests"))
+    from valid_tables import make_valid_tables, write_raw
+
+    from modqa_lib.data.ingest import ingest
+
+    t = make_valid_tables(80)
+    t["decisions"].loc[79, ["vendor", "site"]] = ["Vendor E", "Porto"]  # decision 79 is not audited
+    processed = tmp_path / "processed"
+    ingest(write_raw(t, tmp_path / "raw"), processed)
+    nb = _tiny_notebook(tmp_path / "report.ipynb", "print(vendor)")
+    specs, _ = B.plan_batch(
+        "vendor", processed=processed, outputs=tmp_path / "out", only=["Vendor E"], params={"notebook": str(nb)}
+    )
+    (spec,) = specs
+    assert spec.meta["no_audits"] == 1
+    res = B.run_unit(spec)
+    assert res.status == "ok", res.error
+    page = (Path(spec.run_dir) / res.outputs["html"]).read_text()
+    assert "No audits yet." in page and "Vendor E has 1 decision(s)" in page
+    assert res.headline == {"n": 0, "status": "no audits", "unit": "Vendor E"}
+    assert any("no audits yet" in w for w in res.warnings)

@@ -102,6 +102,20 @@ def _privacy_context(decisions, focus_vendor: str) -> dict:
     }
 
 
+def _units_without_audits(processed: Path, col: str, units: list[str]) -> dict[str, int]:
+    """Units with decisions but no audit at all in the processed data: unit -> its number of decisions."""
+    try:
+        t = load_processed(processed, tables=["decisions", "audits"])
+    except ModqaError:
+        return {}
+    dec, aud = t.get("decisions"), t.get("audits")
+    if dec is None or aud is None or col not in dec.columns:
+        return {}
+    audited = dec[col][dec[S.DECISION_ID].isin(aud[S.DECISION_ID])].dropna().astype(str).unique()
+    counts = dec[col].dropna().astype(str).value_counts()
+    return {u: int(counts[u]) for u in units if u in counts.index and u not in set(audited)}
+
+
 def _unparsed_hint(nb_path: Path, names: list[str]) -> str:
     """Explain papermill's rule when a name is in the parameters cell but was not parsed."""
     import nbformat
@@ -217,6 +231,8 @@ def plan_batch(  # noqa: C901
             )
         all_units = [u for u in all_units if u in wanted]
 
+    no_audits = _units_without_audits(processed, col, all_units) if col in (S.VENDOR, S.SITE) else {}
+
     # --- run id
     if run_id is None:
         run_id = f"{_utcnow().strftime('%Y%m%dT%H%M%SZ')}-{by}"
@@ -282,7 +298,8 @@ def plan_batch(  # noqa: C901
                 run_dir=str(run_dir),
                 title=title,
                 timeout=float(timeout),
-                meta={"period": p.get("period", period), "data_fingerprint": fingerprint, "run_id": str(run_id)},
+                meta={"period": p.get("period", period), "data_fingerprint": fingerprint, "run_id": str(run_id)}
+                | ({"no_audits": no_audits[u]} if u in no_audits else {}),
                 privacy=privacy,
                 kernel_name=kernel_name,
             )

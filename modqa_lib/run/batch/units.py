@@ -239,9 +239,10 @@ def run_unit(spec: UnitSpec) -> UnitResult:
         # attempt that was killed (run_batch never runs one unit twice at the same time)
         for stale in (html_out, nb_out, *unit_dir.glob(f".{glob.escape(stem)}.*.partial.*")):
             stale.unlink(missing_ok=True)
+        notebook = _notebook_to_run(spec, unit_dir / f".{stem}.{tag}.partial.stub.ipynb", warnings)
         with _report_env():
             nb_done = pm.execute_notebook(
-                spec.notebook,
+                notebook,
                 str(tmp_nb),
                 parameters=dict(spec.parameters),
                 kernel_name=spec.kernel_name,
@@ -346,6 +347,7 @@ def run_unit(spec: UnitSpec) -> UnitResult:
         finally:
             tmp_html.unlink(missing_ok=True)
     tmp_nb.unlink(missing_ok=True)
+    (unit_dir / f".{stem}.{tag}.partial.stub.ipynb").unlink(missing_ok=True)
     finished = _utcnow()
     return UnitResult(
         family=spec.family,
@@ -482,3 +484,44 @@ def _check_executed(nb, spec: UnitSpec, run_dir: Path, cwd: str, ok: bool) -> tu
         except ModqaError as exc:
             return f"privacy check failed (executed notebook): {_one_line(exc, 400)}", True
     return problem, False
+
+
+def _notebook_to_run(spec: UnitSpec, stub: Path, warnings: list[str]) -> str:
+    """The unit's notebook, or for a unit with decisions but no audits yet a short one that says so."""
+    if not spec.meta.get("no_audits"):
+        return spec.notebook
+    warnings.append(f"no audits yet: a short report says so ({spec.meta['no_audits']} decision(s))")
+    return str(_no_audits_notebook(spec, stub))
+
+
+def _no_audits_notebook(spec: UnitSpec, path: Path) -> Path:
+    """Write the notebook of a unit that has decisions but no audits yet (run instead of the report)."""
+    import nbformat
+
+    n = int(spec.meta["no_audits"])
+    params = "\n".join(f"{k} = {v!r}" for k, v in spec.parameters.items())
+    code = (
+        "from modqa_lib.report.export import safe_markdown\n"
+        "from modqa_lib.run.batch import record_headline\n\n"
+        f"record_headline({{'n': 0, 'status': 'no audits', 'unit': {spec.unit!r}}})\n"
+        "safe_markdown(\n"
+        "    '**No audits yet.** {unit} has {n} decision(s) in the processed data, none of them audited: '\n"
+        "    'there is no accuracy to report until QA audits some of them.',\n"
+        f"    unit={spec.unit!r},\n"
+        f"    n='{n:,}',\n"
+        ")"
+    )
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(params, metadata={"tags": ["parameters"]}),
+            nbformat.v4.new_markdown_cell(f"# {spec.title.replace('<', '&lt;')}"),
+            nbformat.v4.new_code_cell(code),
+        ]
+    )
+    nb.metadata["kernelspec"] = {
+        "name": spec.kernel_name or "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, str(path))
+    return path
