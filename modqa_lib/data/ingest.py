@@ -251,7 +251,22 @@ def _read_and_validate(
     )
     if warnings is not None:
         warnings += [DataContractError(warned).args[0].splitlines()[k + 1].strip() for k in range(len(warned))]
+        for name, path in found.items():  # a cut inside the last field keeps the field count: say so
+            if path.suffix == ".csv" and len(frames[name]) and not _ends_with_newline(path):
+                warnings.append(
+                    f"{path.name}: no line break after the last row (data row {len(frames[name]):,}): "
+                    "if the file was cut short, that row's last field may be incomplete"
+                )
     return found, source_sha, typed, ignored
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        if fh.tell() == 0:
+            return True
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
 
 
 #: sample plans ingest checks the audits' inclusion probabilities against: ``<raw>/samples/**/sample.csv``

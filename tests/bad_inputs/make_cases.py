@@ -337,6 +337,14 @@ def _(t, raw):
     _rewrite(raw, "decisions.csv", lambda b: b + b"d99999,c9,video")
 
 
+@case("csv_cut_in_last_field", "WARNED", "actions.csv: no line break after the last row (data row 2)", "cut short")
+def _(t, raw):
+    a = t["actions"].copy()  # t itself stays as it is (the file is written here)
+    a.loc[1, S.DESCRIPTION] = "Guideline refresh for all sites"
+    a.to_csv(raw / "actions.csv", index=False, lineterminator="\n")
+    _rewrite(raw, "actions.csv", lambda b: b.rstrip(b"\n")[:-10])  # cut inside the description
+
+
 @case("csv_unterminated_quote", "CLEAR", "actions.csv", "malformed CSV")
 def _(t, raw):
     _rewrite(raw, "actions.csv", lambda b: b + b'ca3,coaching,,,,,2026-03-12T09:00:00Z,qa,accuracy,"Refresher on sl')
