@@ -291,11 +291,10 @@ def headline_figures(row: pd.Series | Mapping, **extra) -> dict:
         "critical_rate",
         "critical_ci_low",
         "critical_ci_high",
-        "n_eff",
-        "max_weight_share",
-        "weight_note",
     )
     out = {k: row[k] for k in keys if k in row}
+    if row.get("weight_note"):  # one audit dominates: the index says so too
+        out["warning"] = str(row["weight_note"])
     out.update(extra)
     return out
 

@@ -57,3 +57,31 @@ def test_weight_note_threshold():
     assert weight_note(100, 80.0, WEIGHT_DOMINANCE) == ""
     assert weight_note(100, 3.0, WEIGHT_DOMINANCE + 0.01) != ""
     assert weight_note(100, 3.0, float("nan")) == ""
+
+
+def test_headline_figures_carry_the_warning_only_when_there_is_one():
+    from modqa_lib.report.tables import headline_figures
+
+    assert "warning" not in headline_figures(headline(_vendor_audits(), targets=True).iloc[0])
+    bad = headline_figures(headline(_vendor_audits(1e-9), targets=True).iloc[0])
+    assert bad["warning"].startswith("One audit carries 100%")
+
+
+def test_no_dominance_warning_under_the_null_on_demo_samples():
+    """Seeded simulation under the null (no planted extreme weight): the generator's own risk-weighted
+    Poisson sampler never triggers the stratum-outlier warning, and per-vendor, per-site and per-policy weighted
+    estimates are flagged as dominated in at most 5% of groups."""
+    from modqa_lib.contract.cross_checks import weights_outside_stratum
+    from modqa_lib.data.io import audited_decisions
+    from modqa_lib.data.synthetic import generate
+
+    flagged = groups = 0
+    for seed in (11, 12, 13):
+        d = generate(seed=seed, n_decisions=20_000)
+        assert weights_outside_stratum(d.tables["audits"]) == []
+        a = audited_decisions(d.tables, site_timezones={})
+        for by in ([S.VENDOR], [S.VENDOR, S.SITE], [S.POLICY]):
+            t = accuracy_table(a, by=by, weights=S.WEIGHT)
+            flagged += int((t["max_weight_share"] > WEIGHT_DOMINANCE).sum())
+            groups += len(t)
+    assert groups >= 50 and flagged / groups <= 0.05
