@@ -199,6 +199,7 @@ _EXPORTS: dict[str, str] = {
     "load_family_config": "run.batch",
     "unit_slug": "run.batch",
     "write_index": "run.batch",
+    "weight_note": "report.tables",
 }
 #: modules reachable from the root under their short names (``from modqa_lib import rca, report``)
 _MODULES: dict[str, str] = {
