@@ -221,6 +221,7 @@ _EXPORTS: dict[str, str] = {
     "gold_set_health": "stats.qaqa",
     "gold_policy_coverage": "stats.qaqa",
     "calibration_pack": "stats.qaqa",
+    "weight_note": "report.tables",
 }
 #: modules reachable from the root under their short names (``from modqa_lib import rca, report``)
 _MODULES: dict[str, str] = {

@@ -93,9 +93,9 @@ def make_valid_tables(n_decisions: int = 40) -> dict[str, pd.DataFrame]:
     )
     gold = pd.DataFrame(
         {
-            S.ITEM_ID: ["g1", "g2", "g3"],
-            S.GOLD_LABEL: ["hate_speech", S.NO_VIOLATION, "spam_scam"],
-            S.POLICY: ["hate_speech", "hate_speech", "spam_scam"],
+            S.ITEM_ID: ["g1", "g2", "g3", "d00000"],  # d00000: the item of the golden audit a00000
+            S.GOLD_LABEL: ["hate_speech", S.NO_VIOLATION, "spam_scam", S.NO_VIOLATION],
+            S.POLICY: ["hate_speech", "hate_speech", "spam_scam", "hate_speech"],
         },
         dtype="str",
     )

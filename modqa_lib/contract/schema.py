@@ -355,7 +355,7 @@ TABLES: dict[str, Table] = {
             C(ITEM_ID, "str", description="item rated (see golden)"),
             C(RATER_ID, "str", description="rater"),
             C(RATER_GROUP, "str", vocab="rater_groups", description="vendor_qa, internal_qa or policy"),
-            C(LABEL, "str", description="label given by the rater"),
+            C(LABEL, "str", vocab="labels", description="label given by the rater"),
         ),
         description="one row per rater vote in a calibration session",
     ),
@@ -363,7 +363,7 @@ TABLES: dict[str, Table] = {
         "golden",
         (
             C(ITEM_ID, "str", unique=True, description="known-answer item"),
-            C(GOLD_LABEL, "str", description="the policy team's answer"),
+            C(GOLD_LABEL, "str", vocab="labels", description="the policy team's answer"),
             C(POLICY, "str", vocab="policies", description="policy area of the item"),
         ),
         key=ITEM_ID,
@@ -526,6 +526,9 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
         raw = yaml.safe_load(p.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{p}: cannot read taxonomy ({exc})") from None
+    from modqa_lib.contract.params_schema import check_params
+
+    check_params(raw, "taxonomy", p)
     try:
         pol = raw["policies"]
         rc = raw["root_causes"]
@@ -558,7 +561,10 @@ def _required_text(c: Column) -> str:
 
 def contract_markdown() -> str:
     """The data contract as Markdown tables (the README embeds this verbatim; a test checks it)."""
-    out: list[str] = []
+    out: list[str] = [
+        "*required* `yes`: the column must be present and every cell filled; `no`: the column may be "
+        "left out (it is then taken as empty, with a warning) and its cells may be empty.\n"
+    ]
     for t in TABLES.values():
         key = f" (key `{t.key}`)" if t.key else ""
         out.append(f"#### `{t.name}`: {t.description}{key}\n")

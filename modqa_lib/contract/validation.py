@@ -47,6 +47,7 @@ __all__ = [
     "TRUE_STRINGS",
     "WEIGHT_RTOL",
     "build_pandera_schema",
+    "date_bounds",
     "qaqa_cross_table_problems",
     "validate_table",
     "validate_tables",
@@ -398,7 +399,15 @@ def _check_table(
     missing = [c for c in names if c not in df.columns]
     extra = [c for c in df.columns if c not in names]
     for c in missing:
+        if spec.column(c).nullable:  # optional column (README: required "no"): absent = every cell empty
+            p = _problem(table, file, c, "optional column absent: taken as empty in every row", count=n)
+            p["level"] = "warning"
+            problems.append(p)
+            continue
         problems.append(_problem(table, file, c, f"missing column (required in '{table}')", count=n))
+    opt_absent = [c for c in missing if spec.column(c).nullable]
+    if opt_absent:
+        df = df.assign(**{c: pd.Series(pd.NA, index=df.index, dtype="str") for c in opt_absent})
     for c in extra:
         close = difflib.get_close_matches(c, [m for m in names if m not in df.columns] or names, n=1, cutoff=0.6)
         if c.startswith("Unnamed:"):
@@ -449,10 +458,154 @@ def _check_table(
             )
     out = pd.DataFrame(typed, index=pd.RangeIndex(n))
     # int/bool columns stay nullable (Int64/boolean) here; _finish casts them once all is well
+    problems += _name_rules(out, table, file, bad_cells)  # strips blanks first: pandera sees the stripped names
     problems += _pandera_problems(out, df, table, file, tax, bad_cells)
     problems += _row_rules(out, table, file)
     problems += _qaqa_row_rules(out, table, file)
+    problems += _date_rules(out, df, table, file, bad_cells)
     return out, problems, bad_cells
+
+
+#: strings that stand for a missing value: never accepted as an id (compared stripped, case-insensitive)
+NULL_PLACEHOLDERS = frozenset({"null", "none", "nan", "n/a", "na", "#n/a", "nil", "undefined", "-", "?"})
+#: id columns (a placeholder there would join unrelated rows as one id)
+ID_COLUMNS = frozenset(
+    {
+        S.DECISION_ID,
+        S.CONTENT_ID,
+        S.MODERATOR_ID,
+        S.AUDIT_ID,
+        S.AUDITOR_ID,
+        S.SAMPLE_ID,
+        S.SESSION_ID,
+        S.ITEM_ID,
+        S.RATER_ID,
+        S.ACTION_ID,
+    }
+)
+#: name columns where two spellings differing only in case would make two groups of one real unit
+CASE_FOLDED = (S.VENDOR, S.SITE, S.MARKET, S.QUEUE, S.LANGUAGE)
+
+
+def _name_rules(df: pd.DataFrame, table: str, file, bad: dict[str, np.ndarray]) -> list[dict]:
+    """Names and ids: blanks stripped (with a warning), placeholders as ids, case-only variants.
+
+    Modifies ``df`` in place (it is the frame being built by :func:`_check_table`):
+    leading/trailing blanks are stripped from every non-free-text text column, so
+    ``'Vendor A '`` is ``'Vendor A'``, not a sixth vendor.
+    """
+    out: list[dict] = []
+    for col in S.TABLES[table].columns:
+        c = col.name
+        if col.dtype != "str" or c in FREE_TEXT or c not in df.columns:
+            continue
+        v = df[c]
+        stripped = v.str.strip()
+        m = v.notna().to_numpy(dtype=bool) & (stripped != v).fillna(False).to_numpy(dtype=bool)
+        if m.any():
+            p = _problem(
+                table,
+                file,
+                c,
+                "leading/trailing blanks stripped (the value is used without them)" + _found(v[m].head(10)),
+                _rows_of(m),
+                values=list(v[m].head(MAX_VALUES)),
+            )
+            p["level"] = "warning"
+            out.append(p)
+            df[c] = stripped
+            v = stripped
+        if c in ID_COLUMNS:
+            m = v.str.lower().isin(NULL_PLACEHOLDERS).fillna(False).to_numpy(dtype=bool)
+            if m.any():
+                bad.setdefault(c, np.zeros(len(df), dtype=bool))[m] = True
+                out.append(
+                    _problem(
+                        table,
+                        file,
+                        c,
+                        "placeholder for a missing value used as an id (leave the cell empty if it is unknown)"
+                        + _found(v[m].head(10)),
+                        _rows_of(m),
+                        values=list(v[m].head(MAX_VALUES)),
+                    )
+                )
+        if c in CASE_FOLDED:
+            uniq = pd.Series(pd.unique(v.dropna().astype(object)), dtype=object)
+            folded = uniq.str.casefold()
+            clash = uniq[folded.duplicated(keep=False)]
+            if len(clash):
+                m = _isin(v, clash)
+                groups = clash.groupby(clash.str.casefold()).apply(lambda g: " / ".join(repr(x) for x in sorted(g)))
+                out.append(
+                    _problem(
+                        table,
+                        file,
+                        c,
+                        "names that differ only in upper/lower case would be reported as different units "
+                        f"(use one spelling): {'; '.join(groups.head(MAX_VALUES))}",
+                        _rows_of(m),
+                    )
+                )
+    return out
+
+
+#: defaults of params/ingest.yaml: plausible timestamps lie in [earliest_date, now + future_tolerance_hours]
+DEFAULT_EARLIEST_DATE = "2015-01-01"
+DEFAULT_FUTURE_TOLERANCE_HOURS = 24.0
+
+
+def date_bounds(now: pd.Timestamp | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The plausible range of every timestamp: ``(earliest_date, now + future_tolerance_hours)``.
+
+    Read from ``params/ingest.yaml`` (keys ``earliest_date``, ``future_tolerance_hours``)
+    when it exists; defaults :data:`DEFAULT_EARLIEST_DATE` and
+    :data:`DEFAULT_FUTURE_TOLERANCE_HOURS`. ``now`` defaults to the current UTC time.
+    """
+    from modqa_lib.config import PARAMS_DIR
+
+    cfg: dict = {}
+    p = PARAMS_DIR / "ingest.yaml"
+    if p.exists():
+        from modqa_lib.contract.params_schema import load_params_file
+
+        cfg = load_params_file(p)
+    floor = pd.Timestamp(str(cfg.get("earliest_date", DEFAULT_EARLIEST_DATE)))
+    floor = floor.tz_localize("UTC") if floor.tzinfo is None else floor.tz_convert("UTC")
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    tol = float(cfg.get("future_tolerance_hours", DEFAULT_FUTURE_TOLERANCE_HOURS))
+    return floor, now + pd.Timedelta(hours=tol)
+
+
+def _date_rules(df: pd.DataFrame, raw: pd.DataFrame, table: str, file, bad: dict[str, np.ndarray]) -> list[dict]:
+    """Timestamps outside :func:`date_bounds` (a 2031 or 2300 decision moves every report window)."""
+    out: list[dict] = []
+    dt_cols = [c.name for c in S.TABLES[table].columns if c.dtype == "datetime" and c.name in df.columns]
+    if not dt_cols:
+        return out
+    floor, ceiling = date_bounds()
+    for c in dt_cols:
+        v = df[c]
+        for m, rule in (
+            (
+                (v > ceiling).fillna(False).to_numpy(dtype=bool),
+                f"timestamp in the future (after the ingest time "
+                f"{ceiling:%Y-%m-%d %H:%M} UTC incl. tolerance; params/ingest.yaml future_tolerance_hours)",
+            ),
+            (
+                (v < floor).fillna(False).to_numpy(dtype=bool),
+                f"timestamp before the earliest plausible date {floor:%Y-%m-%d} (params/ingest.yaml earliest_date)",
+            ),
+        ):
+            if m.any():
+                bad.setdefault(c, np.zeros(len(df), dtype=bool))[m] = True
+                vals = raw[c][m] if c in raw.columns else v[m]
+                out.append(
+                    _problem(
+                        table, file, c, rule + _found(vals.head(10)), _rows_of(m), values=list(vals.head(MAX_VALUES))
+                    )
+                )
+    return out
 
 
 def _row_rules(df: pd.DataFrame, table: str, file) -> list[dict]:
@@ -564,9 +717,12 @@ def _cross_table_problems(  # noqa: C901
     files: Mapping[str, str],
     bad: Mapping[str, Mapping[str, np.ndarray]],
     tax: S.Taxonomy,
+    sample_plan: pd.DataFrame | None = None,
 ) -> list[dict]:
     """Rules across tables; cells that already broke a per-table rule are skipped."""
-    out: list[dict] = []
+    from modqa_lib.contract.cross_checks import cross_problems
+
+    out: list[dict] = cross_problems(t, files, sample_plan)
 
     def ok(table: str, *cols: str) -> np.ndarray:
         """Mask of rows of ``table`` whose ``cols`` passed the per-table checks."""
@@ -923,7 +1079,11 @@ def _problem_order(p: dict) -> tuple[int, int]:
 
 
 def validate_tables(
-    frames: Mapping[str, pd.DataFrame], files: Mapping[str, str] | None = None, taxonomy: S.Taxonomy | None = None
+    frames: Mapping[str, pd.DataFrame],
+    files: Mapping[str, str] | None = None,
+    taxonomy: S.Taxonomy | None = None,
+    sample_plan: pd.DataFrame | None = None,
+    warnings: list | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Validate a set of raw tables, within and across tables, reporting everything at once.
 
@@ -935,6 +1095,12 @@ def validate_tables(
         Used in messages (default: the table name).
     taxonomy : Taxonomy, optional
         Default :func:`schema.load_taxonomy`.
+    sample_plan : DataFrame, optional
+        Rows of the sample plans the audits came from (``sample.csv``); see
+        :func:`modqa_lib.contract.cross_checks.weights_vs_sample_plan`.
+    warnings : list, optional
+        Problems that do not stop validation (``"level": "warning"``, e.g. a weight far
+        outside its stratum's, names stripped of blanks) are appended here.
 
     Returns
     -------
@@ -979,9 +1145,12 @@ def validate_tables(
         if name in frames:
             typed[name], p, bad[name] = _check_table(frames[name], name, files.get(name), tax)
             problems += p
-    problems += _cross_table_problems(typed, files, bad, tax)
+    problems += _cross_table_problems(typed, files, bad, tax, sample_plan)
     problems += qaqa_cross_table_problems(typed, files, bad, tax)
     problems.sort(key=_problem_order)
+    if warnings is not None:
+        warnings += [p for p in problems if p.get("level") == "warning"]
+    problems = [p for p in problems if p.get("level") != "warning"]
 
     if problems:
         raise DataContractError(problems)

@@ -45,9 +45,9 @@ from modqa_lib.contract import schema as S
 from modqa_lib.contract.validation import validate_tables
 from modqa_lib.data import io as mio
 from modqa_lib.data.locks import folder_lock
-from modqa_lib.errors import ConfigError, InputFileError
+from modqa_lib.errors import ConfigError, DataContractError, InputFileError
 
-__all__ = ["LOCK_NAME", "MANIFEST_NAME", "IngestReport", "TableReport", "file_sha256", "ingest"]
+__all__ = ["LOCK_NAME", "MANIFEST_NAME", "IngestReport", "TableReport", "file_sha256", "ingest", "read_sample_plans"]
 
 MANIFEST_NAME = "manifest.json"
 #: held (fcntl.flock) for the whole ingest; removed when the ingest ends
@@ -95,6 +95,10 @@ class IngestReport:
     stale_cleaned : int
         Leftovers of interrupted ingests (staging folders, unpublished
         versions) removed before this one started.
+    warnings : list of str
+        Data accepted with a warning (one line each, as in a contract problem):
+        e.g. a design weight far outside its stratum's, names stripped of blanks.
+        Also recorded in ``manifest.json`` under ``warnings``.
     """
 
     tables: list[TableReport]
@@ -107,6 +111,7 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     stale_cleaned: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """A short human table: table, rows, source file."""
@@ -123,6 +128,7 @@ class IngestReport:
             lines.append(f"  ignored (not a modqa table name): {', '.join(self.ignored)}")
         if self.stale_cleaned:
             lines.append(f"  cleaned up {self.stale_cleaned} leftover(s) of an interrupted ingest")
+        lines += [f"  WARNING {w}" for w in self.warnings]
         return "\n".join(lines)
 
 
@@ -179,10 +185,11 @@ def ingest(raw_dir: str | os.PathLike, processed_dir: str | os.PathLike) -> Inge
         raise ConfigError(f"{out}: processed folder must not be the raw folder (raw files are never written)")
     with _ingest_lock(out):
         cleaned = _remove_stale(out)
-        found, source_sha, typed, ignored = _read_and_validate(raw)
+        warnings: list[str] = []
+        found, source_sha, typed, ignored = _read_and_validate(raw, warnings)
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
         try:
-            reports, manifest = _stage(staging, raw, found, source_sha, typed)
+            reports, manifest = _stage(staging, raw, found, source_sha, typed, warnings)
             removed = _commit(out, staging, list(typed))
         finally:
             if staging.exists():  # renamed into .versions by a commit; left here by a failure
@@ -198,11 +205,14 @@ def ingest(raw_dir: str | os.PathLike, processed_dir: str | os.PathLike) -> Inge
         removed=removed,
         ignored=ignored,
         stale_cleaned=cleaned,
+        warnings=warnings,
     )
 
 
 # ------------------------------------------------------------------- reading
-def _read_and_validate(raw: Path) -> tuple[dict[str, Path], dict[str, str], dict[str, pd.DataFrame], list[str]]:
+def _read_and_validate(
+    raw: Path, warnings: list[str] | None = None
+) -> tuple[dict[str, Path], dict[str, str], dict[str, pd.DataFrame], list[str]]:
     """Find, hash, read and validate the raw tables.
 
     Returns
@@ -235,12 +245,67 @@ def _read_and_validate(raw: Path) -> tuple[dict[str, Path], dict[str, str], dict
             if len(unreadable) == 1
             else f"{len(unreadable)} unreadable file(s):\n  " + "\n  ".join(unreadable)
         )
-    typed = validate_tables(frames, {name: p.name for name, p in found.items()})
+    warned: list[dict] = []
+    typed = validate_tables(
+        frames, {name: p.name for name, p in found.items()}, sample_plan=read_sample_plans(raw), warnings=warned
+    )
+    if warnings is not None:
+        warnings += [DataContractError(warned).args[0].splitlines()[k + 1].strip() for k in range(len(warned))]
+        for name, path in found.items():  # a cut inside the last field keeps the field count: say so
+            if path.suffix == ".csv" and len(frames[name]) and not _ends_with_newline(path):
+                warnings.append(
+                    f"{path.name}: no line break after the last row (data row {len(frames[name]):,}): "
+                    "if the file was cut short, that row's last field may be incomplete"
+                )
     return found, source_sha, typed, ignored
 
 
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        if fh.tell() == 0:
+            return True
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
+
+
+#: sample plans ingest checks the audits' inclusion probabilities against: ``<raw>/samples/**/sample.csv``
+#: (copy the ``outputs/samples/<week>/`` folders written by ``modqa sample`` there)
+SAMPLE_PLANS_DIR = "samples"
+
+
+def read_sample_plans(raw_dir: str | os.PathLike) -> pd.DataFrame | None:
+    """Every ``sample.csv`` under ``<raw_dir>/samples/`` stacked (strings), or None if there is none.
+
+    Raises
+    ------
+    InputFileError
+        A sample plan that cannot be read or lacks ``sample_id``/``decision_id``/``inclusion_prob``.
+    """
+    files = sorted((Path(raw_dir) / SAMPLE_PLANS_DIR).rglob("sample.csv"))
+    if not files:
+        return None
+    frames = []
+    for f in files:
+        try:
+            df = pd.read_csv(f, dtype=str, keep_default_na=False, na_values=[""])
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise InputFileError(f"{f}: sample plan cannot be read ({exc})") from None
+        need = [S.SAMPLE_ID, S.DECISION_ID, S.INCLUSION_PROB]
+        missing = [c for c in need if c not in df.columns]
+        if missing:
+            raise InputFileError(f"{f}: sample plan lacks column(s) {', '.join(missing)}")
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
 def _stage(
-    staging: Path, raw: Path, found: dict[str, Path], source_sha: dict[str, str], typed: dict[str, pd.DataFrame]
+    staging: Path,
+    raw: Path,
+    found: dict[str, Path],
+    source_sha: dict[str, str],
+    typed: dict[str, pd.DataFrame],
+    warnings: list[str] | None = None,
 ) -> tuple[list[TableReport], dict]:
     """Write every table and ``manifest.json`` into ``staging``; return the table reports and manifest."""
     umask = os.umask(0)
@@ -267,6 +332,7 @@ def _stage(
             }
             for r in reports
         },
+        "warnings": list(warnings or []),
     }
     mio.write_json_atomic(manifest, staging / MANIFEST_NAME)
     return reports, manifest

@@ -11,6 +11,7 @@ touching scoring or RCA code.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -126,29 +127,90 @@ def read_raw_table(path: str | os.PathLike, table: str | None = None) -> pd.Data
         raise InputFileError(f"{p}: unsupported file type '{p.suffix}' (use .csv or .parquet)")
     with open(p, "rb") as fh:
         head = fh.read(65536)
+    what = _sniff_binary(head)
+    if what:
+        raise InputFileError(f"{p}: this is {what}, not a CSV text file (the name ends .csv)")
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
         # a multibyte char may be cut at the 64 KiB boundary: only complain if the error is not at the end
         if exc.start < len(head) - 4:
-            raise InputFileError(
-                f"{p}: not UTF-8 encoded (byte 0x{head[exc.start]:02x} at offset {exc.start}); "
-                "re-save the file as UTF-8"
-            ) from None
+            raise InputFileError(_bad_byte_message(p)) from None
     first = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").lstrip("\ufeff")
     if "," not in first and table is not None and len(S.TABLES[table].columns) > 1:
         delim = next((d for d in (";", "\t", "|") if d in first), None)
         hint = f" (it looks '{'TAB' if delim == chr(9) else delim}'-delimited)" if delim else ""
         raise InputFileError(f"{p}: header has no commas{hint}; modqa reads comma-delimited CSV")
+    header = next(csv.reader([first.rstrip("\r")]), [])
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        where = "; ".join(
+            f"'{d}' in columns {', '.join(str(i + 1) for i, h in enumerate(header) if h == d)}" for d in dupes
+        )
+        raise InputFileError(f"{p}: duplicated header: {where}; keep one column of each name")
     try:
         df = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{p}: not UTF-8 encoded ({exc.reason} at byte {exc.start}); re-save as UTF-8") from None
+    except UnicodeDecodeError:
+        raise InputFileError(_bad_byte_message(p)) from None
     except pd.errors.ParserError as exc:
         raise InputFileError(f"{p}: malformed CSV ({str(exc).strip()})") from None
     except pd.errors.EmptyDataError:
         raise InputFileError(f"{p}: file is empty (expected a header row and data)") from None
+    _check_not_cut(p, len(header), len(df))
     return df
+
+
+#: magic bytes of files that are not CSV text, and what to call them
+_MAGIC = (
+    (b"PAR1", "a parquet file: rename it to .parquet"),
+    (b"PK\x03\x04", "a zip archive or an Excel/OpenDocument spreadsheet (.xlsx): export it as 'CSV UTF-8'"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel spreadsheet (.xls): export it as 'CSV UTF-8'"),
+    (b"\x1f\x8b", "a gzip-compressed file: decompress it first"),
+    (b"%PDF", "a PDF document"),
+)
+
+
+def _sniff_binary(head: bytes) -> str | None:
+    """What a file is when its first bytes say it is not text, else None."""
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return what
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16 text: re-save it as UTF-8"
+    return None
+
+
+def _bad_byte_message(p: Path) -> str:
+    """Where the first byte that is not UTF-8 is: line (1-based, header = line 1), byte in the line and in the file."""
+    data = p.read_bytes()
+    try:
+        data.decode("utf-8")
+        return f"{p}: not UTF-8 encoded; re-save the file as UTF-8"
+    except UnicodeDecodeError as exc:
+        pos = exc.start
+    line = data.count(b"\n", 0, pos) + 1
+    col = pos - (data.rfind(b"\n", 0, pos) + 1) + 1
+    return (
+        f"{p}: not UTF-8 encoded: byte 0x{data[pos]:02x} at line {line}, byte {col} of the line "
+        f"(offset {pos} in the file); re-save the file as UTF-8"
+    )
+
+
+def _check_not_cut(p: Path, n_header: int, n_rows: int) -> None:
+    """Refuse a CSV whose last row is shorter than the header and has no final line break (cut short)."""
+    size = p.stat().st_size
+    with open(p, "rb") as fh:
+        fh.seek(max(0, size - 65536))
+        tail = fh.read()
+    if tail.endswith(b"\n") or n_rows == 0:
+        return
+    last = tail.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
+    fields = next(csv.reader([last]), [])
+    if len(fields) < n_header or last.count('"') % 2:
+        raise InputFileError(
+            f"{p}: last row (data row {n_rows}) has {len(fields)} of {n_header} fields and no final line break: "
+            "the file looks cut short (incomplete copy or download?); copy it again"
+        )
 
 
 # ------------------------------------------------------------------ atomic writes
@@ -437,7 +499,12 @@ def audited_decisions(
 
 # ------------------------------------------------------------------------ params
 def load_yaml(name_or_path: str | os.PathLike) -> dict:
-    """Read a YAML file from ``params/`` (by name) or a path.
+    """Read a YAML file from ``params/`` (by name) or a path; ConfigError if unreadable.
+
+    A file named like a params file modqa knows (``targets``, ``sites``, ``vendors``,
+    ``markets``, ``consolidated``, ``ingest``, ``taxonomy``) is checked against its
+    schema (:mod:`modqa_lib.contract.params_schema`): ConfigError naming the file, key
+    and the closest valid key.
 
     Parameters
     ----------
@@ -465,8 +532,12 @@ def load_yaml(name_or_path: str | os.PathLike) -> dict:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a YAML date such as 2015-13-01
         raise ConfigError(f"{p}: invalid YAML ({exc})") from None
+    from modqa_lib.contract.params_schema import SCHEMAS, check_params
+
+    if p.stem in SCHEMAS:  # a known params file: unknown keys, wrong types, ranges, time zones
+        check_params(data or {}, p.stem, p)
     return data or {}
 
 

@@ -51,6 +51,8 @@ class Scope:
         Human name of the unit, e.g. "Vendor B · Penang" or "Market ID".
     fingerprint : str
         Data fingerprint of the processed tables.
+    processed_dir : Path or None
+        The processed folder read (where the pseudonym key lives); None when tables were given.
     """
 
     audits: pd.DataFrame
@@ -62,6 +64,7 @@ class Scope:
     label: str
     fingerprint: str
     filters: dict[str, str] = field(default_factory=dict)
+    processed_dir: Path | None = None  # the processed folder the data came from (None: tables given directly)
 
     @property
     def period_label(self) -> str:
@@ -149,8 +152,10 @@ def load_scope(
         The unit does not exist in the data (the message lists the ones that do).
     """
     fingerprint = None
+    folder = None
     if tables is None:
-        where = processed_snapshot(Path(processed_dir) if processed_dir else PROCESSED_DIR)
+        folder = Path(processed_dir) if processed_dir else Path(PROCESSED_DIR)
+        where = processed_snapshot(folder)
         tables = load_processed(where)
         fingerprint = processed_fingerprint(where)  # the same one the batch manifest and HTML header show
     every = audited_decisions(tables)
@@ -162,6 +167,12 @@ def load_scope(
     for col, val in filters.items():
         known = sorted(every[col].dropna().unique())
         if val not in known:
+            dec = tables.get("decisions")
+            if dec is not None and col in dec.columns and (dec[col] == val).any():
+                raise ConfigError(
+                    f"{col} '{val}' has {int((dec[col] == val).sum()):,} decision(s) but no audits yet: "
+                    "nothing to score until its decisions are audited"
+                )
             raise ConfigError(f"{col} '{val}' not found in the data; known: {', '.join(map(str, known))}")
         mask &= in_period[col] == val
     golden = tables["audits"][tables["audits"][S.IS_GOLDEN].astype(bool)]
@@ -184,4 +195,5 @@ def load_scope(
         label=label,
         fingerprint=fingerprint or data_fingerprint(tables),
         filters=filters,
+        processed_dir=folder,
     )

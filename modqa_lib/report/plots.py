@@ -32,8 +32,14 @@ __all__ = [
 STATUS_COLORS = {"met": "#2b8a3e", "at risk": "#e67700", "missed": "#c92a2a", None: "#495057"}
 
 
+#: labels come from data (vendor, site, queue, policy names): a '$' in one must be drawn as a '$',
+#: not parsed as mathtext (which fails the whole report on an unbalanced '$'). Applied when this
+#: module is imported and again by :func:`set_style` (seaborn's set_theme resets rcParams).
+matplotlib.rcParams["text.parse_math"] = False
+
+
 def set_style() -> None:
-    """One consistent, print-friendly look for every chart.
+    """One consistent, print-friendly look for every chart (data labels drawn as plain text).
 
     Sets the seaborn theme and matplotlib's ``rcParams`` (resolution, bold titles,
     automatic layout); every chart function calls it first.
@@ -45,6 +51,7 @@ def set_style() -> None:
     sns.set_theme(style="whitegrid", context="notebook", font_scale=0.95)
     plt.rcParams.update(
         {
+            "text.parse_math": False,
             "figure.dpi": 90,
             "savefig.dpi": 90,
             "axes.titleweight": "bold",

@@ -56,6 +56,8 @@ __all__ = [
 
 KEY_ENV = "MODQA_PSEUDONYM_KEY"
 KEY_FILE_NAME = ".pseudonym_key"
+#: a configured secret location of the key file (wins over the processed folder)
+KEY_FILE_ENV = "MODQA_PSEUDONYM_KEY_FILE"
 #: vendor values that are not a competitor and keep their name in every report
 NON_PEER_VENDORS: tuple[str, ...] = ("Platform",)
 
@@ -102,7 +104,9 @@ def pseudonym_key(key: str | bytes | None = None, processed_dir: str | os.PathLi
 
     Notes
     -----
-    Order: ``key``, ``$MODQA_PSEUDONYM_KEY``, ``<processed_dir>/.pseudonym_key``
+    Order: ``key``, ``$MODQA_PSEUDONYM_KEY``, the file ``$MODQA_PSEUDONYM_KEY_FILE``,
+    ``<processed_dir>/.pseudonym_key`` (pass the processed folder the report read:
+    :func:`modqa_lib.report.tables.vendor_audits` does, from its scope)
     (created with 32 random bytes, mode 0600, if absent; creation is race-safe
     between processes: ``O_EXCL``, and a loser reads the winner's key).
     """
@@ -114,7 +118,8 @@ def pseudonym_key(key: str | bytes | None = None, processed_dir: str | os.PathLi
     env = os.environ.get(KEY_ENV, "")
     if env.strip():
         return env.strip().encode()
-    path = Path(processed_dir or PROCESSED_DIR) / KEY_FILE_NAME
+    key_file = os.environ.get(KEY_FILE_ENV, "").strip()
+    path = Path(key_file) if key_file else Path(processed_dir or PROCESSED_DIR) / KEY_FILE_NAME
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -33,6 +33,7 @@ __all__ = [
     "rate_text",
     "show",
     "vendor_audits",
+    "weight_note",
 ]
 
 PLATFORM = "Platform"  # vendor value of machine decisions (site "model")
@@ -287,19 +288,22 @@ def vendor_audits(scope: Scope, vendor: str) -> tuple[pd.DataFrame, pd.DataFrame
         ``auditor_id`` is dropped.
     """
     own = scope.audits.copy()
-    own[S.MODERATOR_ID] = pseudonymise(own[S.MODERATOR_ID])
-    own[S.AUDITOR_ID] = pseudonymise(own[S.AUDITOR_ID], prefix="QA")
+    where = getattr(scope, "processed_dir", None)  # the key lives beside the processed data actually used
+    own[S.MODERATOR_ID] = pseudonymise(own[S.MODERATOR_ID], processed_dir=where)
+    own[S.AUDITOR_ID] = pseudonymise(own[S.AUDITOR_ID], prefix="QA", processed_dir=where)
     peers = anonymise_peers(human_audits(scope.all_audits), vendor).drop(columns=[S.AUDITOR_ID])
     return own, peers
 
 
-def pseudonymised_golden(golden_audits: pd.DataFrame) -> pd.DataFrame:
-    """Golden audits with auditor ids pseudonymised (vendor-facing reports).
+def pseudonymised_golden(golden_audits: pd.DataFrame, processed_dir=None) -> pd.DataFrame:
+    """Golden audits with auditor ids pseudonymised (vendor-facing reports); key as in :func:`vendor_audits`.
 
     Parameters
     ----------
     golden_audits : DataFrame
         Golden (known-answer) audits with an ``auditor_id`` column.
+    processed_dir : path-like, optional
+        The processed data the report read (its pseudonym key).
 
     Returns
     -------
@@ -307,8 +311,38 @@ def pseudonymised_golden(golden_audits: pd.DataFrame) -> pd.DataFrame:
         A copy, with ``auditor_id`` replaced by keyed pseudonyms ("QA-...").
     """
     out = golden_audits.copy()
-    out[S.AUDITOR_ID] = pseudonymise(out[S.AUDITOR_ID], prefix="QA")
+    out[S.AUDITOR_ID] = pseudonymise(out[S.AUDITOR_ID], prefix="QA", processed_dir=processed_dir)
     return out
+
+
+#: a weighted estimate where one audit carries more than this share of the weight is flagged
+WEIGHT_DOMINANCE = 0.2
+
+
+def weight_note(n: float, n_eff: float, max_weight_share: float, threshold: float = WEIGHT_DOMINANCE) -> str:
+    """A warning sentence when one unit dominates a weighted estimate, else ``""``.
+
+    Parameters
+    ----------
+    n : float
+        Audits behind the estimate.
+    n_eff : float
+        Effective sample size (see :func:`modqa_lib.stats.scoring.ratio_estimates`).
+    max_weight_share : float
+        Share of the weight carried by the single largest weight.
+    threshold : float, default :data:`WEIGHT_DOMINANCE`
+
+    Returns
+    -------
+    str
+    """
+    if not np.isfinite(max_weight_share) or max_weight_share <= threshold:
+        return ""
+    return (
+        f"One audit carries {max_weight_share:.0%} of the design weight behind this estimate "
+        f"(effective n {n_eff:.1f} of {int(n):,} audits): the figure mostly reflects that one audit. "
+        "Check its inclusion_prob against the sample plan before acting on it."
+    )
 
 
 def headline(audits: pd.DataFrame, alpha: float = 0.05, targets=True) -> pd.DataFrame:
@@ -329,7 +363,9 @@ def headline(audits: pd.DataFrame, alpha: float = 0.05, targets=True) -> pd.Data
         One row with the columns of :func:`modqa_lib.stats.scoring.kpi_status`
         for the whole scope (``n``, ``accuracy``, ``ci_low``, ``ci_high``,
         ``target``, ``status``, ``critical_rate``, ``critical_ci_low``,
-        ``critical_ci_high``, ...).
+        ``critical_ci_high``, ...), and ``n_eff``, ``max_weight_share`` and
+        ``weight_note`` (:func:`weight_note`: a warning sentence when one audit
+        dominates the weighted estimate, else empty).
     """
     acc = kpi_status(audits, by=None, weights=S.WEIGHT, alpha=alpha, targets=targets)
     sev = severity_table(audits, by=None, weights=S.WEIGHT, alpha=alpha)
@@ -337,6 +373,8 @@ def headline(audits: pd.DataFrame, alpha: float = 0.05, targets=True) -> pd.Data
     for c in ("critical_rate", "critical_ci_low", "critical_ci_high"):
         if c not in row and c in sev:
             row[c] = sev[c].iloc[0]
+    if "max_weight_share" in row:
+        row["weight_note"] = weight_note(row[S.N].iloc[0], row["n_eff"].iloc[0], row["max_weight_share"].iloc[0])
     return row
 
 
@@ -364,8 +402,14 @@ def peer_table(peers: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     )
 
 
-def actions_in_scope(actions: pd.DataFrame, vendor: str | None = None, market: str | None = None) -> pd.DataFrame:
+def actions_in_scope(
+    actions: pd.DataFrame, vendor: str | None = None, market: str | None = None, sites: Iterable[str] | None = None
+) -> pd.DataFrame:
     """Corrective actions a unit's report may show: its own and global ones, never another vendor's.
+
+    With ``vendor``, an action without a vendor but scoped to a site is shown only when the
+    site is one of ``sites`` (the vendor's own sites): another vendor's site name in the
+    report would make the privacy gate withhold it.
 
     Parameters
     ----------
@@ -375,6 +419,8 @@ def actions_in_scope(actions: pd.DataFrame, vendor: str | None = None, market: s
         Keep actions of this vendor and those without a vendor.
     market : str, optional
         Keep actions of this market and those without a market.
+    sites : iterable of str, optional
+        The vendor's own sites.
 
     Returns
     -------
@@ -383,7 +429,11 @@ def actions_in_scope(actions: pd.DataFrame, vendor: str | None = None, market: s
     """
     a = actions
     if vendor:
-        a = a[a[S.VENDOR].isna() | (a[S.VENDOR] == vendor)]
+        glob = a[S.VENDOR].isna()
+        if S.SITE in a.columns:  # a site-scoped action without a vendor: only the vendor's own sites
+            own_sites = [str(x) for x in (sites if sites is not None else [])]
+            glob &= a[S.SITE].isna() | a[S.SITE].astype(object).isin(own_sites)
+        a = a[glob | (a[S.VENDOR] == vendor)]
     if market:
         a = a[a[S.MARKET].isna() | (a[S.MARKET] == market)]
     return a.reset_index(drop=True)
@@ -418,6 +468,8 @@ def headline_figures(row: pd.Series | Mapping, **extra) -> dict:
         "critical_ci_high",
     )
     out = {k: row[k] for k in keys if k in row}
+    if row.get("weight_note"):  # one audit dominates: the index says so too
+        out["warning"] = str(row["weight_note"])
     out.update(extra)
     return out
 

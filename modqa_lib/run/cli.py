@@ -65,7 +65,7 @@ def _cmd_batch(a: argparse.Namespace) -> int:
 
     result = run_batch(
         by=a.by,
-        only=a.only.split(",") if a.only else None,
+        only=_split_only(a.only),
         workers=a.workers,
         period=a.period,
         run_id=a.run_id,
@@ -97,6 +97,51 @@ def _cmd_calibration_pack(a: argparse.Namespace) -> int:
     return 0
 
 
+def _split_only(values: Sequence[str] | None) -> list[str] | None:
+    """Units named by ``--only`` (repeatable): each value is comma-separated, CSV-quoted.
+
+    ``--only "Vendor A,Vendor B"``, ``--only Vendor A --only Vendor B`` and
+    ``--only '"Acme, Inc.",Vendor B'`` (a comma inside a name: quote the name) all work.
+    """
+    if not values:
+        return None
+    import csv
+
+    out: list[str] = []
+    for v in values:
+        out += [u.strip() for u in next(csv.reader([v], skipinitialspace=True), []) if u.strip()]
+    if not out:
+        from modqa_lib.errors import ConfigError
+
+        raise ConfigError(f"--only {' '.join(map(repr, values))}: names no unit (give unit names, comma-separated)")
+    return out
+
+
+def _number(kind: type, lo: float | None = None, hi: float | None = None, lo_open: bool = False, hi_open=False):
+    """An argparse ``type`` that rejects values outside [lo, hi] (or open bounds) with a clear message."""
+
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
+            ) from None
+        if (
+            v != v
+            or (lo is not None and (v <= lo if lo_open else v < lo))
+            or (hi is not None and (v >= hi if hi_open else v > hi))
+        ):
+            lo_s = "-inf" if lo is None else f"{lo:g}"
+            hi_s = "inf" if hi is None else f"{hi:g}"
+            rng = f"{'(' if lo_open else '['}{lo_s}, {hi_s}{')' if hi_open else ']'}"
+            raise argparse.ArgumentTypeError(f"must be in {rng}, got {text}")
+        return v
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser (exposed for tests and docs)."""
     from modqa_lib.config import OUTPUTS_DIR, PROCESSED_DIR, RAW_DIR
@@ -107,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("demo-data", help="generate the seeded demo data set into data/raw")
     s.add_argument("--out", type=Path, default=RAW_DIR)
     s.add_argument("--seed", type=int, default=20261125)
-    s.add_argument("--decisions", type=int, default=200_000)
+    s.add_argument("--decisions", type=_number(int, 1), default=200_000)
     s.add_argument("--format", choices=["csv", "parquet"], default="csv")
     s.add_argument("--force", action="store_true", help="overwrite different existing raw files")
     s.set_defaults(func=_cmd_demo_data)
@@ -124,13 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="draw a QA sample plan and write auditor worklists")
     s.add_argument("--week", required=True, help="ISO week start date (YYYY-MM-DD) or 'latest'")
     s.add_argument("--by", choices=["vendor", "site", "market", "queue"], default="vendor")
-    s.add_argument("--margin", type=float, default=0.03)
-    s.add_argument("--confidence", type=float, default=0.95)
+    s.add_argument("--margin", type=_number(float, 0, 0.5, lo_open=True), default=0.03)
+    s.add_argument("--confidence", type=_number(float, 0, 1, lo_open=True, hi_open=True), default=0.95)
     s.add_argument("--allocation", choices=["proportional", "neyman", "equal"], default="proportional")
-    s.add_argument("--golden-share", type=float, default=0.05)
+    s.add_argument("--golden-share", type=_number(float, 0, 1, hi_open=True), default=0.05)
     s.add_argument(
         "--expected-rate",
-        type=float,
+        type=_number(float, 0, 1, lo_open=True, hi_open=True),
         default=0.5,
         help="error rate assumed when sizing (0.5: worst case; e.g. 0.05 at about 95%% accuracy)",
     )
@@ -141,12 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("batch", help="run a report notebook per vendor, site or market")
     s.add_argument("--by", choices=["vendor", "site", "market", "consolidated"], required=True)
-    s.add_argument("--only", help="comma-separated units to run (default: all)")
-    s.add_argument("--workers", type=int, default=None, help="parallel kernels (default: cores)")
+    s.add_argument(
+        "--only",
+        action="append",
+        help="units to run, comma-separated or repeated; quote a name with a comma: '\"Acme, Inc.\",Vendor B'",
+    )
+    s.add_argument("--workers", type=_number(int, 1, 256), default=None, help="parallel kernels (default: cores)")
     s.add_argument("--period", default=None, help="'last:N' weeks or 'YYYY-MM-DD:YYYY-MM-DD'")
     s.add_argument("--run-id", default=None)
     s.add_argument("--resume", action="store_true", help="rerun only failed or missing units of --run-id")
-    s.add_argument("--timeout", type=int, default=900, help="seconds per unit")
+    s.add_argument("--timeout", type=_number(int, 1, 7 * 86400), default=900, help="seconds per unit")
     s.add_argument("--out", type=Path, default=OUTPUTS_DIR)
     s.add_argument("--processed", type=Path, default=PROCESSED_DIR)
     s.set_defaults(func=_cmd_batch)

@@ -350,7 +350,9 @@ def ratio_estimates(
         denominator are left out, never returned as NaN rows): the ``by`` columns,
         ``n`` (rows with ``x > 0``), ``numerator`` (unweighted sum of ``y``),
         ``estimate``, ``se``, ``n_eff``, ``deff``, ``ci_low``, ``ci_high`` and, when
-        weighted, ``weight_sum`` (sum of ``w * x``).
+        weighted, ``weight_sum`` (sum of ``w * x``) and ``max_weight_share`` (the
+        largest single ``w * x`` over ``weight_sum``: how much of the estimate one
+        unit carries; Kish's ``n_eff`` collapses towards 1 as it nears 1).
 
     Notes
     -----
@@ -484,6 +486,11 @@ def ratio_estimates(
     out[S.CI_HIGH] = hi
     if weighted:
         out["weight_sum"] = X
+        # share of the group's weighted denominator carried by its single largest unit
+        wx_max = np.zeros(G)
+        np.maximum.at(wx_max, codes, w * xu)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["max_weight_share"] = np.where(X > 0, wx_max / X, np.nan)
     return out
 
 
@@ -664,7 +671,9 @@ def accuracy_table(
         - ``estimator``: "unweighted" or "hajek";
         - weighted only: ``accuracy_unweighted`` (``1 - errors / n``, for reference),
           ``se`` (linearised), ``deff`` (design effect), ``n_eff`` (effective sample
-          size behind the interval), ``weight_sum`` (estimated decisions in the group);
+          size behind the interval), ``weight_sum`` (estimated decisions in the group),
+          ``max_weight_share`` (share of ``weight_sum`` carried by the group's single
+          largest weight: near 1 means one audit decides the estimate);
         - with ``targets``: ``target``, ``target_source``, ``gap`` (accuracy - target),
           ``status`` in {"met", "at risk", "missed"}, ``p_value`` (one-sided score test of
           accuracy >= target, on ``n_eff`` when weighted), ``q_value`` (Benjamini-Hochberg
@@ -740,7 +749,7 @@ def accuracy_table(
     out["estimator"] = "hajek" if weighted else "unweighted"
     if weighted:
         out["accuracy_unweighted"] = r["numerator"].to_numpy() / r["n"].to_numpy()
-        for c in ("se", "deff", "n_eff", "weight_sum"):
+        for c in ("se", "deff", "n_eff", "weight_sum", "max_weight_share"):
             out[c] = r[c].to_numpy()
     if targets is not None and targets is not False:
         tg = resolve_targets(audits, by, targets, taxonomy)

@@ -71,9 +71,25 @@ def test_bool_spellings(t):
 
 # ------------------------------------------------------------------ column rules
 def test_missing_column(t):
-    t["audits"] = t["audits"].drop(columns=[S.SEVERITY])
-    p = only(problems_of(t), S.SEVERITY, "missing column")
+    t["audits"] = t["audits"].drop(columns=[S.AUDITOR_ID])
+    p = only(problems_of(t), S.AUDITOR_ID, "missing column")
     assert p["file"] == "audits.csv" and p["rows"] == [] and "audits" in p["rule"]
+
+
+def test_optional_column_may_be_left_out(t):
+    """README says required 'no' (nullable): leaving the column out is accepted, with a warning."""
+    t["decisions"] = t["decisions"].drop(columns=[S.MODEL_SCORE])
+    warned: list = []
+    out = validate_tables(t, files={k: f"{k}.csv" for k in t}, warnings=warned)
+    assert out["decisions"][S.MODEL_SCORE].isna().all()
+    (w,) = warned
+    assert w["column"] == S.MODEL_SCORE and "optional column absent" in w["rule"]
+
+
+def test_optional_column_left_out_still_obeys_row_rules(t):
+    t["audits"] = t["audits"].drop(columns=[S.SEVERITY])  # errors need a severity
+    p = only(problems_of(t), S.SEVERITY, "required when is_error is true")
+    assert p["file"] == "audits.csv" and p["count"] > 0
 
 
 def test_extra_column_typo_named(t):
@@ -81,7 +97,6 @@ def test_extra_column_typo_named(t):
     probs = problems_of(t)
     p = only(probs, "moderatorid", "unknown column")
     assert "did you mean 'moderator_id'" in p["rule"]
-    only(probs, S.MODERATOR_ID, "missing column")
 
 
 def test_text_in_float_column(t):

@@ -162,7 +162,11 @@ def test_privacy_leak_fails_the_unit_and_publishes_nothing(first_run):
     assert c.error.startswith("privacy check failed")
     assert "Vendor B" in c.error and "Kuala Lumpur" in c.error
     assert not (first_run["run_dir"] / "vendor-c" / "report_fixture.html").exists()
-    assert (first_run["run_dir"] / "vendor-c" / "report_fixture.ipynb").exists()
+    # the executed notebook names Vendor B too: published neither, a private copy outside the run folder
+    assert not (first_run["run_dir"] / "vendor-c" / "report_fixture.ipynb").exists()
+    assert "notebook" not in c.outputs
+    private = first_run["run_dir"].parent / ".private" / "r1-vendor" / "vendor-c" / "report_fixture.ipynb"
+    assert private.exists() and (private.stat().st_mode & 0o077) == 0
 
 
 @pytest.mark.slow
@@ -271,7 +275,10 @@ def test_resume_reruns_only_failed_units_via_cli(first_run, tmp_path, monkeypatc
     # the failed ones were rerun and now have reports
     for slug in ("vendor-b", "vendor-c"):
         assert (run_dir / slug / "report_fixture.html").exists()
-        assert (run_dir / slug / "report_fixture.ipynb").stat().st_mtime_ns > before[f"{slug}/report_fixture.ipynb"]
+        # vendor-c's first notebook was withheld by the privacy gate: it had none to compare with
+        assert (run_dir / slug / "report_fixture.ipynb").stat().st_mtime_ns > before.get(
+            f"{slug}/report_fixture.ipynb", 0
+        )
     rows = {line.split()[0] + " " + line.split()[1]: line for line in out.splitlines() if line.startswith("Vendor")}
     assert "ok (kept)" in rows["Vendor A"] and "ok (kept)" not in rows["Vendor B"]
     assert 'href="vendor-b/report_fixture.html"' in (run_dir / "index.html").read_text()

@@ -10,6 +10,7 @@ from typing import Any
 
 from modqa_lib.config import NOTEBOOKS_DIR, OUTPUTS_DIR, PARAMS_DIR, PROCESSED_DIR
 from modqa_lib.contract import schema as S
+from modqa_lib.contract.params_schema import FAMILY_SCHEMA, check_params
 from modqa_lib.data.io import load_processed, load_yaml, processed_fingerprint
 from modqa_lib.errors import ConfigError, ModqaError
 from modqa_lib.run.batch._common import _RUN_ID, FAMILIES, _display_path, _one_line, _utcnow, parse_period, unit_slug
@@ -40,6 +41,7 @@ def load_family_config(by: str, params: str | os.PathLike | Mapping | None = Non
     else:
         p = Path(params) if params else PARAMS_DIR / fam["params_file"]
         raw, source = load_yaml(p), _display_path(p)
+        check_params(raw, FAMILY_SCHEMA, p)  # unknown keys, wrong types, out-of-range values
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{source}: expected a mapping at the top level")
     cfg = {k: v for k, v in raw.items() if not str(k).startswith("by_")}
@@ -100,6 +102,20 @@ def _privacy_context(decisions, focus_vendor: str) -> dict:
     }
 
 
+def _units_without_audits(processed: Path, col: str, units: list[str]) -> dict[str, int]:
+    """Units with decisions but no audit at all in the processed data: unit -> its number of decisions."""
+    try:
+        t = load_processed(processed, tables=["decisions", "audits"])
+    except ModqaError:
+        return {}
+    dec, aud = t.get("decisions"), t.get("audits")
+    if dec is None or aud is None or col not in dec.columns:
+        return {}
+    audited = dec[col][dec[S.DECISION_ID].isin(aud[S.DECISION_ID])].dropna().astype(str).unique()
+    counts = dec[col].dropna().astype(str).value_counts()
+    return {u: int(counts[u]) for u in units if u in counts.index and u not in set(audited)}
+
+
 def _unparsed_hint(nb_path: Path, names: list[str]) -> str:
     """Explain papermill's rule when a name is in the parameters cell but was not parsed."""
     import nbformat
@@ -153,6 +169,9 @@ def plan_batch(  # noqa: C901
     import papermill as pm
 
     cfg = load_family_config(by, params)
+    for name in ("targets", "sites"):  # the notebooks read these: check them before any kernel starts
+        if (PARAMS_DIR / f"{name}.yaml").exists():
+            load_yaml(name)
     fam = FAMILIES[by]
     outputs = Path(outputs or OUTPUTS_DIR)
     processed = Path(processed or PROCESSED_DIR)
@@ -211,6 +230,8 @@ def plan_batch(  # noqa: C901
                 f"--only: unknown {by} unit(s) {', '.join(map(repr, unknown))}; valid: {', '.join(all_units)}"
             )
         all_units = [u for u in all_units if u in wanted]
+
+    no_audits = _units_without_audits(processed, col, all_units) if col in (S.VENDOR, S.SITE) else {}
 
     # --- run id
     if run_id is None:
@@ -277,7 +298,8 @@ def plan_batch(  # noqa: C901
                 run_dir=str(run_dir),
                 title=title,
                 timeout=float(timeout),
-                meta={"period": p.get("period", period), "data_fingerprint": fingerprint, "run_id": str(run_id)},
+                meta={"period": p.get("period", period), "data_fingerprint": fingerprint, "run_id": str(run_id)}
+                | ({"no_audits": no_audits[u]} if u in no_audits else {}),
                 privacy=privacy,
                 kernel_name=kernel_name,
             )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import glob
 import math
 import os
+import re
 import time
 import uuid
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,6 +180,19 @@ class BatchResult:
 
 
 # ------------------------------------------------------------------ run_unit
+def _export_meta(spec: UnitSpec, headline: Any) -> dict:
+    """Header fields of the HTML export: the spec's, with the weeks covered and the headline sentence."""
+    from modqa_lib.report.layout import headline_sentence
+
+    meta = {**spec.meta, "unit": spec.unit}
+    if isinstance(headline, Mapping):
+        if headline.get("period"):
+            meta["period"] = str(headline["period"])  # the weeks the report covers, not "last:12"
+        meta["headline"] = headline_sentence(headline)
+        meta["n_audits"] = headline.get("n")
+    return meta
+
+
 def run_unit(spec: UnitSpec) -> UnitResult:
     """Execute one unit's notebook, export it, check it; never raises.
 
@@ -218,6 +233,7 @@ def run_unit(spec: UnitSpec) -> UnitResult:
     tag = uuid.uuid4().hex[:8]
     tmp_nb, tmp_html = unit_dir / f".{stem}.{tag}.partial.ipynb", unit_dir / f".{stem}.{tag}.partial.html"
     status, error, warnings, html_bytes, headline = "ok", None, [], None, None
+    withheld = False
     outputs: dict[str, str] = {}
     cwd = spec.cwd or str(Path(spec.notebook).parent)
 
@@ -236,22 +252,28 @@ def run_unit(spec: UnitSpec) -> UnitResult:
         # attempt that was killed (run_batch never runs one unit twice at the same time)
         for stale in (html_out, nb_out, *unit_dir.glob(f".{glob.escape(stem)}.*.partial.*")):
             stale.unlink(missing_ok=True)
-        nb_done = pm.execute_notebook(
-            spec.notebook,
-            str(tmp_nb),
-            parameters=dict(spec.parameters),
-            kernel_name=spec.kernel_name,
-            progress_bar=False,
-            log_output=False,
-            start_timeout=int(max(1, min(spec.start_timeout, spec.timeout))),
-            execution_timeout=int(max(1, math.ceil(spec.timeout))),
-            timeout_func=cell_budget,
-            interrupt_on_timeout=True,
-            on_cell_error=on_cell_error,
-            error_on_timeout={"ename": _TIMEOUT_ENAME, "evalue": f"unit exceeded {spec.timeout:g}s", "traceback": []},
-            resources={"metadata": {"path": cwd}},
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
-        )
+        notebook = _notebook_to_run(spec, unit_dir / f".{stem}.{tag}.partial.stub.ipynb", warnings)
+        with _report_env():
+            nb_done = pm.execute_notebook(
+                notebook,
+                str(tmp_nb),
+                parameters=dict(spec.parameters),
+                kernel_name=spec.kernel_name,
+                progress_bar=False,
+                log_output=False,
+                start_timeout=int(max(1, min(spec.start_timeout, spec.timeout))),
+                execution_timeout=int(max(1, math.ceil(spec.timeout))),
+                timeout_func=cell_budget,
+                interrupt_on_timeout=True,
+                on_cell_error=on_cell_error,
+                error_on_timeout={
+                    "ename": _TIMEOUT_ENAME,
+                    "evalue": f"unit exceeded {spec.timeout:g}s",
+                    "traceback": [],
+                },
+                resources={"metadata": {"path": cwd}},
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            )
         if (nb_done.metadata.get("papermill") or {}).get("exception"):
             # a cell was stopped (e.g. the timeout interrupt was swallowed) without an error output
             status, error = "failed", "execution stopped before the last cell without an error output"
@@ -289,24 +311,25 @@ def run_unit(spec: UnitSpec) -> UnitResult:
                 "headline": headline,
                 "error": error,
             }
+            problem, withheld = _check_executed(nb, spec, run_dir, cwd, status == "ok")
+            if problem:
+                status, error = "failed", problem
+                nb.metadata["modqa"].update(status=status, error=error)
             nbformat.write(nb, str(tmp_nb))
         except Exception as exc:  # a half-written notebook is still worth keeping
             warnings.append(f"could not annotate executed notebook: {type(exc).__name__}: {_one_line(exc, 120)}")
-        os.replace(tmp_nb, nb_out)
-        outputs["notebook"] = _rel(nb_out, run_dir)
+        if withheld:  # publishes neither file; a private copy outside the published run folder
+            _withhold(tmp_nb, run_dir, spec.slug, nb_out.name)
+            warnings.append("executed notebook withheld by the privacy gate (private copy kept outside the run folder)")
+        else:
+            os.replace(tmp_nb, nb_out)
+            outputs["notebook"] = _rel(nb_out, run_dir)
 
     if status == "ok":
         try:
             from modqa_lib.report.export import export_html
 
-            meta = {**spec.meta, "unit": spec.unit}
-            if isinstance(headline, Mapping) and headline.get("period"):
-                meta["period"] = str(headline["period"])  # the weeks the report covers, not "last:12"
-            if isinstance(headline, Mapping):
-                from modqa_lib.report.layout import headline_sentence
-
-                meta["headline"] = headline_sentence(headline)
-                meta["n_audits"] = headline.get("n")
+            meta = _export_meta(spec, headline)
             exp = export_html(nb_out, tmp_html, spec.title, meta=meta, roots=[(str(run_dir), "")])
             warnings.extend(exp.warnings)
             html_bytes = exp.size_bytes
@@ -324,6 +347,9 @@ def run_unit(spec: UnitSpec) -> UnitResult:
             os.replace(tmp_html, html_out)
             outputs["html"] = _rel(html_out, run_dir)
         except ModqaError as exc:
+            if type(exc).__name__ == "PrivacyLeakError":  # withheld: the notebook goes private too
+                _withhold(nb_out, run_dir, spec.slug, nb_out.name)
+                outputs.pop("notebook", None)
             status = "failed"
             kind = "privacy check failed" if type(exc).__name__ == "PrivacyLeakError" else "export failed"
             error = f"{kind}: {_one_line(exc, 400)}"
@@ -332,6 +358,7 @@ def run_unit(spec: UnitSpec) -> UnitResult:
         finally:
             tmp_html.unlink(missing_ok=True)
     tmp_nb.unlink(missing_ok=True)
+    (unit_dir / f".{stem}.{tag}.partial.stub.ipynb").unlink(missing_ok=True)
     finished = _utcnow()
     return UnitResult(
         family=spec.family,
@@ -350,3 +377,162 @@ def run_unit(spec: UnitSpec) -> UnitResult:
         warnings=warnings,
         html_bytes=html_bytes,
     )
+
+
+#: environment of the report kernels: charts render inline whatever the caller's MPLBACKEND says
+REPORT_ENV = {"MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+
+
+@contextmanager
+def _report_env():
+    """Set :data:`REPORT_ENV` in ``os.environ`` while a kernel starts (kernels inherit it)."""
+    saved = {k: os.environ.get(k) for k in REPORT_ENV}
+    os.environ.update(REPORT_ENV)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+_FIGURE_REPR = re.compile(r"^<Figure size \d+(\.\d+)?x\d+(\.\d+)? with \d+ Axes>$")
+
+
+def _unrendered_charts(nb) -> int:
+    """Outputs that are a matplotlib Figure's text repr without an image (a chart that did not render)."""
+    n = 0
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data") or {}
+            txt = data.get("text/plain")
+            txt = "".join(txt) if isinstance(txt, list) else (txt or "")
+            if _FIGURE_REPR.match(txt.strip()) and not any(k.startswith("image/") for k in data):
+                n += 1
+            elif out.get("output_type") == "stream":
+                text = "".join(out.get("text", "")) if isinstance(out.get("text"), list) else str(out.get("text", ""))
+                n += sum(bool(_FIGURE_REPR.match(line.strip())) for line in text.splitlines())
+    return n
+
+
+def _notebook_text(nb) -> str:
+    """What an executed notebook shows from the data: text outputs, errors and the headline (no images)."""
+    import json
+
+    parts = [json.dumps((nb.metadata.get("modqa") or {}).get("headline") or {}, ensure_ascii=False)]
+    for cell in nb.cells:  # sources are the trusted notebook and its parameters: outputs are what the data says
+        for out in cell.get("outputs", []):
+            t = out.get("text")
+            parts.append("".join(t) if isinstance(t, list) else str(t or ""))
+            parts.append(str(out.get("evalue", "")))
+            parts.extend(str(x) for x in out.get("traceback", []))
+            for mime, v in (out.get("data") or {}).items():
+                if mime.startswith("image/"):
+                    continue
+                parts.append("".join(v) if isinstance(v, list) else (v if isinstance(v, str) else json.dumps(v)))
+    return "\n".join(parts)
+
+
+def private_dir(run_dir: str | os.PathLike) -> Path:
+    """Where withheld executed notebooks go: ``<outputs>/.private/<run_id>/``, outside the published run folder."""
+    run_dir = Path(run_dir)
+    return run_dir.parent / ".private" / run_dir.name
+
+
+def _withhold(path: Path, run_dir: Path, slug: str, name: str) -> None:
+    """Move a file a unit must not publish to :func:`private_dir` (owner-only permissions)."""
+    private = private_dir(run_dir) / slug
+    private.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.replace(path, private / name)
+    os.chmod(private / name, 0o600)
+
+
+def _check_executed(nb, spec: UnitSpec, run_dir: Path, cwd: str, ok: bool) -> tuple[str | None, bool]:
+    """Check and clean an executed notebook before it is published (modifies ``nb``).
+
+    Machine paths are scrubbed from every cell and output; a run that was ``ok``
+    but whose charts did not render fails; with ``spec.privacy`` the notebook
+    passes the same foreign-name gate as the HTML or is withheld.
+
+    Returns
+    -------
+    problem : str or None
+        Why the unit fails, if it does.
+    withheld : bool
+        The notebook names another vendor, site or moderator: it must not be published.
+    """
+    from modqa_lib.report.export import _default_roots, _scrub_nb_paths
+
+    problem = None
+    broken = _unrendered_charts(nb)
+    if broken and ok:
+        problem = (
+            f"{broken} chart(s) did not render (the kernel printed a Figure object instead of an image; "
+            "is a non-inline matplotlib backend forced?)"
+        )
+    _scrub_nb_paths(nb, [(str(run_dir), ""), (str(Path(cwd)), "")] + _default_roots())
+    for cell in nb.cells:  # the notebook's default parameters may name another unit (the injected cell has ours)
+        if "parameters" in (cell.get("metadata") or {}).get("tags", []) and cell.get("cell_type") == "code":
+            cell["source"] = "# default parameters replaced by the injected-parameters cell below"
+    pm_meta = nb.metadata.get("papermill") or {}
+    for k in ("input_path", "output_path"):  # absolute paths of this machine
+        if pm_meta.get(k):
+            pm_meta[k] = Path(str(pm_meta[k])).name
+    if spec.privacy:  # the executed notebook is published too: same gate as the HTML
+        from modqa_lib.report.privacy import assert_no_foreign_names
+
+        p = spec.privacy
+        try:
+            assert_no_foreign_names(
+                _notebook_text(nb),
+                p["focus_vendor"],
+                p.get("vendors", ()),
+                p.get("sites", {}),
+                p.get("moderator_ids", {}),
+            )
+        except ModqaError as exc:
+            return f"privacy check failed (executed notebook): {_one_line(exc, 400)}", True
+    return problem, False
+
+
+def _notebook_to_run(spec: UnitSpec, stub: Path, warnings: list[str]) -> str:
+    """The unit's notebook, or for a unit with decisions but no audits yet a short one that says so."""
+    if not spec.meta.get("no_audits"):
+        return spec.notebook
+    warnings.append(f"no audits yet: a short report says so ({spec.meta['no_audits']} decision(s))")
+    return str(_no_audits_notebook(spec, stub))
+
+
+def _no_audits_notebook(spec: UnitSpec, path: Path) -> Path:
+    """Write the notebook of a unit that has decisions but no audits yet (run instead of the report)."""
+    import nbformat
+
+    n = int(spec.meta["no_audits"])
+    params = "\n".join(f"{k} = {v!r}" for k, v in spec.parameters.items())
+    code = (
+        "from modqa_lib.report.export import safe_markdown\n"
+        "from modqa_lib.run.batch import record_headline\n\n"
+        f"record_headline({{'n': 0, 'status': 'no audits', 'unit': {spec.unit!r}}})\n"
+        "safe_markdown(\n"
+        "    '**No audits yet.** {unit} has {n} decision(s) in the processed data, none of them audited: '\n"
+        "    'there is no accuracy to report until QA audits some of them.',\n"
+        f"    unit={spec.unit!r},\n"
+        f"    n='{n:,}',\n"
+        ")"
+    )
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(params, metadata={"tags": ["parameters"]}),
+            nbformat.v4.new_markdown_cell(f"# {spec.title.replace('<', '&lt;')}"),
+            nbformat.v4.new_code_cell(code),
+        ]
+    )
+    nb.metadata["kernelspec"] = {
+        "name": spec.kernel_name or "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, str(path))
+    return path
