@@ -86,7 +86,7 @@ _EXPORTS: dict[str, str] = {
     "run_sample_command": "stats.sampling",
     "proportion_ci": "stats.scoring",
     "ratio_estimates": "stats.scoring",
-    "bh_qvalues": "stats.scoring",
+    "bh_qvalues": "contract.checks",
     "resolve_targets": "stats.scoring",
     "target_status": "stats.scoring",
     "accuracy_table": "stats.scoring",
@@ -199,11 +199,18 @@ _EXPORTS: dict[str, str] = {
     "load_family_config": "run.batch",
     "unit_slug": "run.batch",
     "write_index": "run.batch",
+    "require_columns": "contract.checks",
+    "as_columns": "contract.checks",
+    "check_alpha": "contract.checks",
+    "check_nonempty": "stats.scoring",
+    "design_weights": "stats.scoring",
+    "interval_method": "stats.scoring",
 }
 #: modules reachable from the root under their short names (``from modqa_lib import rca, report``)
 _MODULES: dict[str, str] = {
     "schema": "contract.schema",
     "validation": "contract.validation",
+    "checks": "contract.checks",
     "io": "data.io",
     "ingest": "data.ingest",
     "locks": "data.locks",

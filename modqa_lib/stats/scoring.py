@@ -26,15 +26,15 @@ The building block is :func:`ratio_estimates`, which
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import multinomial_proportions_confint, proportion_confint
 
 from modqa_lib.contract import schema as S
+from modqa_lib.contract.checks import as_columns, bh_qvalues, check_alpha, require_columns
 from modqa_lib.errors import EstimationError
 
 __all__ = [
@@ -44,9 +44,11 @@ __all__ = [
     "STATUS_MET",
     "STATUS_MISSED",
     "accuracy_table",
-    "bh_qvalues",
+    "check_nonempty",
+    "design_weights",
     "error_mix",
     "golden_accuracy",
+    "interval_method",
     "kpi_status",
     "moderator_table",
     "proportion_ci",
@@ -76,38 +78,46 @@ STATUS_MISSED = "missed"
 
 
 # ============================================================== small helpers
-_as_list = S.as_columns
+def check_nonempty(frame: pd.DataFrame, what: str = "audits") -> None:
+    """Raise :class:`~modqa_lib.errors.EstimationError` when there is nothing to score.
 
+    Parameters
+    ----------
+    frame : DataFrame
+    what : str, default "audits"
+        What the rows are, as the message names them.
 
-def _require(frame: pd.DataFrame, columns: Iterable[str], what: str = "audits") -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise EstimationError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise EstimationError(
-            f"{what} frame lacks column(s) {missing}; build it with "
-            f"modqa_lib.data.io.audited_decisions(tables) or check the names in modqa_lib.contract.schema"
-        )
-
-
-def _nonempty(frame: pd.DataFrame, what: str = "audits") -> None:
+    Returns
+    -------
+    None
+    """
     if len(frame) == 0:
         raise EstimationError(f"no {what} to score: the frame is empty (check the period and filters)")
 
 
-def _ci_method(method: str) -> str:
+def interval_method(method: str) -> str:
+    """The statsmodels name of an interval method (see :data:`CI_METHODS`).
+
+    Parameters
+    ----------
+    method : {"wilson", "clopper-pearson", "beta", "agresti-coull", "jeffreys"}
+
+    Returns
+    -------
+    str
+        The ``method`` argument of :func:`statsmodels.stats.proportion.proportion_confint`.
+
+    Raises
+    ------
+    EstimationError
+        Unknown method.
+    """
     try:
         return CI_METHODS[method]
     except (KeyError, TypeError):
         raise EstimationError(
             f"unknown interval method {method!r}; use one of {sorted(k for k in CI_METHODS if '_' not in k)}"
         ) from None
-
-
-def _check_alpha(alpha: float) -> float:
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
-        raise EstimationError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
-    return float(alpha)
 
 
 def _bool_column(frame: pd.DataFrame, col: str) -> np.ndarray:
@@ -137,8 +147,25 @@ def _groups(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFram
     return codes.astype(np.int64), keys
 
 
-def _weights(frame: pd.DataFrame, weights) -> np.ndarray | None:
-    """Validated design weights as a float array, or None when unweighted."""
+def design_weights(frame: pd.DataFrame, weights) -> np.ndarray | None:
+    """Validated design weights as a float array, or None when unweighted.
+
+    Parameters
+    ----------
+    frame : DataFrame
+    weights : None, bool or str
+        None/False: unweighted; True: the ``weight`` column; a string: that column.
+
+    Returns
+    -------
+    ndarray or None
+        One positive, finite weight per row.
+
+    Raises
+    ------
+    EstimationError
+        The column is missing, not numeric, or has a missing, zero or negative weight.
+    """
     if weights is None or weights is False:
         return None
     col = S.WEIGHT if weights is True else weights
@@ -244,8 +271,8 @@ def proportion_ci(k, n, alpha: float = 0.05, method: str = "wilson"):
     >>> round(lo, 4), round(hi, 4)
     (0.2553, 0.3662)
     """
-    sm_method = _ci_method(method)
-    alpha = _check_alpha(alpha)
+    sm_method = interval_method(method)
+    alpha = check_alpha(alpha)
     scalar = np.ndim(k) == 0 and np.ndim(n) == 0
     k_a, n_a = np.broadcast_arrays(np.asarray(k, dtype=float), np.asarray(n, dtype=float))
     if np.isnan(k_a).any() or np.isnan(n_a).any():
@@ -269,36 +296,6 @@ def proportion_ci(k, n, alpha: float = 0.05, method: str = "wilson"):
     if scalar:
         return float(lo.reshape(-1)[0]), float(hi.reshape(-1)[0])
     return lo, hi
-
-
-def bh_qvalues(p_values) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (q-values); NaN p-values stay NaN and are not counted.
-
-    Parameters
-    ----------
-    p_values : array_like
-
-    Returns
-    -------
-    ndarray
-        Same shape as ``p_values``.
-
-    Notes
-    -----
-    Uses :func:`statsmodels.stats.multitest.multipletests` with ``method="fdr_bh"``
-    on the non-missing p-values (tested equal to it).
-
-    References
-    ----------
-    1. Benjamini, Y., Hochberg, Y. (1995). Controlling the false discovery rate: a
-       practical and powerful approach to multiple testing. JRSS B 57, 289-300.
-    """
-    p = np.asarray(p_values, dtype=float)
-    q = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    if ok.any():
-        q[ok] = multipletests(p[ok], method="fdr_bh")[1]
-    return q
 
 
 # ============================================================== the estimator
@@ -396,10 +393,10 @@ def ratio_estimates(
        presentation standards for proportions. Vital Health Stat 2(175).
     .. [5] Kish, L. (1965). Survey Sampling. Wiley. Section 11.7 (weighting effect).
     """
-    alpha = _check_alpha(alpha)
-    _ci_method(method)
-    by = _as_list(by)
-    _require(frame, by, "frame")
+    alpha = check_alpha(alpha)
+    interval_method(method)
+    by = as_columns(by)
+    require_columns(frame, by, "ratio_estimates", table="frame")
     nrow = len(frame)
 
     def _arr(v, name):
@@ -418,7 +415,7 @@ def ratio_estimates(
     use = m & (x > 0)
     if np.isnan(y[use]).any() or np.isnan(x[m]).any():
         raise EstimationError("ratio_estimates: numerator or denominator has missing values")
-    w_full = _weights(frame, weights)
+    w_full = design_weights(frame, weights)
     weighted = w_full is not None
     h_full = _strata(frame, strata) if weighted else np.zeros(nrow, dtype=np.int64)
     H = int(h_full.max()) + 1 if nrow else 1
@@ -541,7 +538,7 @@ def resolve_targets(frame: pd.DataFrame, by=None, targets=True, taxonomy=None) -
     ``by=[..., "policy"]`` to hold critical policies to their stricter target.
     Likewise a vendor rule needs a single vendor in the group.
     """
-    by = _as_list(by)
+    by = as_columns(by)
     t = _accuracy_targets(targets)
     if taxonomy is None:
         taxonomy = S.load_taxonomy()
@@ -699,11 +696,11 @@ def accuracy_table(
        (score test and the Wilson interval).
     .. [4] Benjamini, Y., Hochberg, Y. (1995). JRSS B 57, 289-300.
     """
-    by = _as_list(by)
-    _require(audits, [S.IS_ERROR, *by])
-    _nonempty(audits)
-    alpha = _check_alpha(alpha)
-    _ci_method(method)
+    by = as_columns(by)
+    require_columns(audits, [S.IS_ERROR, *by], "accuracy_table")
+    check_nonempty(audits)
+    alpha = check_alpha(alpha)
+    interval_method(method)
     err = _bool_column(audits, S.IS_ERROR)
     weighted = weights is not None and weights is not False
     r = ratio_estimates(
@@ -796,9 +793,9 @@ def severity_table(
     1. Korn, E. L., Graubard, B. I. (1998). Survey Methodology 24, 193-201.
     2. Wilson, E. B. (1927). JASA 22, 209-212.
     """
-    by = _as_list(by)
-    _require(audits, [S.IS_ERROR, S.SEVERITY, *by])
-    _nonempty(audits)
+    by = as_columns(by)
+    require_columns(audits, [S.IS_ERROR, S.SEVERITY, *by], "severity_table")
+    check_nonempty(audits)
     sw = dict(DEFAULT_SEVERITY_WEIGHTS if severity_weights is None else severity_weights)
     if (
         not sw
@@ -908,17 +905,17 @@ def error_mix(
     2. Goodman, L. A. (1965). On simultaneous confidence intervals for multinomial
        proportions. Technometrics 7, 247-254.
     """
-    by = _as_list(by)
-    _require(audits, [S.IS_ERROR, of, *by])
-    _nonempty(audits)
-    alpha = _check_alpha(alpha)
+    by = as_columns(by)
+    require_columns(audits, [S.IS_ERROR, of, *by], "error_mix")
+    check_nonempty(audits)
+    alpha = check_alpha(alpha)
     simultaneous = method == "goodman"
     if simultaneous and weights is not None:
         raise EstimationError(
             "method='goodman' needs unweighted counts; use weights=None or a per-category method such as 'wilson'"
         )
     if not simultaneous:
-        _ci_method(method)
+        interval_method(method)
     err = _bool_column(audits, S.IS_ERROR)
     cat = audits[of].astype(object).where(audits[of].notna(), "unknown").to_numpy()
     if categories is None:
@@ -1047,10 +1044,10 @@ def moderator_table(
     .. [4] Benjamini, Y., Hochberg, Y. (1995). JRSS B 57, 289-300.
     """
     site_col = by_site
-    _require(audits, [S.MODERATOR_ID, S.IS_ERROR] + ([site_col] if site_col else []))
-    _nonempty(audits)
-    alpha = _check_alpha(alpha)
-    _ci_method(method)
+    require_columns(audits, [S.MODERATOR_ID, S.IS_ERROR] + ([site_col] if site_col else []), "moderator_table")
+    check_nonempty(audits)
+    alpha = check_alpha(alpha)
+    interval_method(method)
     if prior not in ("site", "global"):
         raise EstimationError(f"prior must be 'site' or 'global', got {prior!r}")
     d = audits[audits[S.MODERATOR_ID].notna()]
@@ -1179,13 +1176,13 @@ def golden_accuracy(
     1. Wilson, E. B. (1927). JASA 22, 209-212.
     2. Benjamini, Y., Hochberg, Y. (1995). JRSS B 57, 289-300.
     """
-    by = _as_list(by)
-    _require(audits, [S.QA_LABEL, *by])
-    _require(golden, [S.ITEM_ID, S.GOLD_LABEL], "golden")
-    alpha = _check_alpha(alpha)
+    by = as_columns(by)
+    require_columns(audits, [S.QA_LABEL, *by], "golden_accuracy")
+    require_columns(golden, [S.ITEM_ID, S.GOLD_LABEL], "golden_accuracy", table="golden")
+    alpha = check_alpha(alpha)
     if item is None:
         item = S.ITEM_ID if S.ITEM_ID in audits.columns else S.DECISION_ID
-    _require(audits, [item])
+    require_columns(audits, [item], "golden_accuracy")
     d = audits
     if S.IS_GOLDEN in d.columns:
         d = d[_bool_column(d, S.IS_GOLDEN)]
@@ -1272,7 +1269,7 @@ def kpi_status(
         from modqa_lib.data.io import load_targets
 
         targets = load_targets()
-    by = _as_list(by)
+    by = as_columns(by)
     acc = accuracy_table(
         audits, by, weights=weights, alpha=alpha, method=method, targets=targets, taxonomy=taxonomy, strata=strata
     )

@@ -14,7 +14,7 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from modqa_lib.contract import schema as S
-from modqa_lib.errors import EstimationError
+from modqa_lib.errors import DataContractError, EstimationError
 from modqa_lib.stats.model_eval import (
     METRICS,
     confusion,
@@ -163,7 +163,7 @@ def test_model_eval_error_messages(hand):
         confusion(hand, positive="bad")
     with pytest.raises(EstimationError, match="custom threshold only applies"):
         confusion(hand, positive="hate_speech", threshold=0.3)
-    with pytest.raises(EstimationError, match=r"lacks column\(s\) \['policy'\]"):
+    with pytest.raises(DataContractError, match=r"column 'policy': required by the model metrics but missing"):
         model_metrics(hand, S.POLICY)
     with pytest.raises(EstimationError, match="no audits to score"):
         hitl_overrides(hand.iloc[0:0])

@@ -15,6 +15,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint, proportions_ztest
 
 from modqa_lib.contract import schema as S
+from modqa_lib.contract.checks import as_columns
 from modqa_lib.data import io
 from modqa_lib.errors import ConfigError, DataContractError, EstimationError
 from modqa_lib.stats import rca
@@ -51,7 +52,7 @@ def test_pareto_shares_sum_to_one_and_cumulative_is_monotone():
     df = _frame()
     for by in (None, S.SITE, [S.SITE, S.SHIFT]):
         pt = rca.pareto(df, by=by)
-        keys = rca._common._as_list(by, "by")
+        keys = as_columns(by)
         groups = pt.groupby(keys) if keys else [(None, pt)]
         for _, g in groups:
             assert g[rca.SHARE].sum() == pytest.approx(1.0, abs=1e-12)

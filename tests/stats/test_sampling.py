@@ -312,7 +312,7 @@ def test_allocation_edge_cases_raise(pop, n, kwargs, exc, message):
 
 
 def test_missing_columns_and_empty_population(pop):
-    with pytest.raises(DataContractError, match="column 'market': required column missing"):
+    with pytest.raises(DataContractError, match="decisions: column 'market': required by the sample plan but missing"):
         sm.allocate(pop, [S.MARKET], 10)
     with pytest.raises(SamplingError, match="empty population"):
         sm.stratified_sample(pop.iloc[:0], [S.VENDOR], 1, seed=1)

@@ -11,6 +11,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 from statsmodels.stats import inter_rater as _smir
 
+from modqa_lib.contract.checks import check_alpha, require_columns
 from modqa_lib.contract.schema import (
     CI_HIGH,
     CI_LOW,
@@ -33,12 +34,10 @@ from modqa_lib.stats.agreement._common import (
     PERCENT_AGREEMENT,
     Level,
     _as_counts,
-    _check_alpha,
     _check_choice,
     _clean_long,
     _keys,
     _pairable,
-    _require_columns,
 )
 
 
@@ -233,7 +232,7 @@ def cohens_kappa(
     0.4
     """
     _check_choice("weights", weights, (None, "linear", "quadratic"))
-    _check_alpha(alpha)
+    check_alpha(alpha)
     sa, sb = pd.Series(a).reset_index(drop=True), pd.Series(b).reset_index(drop=True)
     if len(sa) != len(sb):
         raise EstimationError(
@@ -363,7 +362,7 @@ def to_count_table(
     if rater is not None:
         df = _clean_long(long_df, keys, rater, label)
     else:
-        _require_columns(long_df, [*keys, label], "ratings")
+        require_columns(long_df, [*keys, label], "to_count_table", table="ratings")
         df = long_df.loc[long_df[label].notna(), [*keys, label]]
         if len(df) == 0:
             raise EstimationError(

@@ -9,6 +9,7 @@ import pandas as pd
 from statsmodels.stats.proportion import confint_proportions_2indep
 
 from modqa_lib.contract import schema as S
+from modqa_lib.contract.checks import check_alpha, require_columns
 from modqa_lib.errors import ConfigError, EstimationError
 from modqa_lib.stats.rca._common import (
     DIMENSION,
@@ -27,10 +28,8 @@ from modqa_lib.stats.rca._common import (
     SHARE_OF_CHANGE,
     TOTAL_EFFECT,
     TOTAL_LABEL,
-    _check_alpha,
     _factorize,
     _outcome_array,
-    _require_columns,
     _slice_vs_rest,
     _weight_array,
 )
@@ -152,8 +151,8 @@ def decompose_change(
     .. [3] Das Gupta, P. (1993). *Standardization and Decomposition of Rates*,
        U.S. Census Bureau, P23-186.
     """
-    _require_columns(audits, [period_col, by, outcome], "decompose_change")
-    _check_alpha(alpha)
+    require_columns(audits, [period_col, by, outcome], "rca.decompose_change")
+    check_alpha(alpha)
     if metric not in ("error_rate", "accuracy"):
         raise ConfigError(f"metric must be 'error_rate' or 'accuracy', got {metric!r}")
     y = _outcome_array(audits, outcome, "decompose_change")

@@ -10,6 +10,7 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from modqa_lib.contract import schema as S
+from modqa_lib.contract.checks import as_columns, check_alpha, require_columns
 from modqa_lib.stats.rca._common import (
     _SUMMARY_MIN_CONCENTRATION,
     CAUSE_CI_HIGH,
@@ -34,11 +35,8 @@ from modqa_lib.stats.rca._common import (
     SHARE_OF_CHANGE,
     TOTAL_EFFECT,
     VALUE,
-    _as_list,
-    _check_alpha,
     _fmt_label,
     _outcome_array,
-    _require_columns,
     two_proportion_ztest,
 )
 from modqa_lib.stats.rca.decompose import _period_mask, decompose_change
@@ -170,8 +168,8 @@ def summary_text(
     .. [2] Benjamini, Y., Hochberg, Y. (1995). *JRSS B* 57(1), 289–300.
     .. [3] Wilson, E. B. (1927). *JASA* 22(158), 209–212.
     """
-    _require_columns(audits, [outcome], "summary_text")
-    _check_alpha(alpha)
+    require_columns(audits, [outcome], "rca.summary_text")
+    check_alpha(alpha)
     y = _outcome_array(audits, outcome, "summary_text")
     n = len(y)
     if n == 0:
@@ -191,8 +189,8 @@ def summary_text(
         cand = [S.VENDOR, S.SITE, S.MARKET, S.POLICY, S.CONTENT_TYPE, S.SHIFT, S.TENURE_BAND, S.CHANNEL]
         dims = [d for d in cand if d in audits.columns and audits[d].nunique(dropna=False) > 1]
     else:
-        dims = _as_list(dims, "dims")
-        _require_columns(audits, dims, "summary_text")
+        dims = as_columns(dims, "dims")
+        require_columns(audits, dims, "rca.summary_text")
 
     # change between periods
     if period_col in audits.columns:

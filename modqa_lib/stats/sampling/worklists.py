@@ -11,8 +11,9 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from modqa_lib.contract import schema as S
+from modqa_lib.contract.checks import require_columns
 from modqa_lib.errors import SamplingError
-from modqa_lib.stats.sampling._common import GOLDEN_STRATUM, _check_prob, _require_columns, _rng
+from modqa_lib.stats.sampling._common import GOLDEN_STRATUM, _check_prob, _rng
 
 # ================================================================= worklists
 _GOLDEN_FIXED = {
@@ -66,7 +67,7 @@ def inject_golden(worklist: pd.DataFrame, golden: pd.DataFrame, share: float = 0
     share = _check_prob(share, "share", lo_open=False)
     rng = _rng(seed)
     if share > 0:
-        _require_columns(golden, [S.ITEM_ID], "golden items")
+        require_columns(golden, [S.ITEM_ID], "inject_golden", table="golden")
         if golden[S.ITEM_ID].isna().any() or golden[S.ITEM_ID].duplicated().any():
             raise SamplingError("golden item_id must be unique and non-empty")
     out = worklist.copy()
@@ -223,7 +224,7 @@ def assign_auditors(sample: pd.DataFrame, auditors: Sequence[str], auditor_sites
                 f"auditor_sites gives no site for auditor(s) {missing[:10]}; "
                 "give every auditor a site, or pass auditor_sites=None"
             )
-        _require_columns(out, [S.SITE], "auditor site constraint")
+        require_columns(out, [S.SITE], "assign_auditors", table="worklist", hint="auditor site constraint")
         site_codes, site_uniques = pd.factorize(out[S.SITE], use_na_sentinel=True)
         aud_site = np.array([str(site_of[a]) for a in aud], dtype=object)
     else:
