@@ -205,6 +205,7 @@ _EXPORTS: dict[str, str] = {
     "check_nonempty": "stats.scoring",
     "design_weights": "stats.scoring",
     "interval_method": "stats.scoring",
+    "Period": "data.scope",
 }
 #: modules reachable from the root under their short names (``from modqa_lib import rca, report``)
 _MODULES: dict[str, str] = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -25,7 +26,7 @@ from modqa_lib.data.io import (
 )
 from modqa_lib.errors import ConfigError
 
-__all__ = ["ALL", "Scope", "load_scope", "parse_period"]
+__all__ = ["ALL", "PERIOD_FORMS", "Period", "Scope", "load_scope", "parse_period"]
 
 ALL = "ALL"
 
@@ -76,44 +77,116 @@ class Scope:
         return pd.DataFrame(columns=S.TABLES[name].column_names)
 
 
-def parse_period(period: str, weeks: pd.Series) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """Turn a period string into (first week, last week).
+#: the accepted forms, as every period error message lists them
+PERIOD_FORMS = "'last:N' (the N most recent weeks, N >= 1), 'all' or 'YYYY-MM-DD:YYYY-MM-DD'"
+
+
+@dataclass(frozen=True)
+class Period:
+    """A parsed period: what :func:`parse_period` read from a period string.
+
+    Attributes
+    ----------
+    kind : {"all", "last", "range"}
+    weeks : int or None
+        N of ``last:N``.
+    start, end : Timestamp or None
+        The dates of ``YYYY-MM-DD:YYYY-MM-DD`` (inclusive).
+    text : str
+        The string as given (for messages).
+    """
+
+    kind: str
+    weeks: int | None = None
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    text: str = ""
+
+    def bounds(self, weeks: pd.Series) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """First and last ISO week (Monday) of the data that the period covers.
+
+        Parameters
+        ----------
+        weeks : Series
+            The WEEK column of the data (Mondays).
+
+        Returns
+        -------
+        tuple of Timestamp
+            ``(first week, last week)``: all weeks; the N most recent weeks in the
+            data; or the weeks whose Monday falls in the range, cut to the data.
+
+        Raises
+        ------
+        ConfigError
+            The data has no weeks, or a range lies outside the data.
+        """
+        if weeks.empty:
+            raise ConfigError("no audited decisions in the data: nothing to report")
+        lo, hi = pd.Timestamp(weeks.min()), pd.Timestamp(weeks.max())
+        if self.kind == "all":
+            return lo, hi
+        if self.kind == "last":
+            return max(lo, hi - pd.Timedelta(weeks=self.weeks - 1)), hi
+        a, b = self.start - pd.Timedelta(days=self.start.weekday()), self.end
+        if b < lo or a > hi:
+            raise ConfigError(f"period '{self.text}' is outside the data ({lo:%Y-%m-%d} to {hi:%Y-%m-%d})")
+        return max(a, lo), min(b - pd.Timedelta(days=b.weekday()), hi)
+
+
+def parse_period(period: str) -> Period:
+    """Read a period string; the one parser the notebooks (via :func:`load_scope`) and ``modqa batch`` use.
 
     Parameters
     ----------
     period : str
-        ``"last:N"`` (the N most recent weeks in the data), ``"all"``, or
-        ``"YYYY-MM-DD:YYYY-MM-DD"`` (weeks whose Monday falls in the range).
-    weeks : Series
-        The WEEK column of the data.
+        Case-insensitive, surrounding spaces ignored: ``"all"`` (every week in
+        the data), ``"last:N"`` (the N most recent weeks in the data, N >= 1) or
+        ``"YYYY-MM-DD:YYYY-MM-DD"`` (the weeks whose Monday falls in the range,
+        inclusive). ``"ALL"`` and ``"Last:4"`` are accepted.
+
+    Returns
+    -------
+    Period
+        ``kind`` ``"all"``, ``"last"`` (with ``weeks``) or ``"range"`` (with
+        ``start`` and ``end``); :meth:`Period.bounds` turns it into weeks of the data.
 
     Raises
     ------
     ConfigError
-        Unknown format, or a range outside the data.
+        Empty, ``last:`` with N not a whole number >= 1, a date that does not
+        exist, a start after the end, or anything else; the message lists the
+        accepted forms.
+
+    Examples
+    --------
+    >>> parse_period("Last:4").weeks, parse_period("ALL").kind
+    (4, 'all')
     """
-    if weeks.empty:
-        raise ConfigError("no audited decisions in the data: nothing to report")
-    lo, hi = pd.Timestamp(weeks.min()), pd.Timestamp(weeks.max())
-    p = (period or "all").strip().lower()
+    text = "" if period is None else str(period)
+    p = text.strip().lower()
+    if not p:
+        raise ConfigError(f"period is empty: use {PERIOD_FORMS}")
     if p == "all":
-        return lo, hi
-    m = re.fullmatch(r"last:(\d+)", p)
+        return Period("all", text=text)
+    if p.startswith("last:"):
+        n = p[len("last:") :].strip()
+        if not re.fullmatch(r"[0-9]+", n) or int(n) < 1:
+            raise ConfigError(f"period '{text}': N in 'last:N' must be a whole number of weeks >= 1, got '{n}'")
+        return Period("last", weeks=int(n), text=text)
+    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})\s*:\s*(\d{4}-\d{2}-\d{2})", p)
     if m:
-        n = int(m.group(1))
-        if n < 1:
-            raise ConfigError(f"period '{period}': N must be at least 1")
-        return max(lo, hi - pd.Timedelta(weeks=n - 1)), hi
-    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2}):(\d{4}-\d{2}-\d{2})", p)
-    if m:
-        a, b = pd.Timestamp(m.group(1)), pd.Timestamp(m.group(2))
-        a = a - pd.Timedelta(days=a.weekday())
-        if a > b:
-            raise ConfigError(f"period '{period}': start is after end")
-        if b < lo or a > hi:
-            raise ConfigError(f"period '{period}' is outside the data ({lo:%Y-%m-%d} to {hi:%Y-%m-%d})")
-        return max(a, lo), min(b - pd.Timedelta(days=b.weekday()), hi)
-    raise ConfigError(f"period '{period}': use 'last:N', 'all' or 'YYYY-MM-DD:YYYY-MM-DD'")
+        dates = []
+        for d in m.groups():
+            try:
+                dates.append(pd.Timestamp(date.fromisoformat(d)))
+            except ValueError as exc:
+                raise ConfigError(f"period '{text}': {d} is not a date ({exc})") from None
+        start, end = dates
+        if start > end:
+            raise ConfigError(f"period '{text}': start {start:%Y-%m-%d} is after end {end:%Y-%m-%d}")
+        return Period("range", start=start, end=end, text=text)
+    raise ConfigError(f"period '{text}' not understood: use {PERIOD_FORMS}")
 
 
 def _norm(v: str | None) -> str | None:
@@ -139,7 +212,7 @@ def load_scope(
     vendor, site, market, policy : str, optional
         Unit filters; None, "" or "ALL" mean no filter.
     period : str
-        See :func:`parse_period`.
+        ``"all"``, ``"last:N"`` or ``"YYYY-MM-DD:YYYY-MM-DD"``, any case; see :func:`parse_period`.
     tables : dict, optional
         Already-loaded tables (tests, widgets); skips reading files.
 
@@ -154,7 +227,7 @@ def load_scope(
         tables = load_processed(where)
         fingerprint = processed_fingerprint(where)  # the same one the batch manifest and HTML header show
     every = audited_decisions(tables)
-    start, end = parse_period(period, every[S.WEEK])
+    start, end = parse_period(period).bounds(every[S.WEEK])
     in_period = every[(every[S.WEEK] >= start) & (every[S.WEEK] <= end)]
     filters = {S.VENDOR: _norm(vendor), S.SITE: _norm(site), S.MARKET: _norm(market), S.POLICY: _norm(policy)}
     filters = {k: v for k, v in filters.items() if v is not None}

@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--by", choices=["vendor", "site", "market", "consolidated"], required=True)
     s.add_argument("--only", help="comma-separated units to run (default: all)")
     s.add_argument("--workers", type=int, default=None, help="parallel kernels (default: cores)")
-    s.add_argument("--period", default=None, help="'last:N' weeks or 'YYYY-MM-DD:YYYY-MM-DD'")
+    s.add_argument("--period", default=None, help="'last:N' weeks, 'all' or 'YYYY-MM-DD:YYYY-MM-DD' (any case)")
     s.add_argument("--run-id", default=None)
     s.add_argument("--resume", action="store_true", help="rerun only failed or missing units of --run-id")
     s.add_argument("--timeout", type=int, default=900, help="seconds per unit")
