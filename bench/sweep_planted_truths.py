@@ -47,6 +47,7 @@ from modqa_lib.contract import schema as S
 from modqa_lib.data import io, synthetic
 from modqa_lib.data import scope as views
 from modqa_lib.report import tables as report
+from modqa_lib.report.summary import summary_text
 from modqa_lib.stats import drift, effects, rca
 from modqa_lib.stats.model_eval import hitl_overrides, model_metrics
 from modqa_lib.stats.scoring import accuracy_table, golden_accuracy
@@ -407,7 +408,7 @@ def rca_drift_rate(s: Seed):
 
 def rca_summary_penang(s: Seed):
     a = s.audits
-    txt = rca.summary_text(a[a[S.SITE] == "Penang"], "Penang")
+    txt = summary_text(a[a[S.SITE] == "Penang"], "Penang")
     m = re.search(r"Largest excess: ([^.;]*)", txt)
     need("Largest excess: night (shift)" in txt, f"largest: {m.group(1) if m else None}")
     need("root cause mostly Fatigue / attention" in txt, "root cause")
@@ -545,7 +546,7 @@ def report_vendor_b(s: Seed):
 
 
 def report_summary(s: Seed):
-    txt = rca.summary_text(s.vendor_b, unit_label="Vendor B", dims=VB_DIMS, weights=S.WEIGHT)
+    txt = summary_text(s.vendor_b, unit_label="Vendor B", dims=VB_DIMS, weights=S.WEIGHT)
     need("Largest excess:" in txt, "no largest slice")
 
 

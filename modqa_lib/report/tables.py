@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 
 from modqa_lib.contract import schema as S
+from modqa_lib.contract.checks import check_alpha
 from modqa_lib.data.scope import Scope
 from modqa_lib.report.export import safe_markdown, safe_table
+from modqa_lib.report.format import confidence_label, interval_text, percent
 from modqa_lib.report.privacy import anonymise_peers, pseudonymise
 from modqa_lib.stats.scoring import accuracy_table, kpi_status, severity_table
 
@@ -28,7 +30,6 @@ __all__ = [
     "human_audits",
     "peer_table",
     "pseudonymised_golden",
-    "rate_text",
     "show",
     "vendor_audits",
 ]
@@ -85,25 +86,11 @@ def header(title: str, scope: Scope | None = None, subtitle: str = ""):
     )
 
 
-def rate_text(estimate: float, ci_low: float, ci_high: float, n: int, alpha: float = 0.05) -> str:
-    """ "93.7% (95% CI 92.2–95.0%; n = 1,210)": a rate as a reader should always see it."""
-    if n == 0 or not np.isfinite(estimate):
-        return f"no estimate (n = {int(n):,})"
-    return f"{estimate:.1%} ({1 - alpha:.0%} CI {ci_low:.1%}–{ci_high:.1%}; n = {int(n):,})"
-
-
 def _is_pct(col: str) -> bool:
     c = col.lower()
     if c == "n" or c.startswith(("n_", "n ")) or c.endswith(("_n", "n_eff")) or "p_value" in c or "q_value" in c:
         return False
     return any(w in c for w in _PCT_WORDS) and c not in ("weight_sum",)
-
-
-def _pct(v) -> str:
-    """1 decimal, or 2 below 1% (critical-error rates live there)."""
-    if pd.isna(v):
-        return ""
-    return f"{v:.2%}" if abs(v) < 0.01 and v != 0 else f"{v:.1%}"
 
 
 def show(
@@ -154,7 +141,7 @@ def show(
     for c in t.columns:
         s = t[c]
         if c in pct_cols and pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            fmt[c] = _pct
+            fmt[c] = percent
         elif str(c) in (S.P_VALUE, S.Q_VALUE) or str(c).endswith(("p_value", "q_value")):
             fmt[c] = lambda v: "" if pd.isna(v) else (f"{v:.1e}" if v < 0.001 else f"{v:.3f}")
         elif pd.api.types.is_integer_dtype(s):
@@ -230,8 +217,24 @@ def actions_in_scope(actions: pd.DataFrame, vendor: str | None = None, market: s
     return a.reset_index(drop=True)
 
 
-def headline_figures(row: pd.Series | Mapping, **extra) -> dict:
-    """Flat dict of headline numbers for :func:`modqa_lib.run.batch.record_headline`."""
+def headline_figures(row: pd.Series | Mapping, alpha: float | None = None, **extra) -> dict:
+    """Flat dict of headline numbers for :func:`modqa_lib.run.batch.record_headline`.
+
+    Parameters
+    ----------
+    row : Series or mapping
+        One row of :func:`headline` (``n``, ``accuracy``, ``ci_low``, ``ci_high``, ``target``,
+        ``status``, ``critical_rate``, ``critical_ci_low``, ``critical_ci_high``; those present are kept).
+    alpha : float, optional
+        The alpha the intervals were computed at; recorded as ``alpha`` so the batch index
+        writes the right confidence level ("90% CI" for 0.1).
+    **extra
+        Further figures (``unit``, ``period``, ...), recorded as given.
+
+    Returns
+    -------
+    dict
+    """
     keys = (
         "n",
         "accuracy",
@@ -244,6 +247,8 @@ def headline_figures(row: pd.Series | Mapping, **extra) -> dict:
         "critical_ci_high",
     )
     out = {k: row[k] for k in keys if k in row}
+    if alpha is not None:
+        out["alpha"] = check_alpha(alpha)
     out.update(extra)
     return out
 
@@ -277,38 +282,6 @@ def with_cause_names(table: pd.DataFrame, column: str = S.ROOT_CAUSE) -> pd.Data
 __all__ += ["with_cause_names"]
 
 
-def interval_text(
-    estimate: float, ci_low: float, ci_high: float, points: bool = False, decimals: int | None = None
-) -> str:
-    """ "87.2% (80.1–92.3%)", or "+21.6 pts (14.5 to 28.6)" for a difference; "" when missing.
-
-    Parameters
-    ----------
-    estimate, ci_low, ci_high : float
-        A proportion (or a difference of proportions) and its interval.
-    points : bool, default False
-        Show a difference in percentage points with its sign.
-    decimals : int, optional
-        Show a plain number with this many decimals instead (kappa, alpha).
-    """
-    if estimate is None or not np.isfinite(estimate):
-        return ""
-    if decimals is not None:
-        est = f"{estimate:.{decimals}f}"
-        if ci_low is None or not (np.isfinite(ci_low) and np.isfinite(ci_high)):
-            return f"{est} (no interval)"
-        return f"{est} ({ci_low:.{decimals}f} to {ci_high:.{decimals}f})"
-    if points:
-        est = f"{estimate * 100:+.1f} pts"
-        if ci_low is None or not (np.isfinite(ci_low) and np.isfinite(ci_high)):
-            return f"{est} (no interval)"
-        return f"{est} ({ci_low * 100:+.1f} to {ci_high * 100:+.1f})"
-    est = _pct(estimate)
-    if ci_low is None or not (np.isfinite(ci_low) and np.isfinite(ci_high)):
-        return f"{est} (no interval)"
-    return f"{est} ({_pct(ci_low)}–{_pct(ci_high)})"
-
-
 def _texts(
     df: pd.DataFrame, est: str, lo: str, hi: str, points: bool = False, decimals: int | None = None
 ) -> list[str]:
@@ -324,7 +297,7 @@ def drift_table(flags: pd.DataFrame, by: str = S.POLICY, alpha: float = 0.05) ->
     Each side of the first signal shows its error rate with interval and n.
     """
     f = flags[flags["flagged"]]
-    ci = f"{1 - alpha:.0%} CI"
+    ci = confidence_label(alpha)
     return pd.DataFrame(
         {
             by: f[by].to_numpy(),
@@ -348,7 +321,7 @@ def actions_table(effects_table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFr
     percentage points, then the verdict and, when an estimate is missing, why.
     """
     fx = effects_table
-    ci = f"{1 - alpha:.0%} CI"
+    ci = confidence_label(alpha)
     return pd.DataFrame(
         {
             S.ACTION_ID: fx[S.ACTION_ID].to_numpy(),
@@ -371,7 +344,7 @@ def actions_table(effects_table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFr
 
 def session_table(sessions: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     """Display table of :func:`modqa_lib.stats.agreement.session_agreement`, each statistic with its interval."""
-    ci = f"{1 - alpha:.0%} CI"
+    ci = confidence_label(alpha)
     return pd.DataFrame(
         {
             S.SESSION_ID: sessions[S.SESSION_ID].to_numpy(),
@@ -415,7 +388,7 @@ def metrics_table(
     """
     labels = [label] if isinstance(label, str) else list(label)
     w = wide.sort_values(sort_by, na_position="last") if sort_by else wide
-    ci = f"{1 - alpha:.0%} CI"
+    ci = confidence_label(alpha)
     out = w[labels].reset_index(drop=True)
     for m in metrics:
         out[f"{m} ({ci})"] = _texts(w, m, f"{m}_ci_low", f"{m}_ci_high")
@@ -452,7 +425,6 @@ __all__ += [
     "actions_table",
     "drift_table",
     "drivers_table",
-    "interval_text",
     "metrics_table",
     "session_table",
 ]

@@ -66,16 +66,32 @@ FISHER_MIN_EXPECTED = 5.0
 #: error_drivers: a fit with |log odds ratio| or a standard error above these has diverged (separation).
 _MAX_ABS_LOGIT = 15.0
 _MAX_SE = 50.0
-#: summary_text names a group as the source of a change only if its share of the change
-#: exceeds its share of audits by at least this much.
-_SUMMARY_MIN_CONCENTRATION = 0.2
 
 _CI_METHODS = frozenset({"wilson", "beta", "agresti_coull", "jeffreys", "normal"})
 
 
 # ------------------------------------------------------------------- validation
-def _outcome_array(audits: pd.DataFrame, outcome: str, func: str) -> np.ndarray:
-    """The outcome column as a float array of 0/1; DataContractError if it is not binary."""
+def outcome_array(audits: pd.DataFrame, outcome: str, func: str) -> np.ndarray:
+    """The outcome column as a float array of 0/1.
+
+    Parameters
+    ----------
+    audits : DataFrame
+    outcome : str
+        A boolean (or 0/1) column, e.g. ``is_error``.
+    func : str
+        The function that needs it, named in the message (``rca.<func>``).
+
+    Returns
+    -------
+    ndarray
+        One 0.0/1.0 per row.
+
+    Raises
+    ------
+    DataContractError
+        A missing value, or a value other than true/false/0/1 (first rows listed).
+    """
     s = audits[outcome]
     na = s.isna().to_numpy()
     if na.any():
@@ -112,6 +128,9 @@ def _outcome_array(audits: pd.DataFrame, outcome: str, func: str) -> np.ndarray:
             ]
         )
     return y
+
+
+_outcome_array = outcome_array  # the name the rca modules import
 
 
 def _weight_array(audits: pd.DataFrame, weights: str | None, func: str) -> np.ndarray | None:

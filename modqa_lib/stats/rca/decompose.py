@@ -36,7 +36,27 @@ from modqa_lib.stats.rca._common import (
 
 
 # ------------------------------------------------------------- decompose change
-def _period_mask(col: pd.Series, spec: Any, name: str) -> np.ndarray:
+def period_mask(col: pd.Series, spec: Any, name: str) -> np.ndarray:
+    """Rows of ``col`` in a period as :func:`decompose_change` reads ``before``/``after``.
+
+    Parameters
+    ----------
+    col : Series
+        The period column.
+    spec : scalar, (start, end) tuple or list-like
+        One period value, an inclusive range, or a set of values.
+    name : str
+        The argument's name, for the message.
+
+    Returns
+    -------
+    ndarray of bool
+
+    Raises
+    ------
+    ConfigError
+        A tuple that is not (start, end), or a range not comparable with the column.
+    """
     if isinstance(spec, tuple):
         if len(spec) != 2:
             raise ConfigError(f"{name} as a tuple must be (start, end), got {spec!r}")
@@ -157,8 +177,8 @@ def decompose_change(
         raise ConfigError(f"metric must be 'error_rate' or 'accuracy', got {metric!r}")
     y = _outcome_array(audits, outcome, "decompose_change")
     w = _weight_array(audits, weights, "decompose_change")
-    m0 = _period_mask(audits[period_col], before, "before")
-    m1 = _period_mask(audits[period_col], after, "after")
+    m0 = period_mask(audits[period_col], before, "before")
+    m1 = period_mask(audits[period_col], after, "after")
     if (m0 & m1).any():
         raise ConfigError(f"the before and after periods overlap ({int((m0 & m1).sum())} audits in both)")
     for m, nm, spec in ((m0, "before", before), (m1, "after", after)):
