@@ -417,7 +417,7 @@ def rca_summary_penang(s: Seed):
 # ------------------------------------------------------------------------ scoring / model_eval
 def scoring_fatigue(s: Seed):
     human = s.audits[s.audits[S.SITE] != "model"]
-    t = accuracy_table(human, [S.VENDOR, S.SITE, S.SHIFT], weights=S.WEIGHT, targets=True)
+    t = accuracy_table(human, [S.VENDOR, S.SITE, S.SHIFT], weights=S.WEIGHT, targets=io.load_targets())
     key = (t[S.VENDOR] == "Vendor B") & (t[S.SITE] == "Penang") & (t[S.SHIFT] == "night")
     row = t[key].iloc[0]
     need(row["status"] == "missed" and row[S.CI_HIGH] < 0.95, f"status {row['status']} ci_high {row[S.CI_HIGH]:.3f}")
@@ -429,7 +429,7 @@ def scoring_fatigue(s: Seed):
     need(row[S.Q_VALUE] < 0.05, f"q {row[S.Q_VALUE]:.3f}")
     site = t[(t[S.VENDOR] == "Vendor B") & (t[S.SITE] == "Penang")]
     need(site.loc[site[S.ACCURACY].idxmin(), S.SHIFT] == "night", "not lowest at Penang")
-    u = accuracy_table(human, [S.SITE, S.SHIFT], targets=True)
+    u = accuracy_table(human, [S.SITE, S.SHIFT], targets=io.load_targets())
     lowest = u.loc[u[S.ACCURACY].idxmin()]
     need(
         (lowest[S.SITE], lowest[S.SHIFT]) == ("Penang", "night"),

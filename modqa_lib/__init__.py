@@ -210,6 +210,7 @@ _EXPORTS: dict[str, str] = {
     "percent": "report.format",
     "outcome_array": "stats.rca",
     "period_mask": "stats.rca",
+    "targets_data": "stats.scoring",
 }
 #: modules reachable from the root under their short names (``from modqa_lib import rca, report``)
 _MODULES: dict[str, str] = {

@@ -140,3 +140,20 @@ def test_the_checker_catches_both_kinds_of_import(tmp_path, monkeypatch):
     assert _problems(fine) == []
     assert len(_problems(flat)) == 1
     assert len(_problems(lazy)) == 1
+
+
+#: file access a statistics module must not do itself (the data layer loads, the caller passes data in)
+_FILE_ACCESS = {"open", "read_text", "read_bytes", "read_csv", "read_parquet", "load_yaml", "load_targets", "safe_load"}
+
+
+@pytest.mark.parametrize("module", ["stats/scoring.py", "stats/model_eval.py"])
+def test_scoring_and_model_eval_read_no_files(module):
+    path = PACKAGE / module
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    calls = {
+        (n.func.attr if isinstance(n.func, ast.Attribute) else getattr(n.func, "id", ""))
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+    }
+    assert not (calls & _FILE_ACCESS), f"{module} reads a file: {sorted(calls & _FILE_ACCESS)}"
+    assert not [m for _, m, _ in _imports(path) if m.startswith("modqa_lib.data")], f"{module} imports the data layer"

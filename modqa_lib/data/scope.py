@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -21,6 +22,7 @@ from modqa_lib.data.io import (
     audited_decisions,
     data_fingerprint,
     load_processed,
+    load_targets,
     processed_fingerprint,
     processed_snapshot,
 )
@@ -52,6 +54,11 @@ class Scope:
         Human name of the unit, e.g. "Vendor B · Penang" or "Market ID".
     fingerprint : str
         Data fingerprint of the processed tables.
+    filters : dict
+        The unit filters applied (column -> value).
+    targets : dict
+        KPI targets (``params/targets.yaml`` via :func:`modqa_lib.data.io.load_targets`), passed as
+        data to the statistics: ``accuracy_table(..., targets=scope.targets)``.
     """
 
     audits: pd.DataFrame
@@ -63,6 +70,7 @@ class Scope:
     label: str
     fingerprint: str
     filters: dict[str, str] = field(default_factory=dict)
+    targets: dict = field(default_factory=dict)
 
     @property
     def period_label(self) -> str:
@@ -202,6 +210,7 @@ def load_scope(
     policy: str | None = None,
     period: str = "last:12",
     tables: dict[str, pd.DataFrame] | None = None,
+    targets: Mapping | None = None,
 ) -> Scope:
     """Load processed data and cut it to one report's unit and period.
 
@@ -215,6 +224,9 @@ def load_scope(
         ``"all"``, ``"last:N"`` or ``"YYYY-MM-DD:YYYY-MM-DD"``, any case; see :func:`parse_period`.
     tables : dict, optional
         Already-loaded tables (tests, widgets); skips reading files.
+    targets : mapping, optional
+        KPI targets; default ``params/targets.yaml`` read by :func:`modqa_lib.data.io.load_targets`
+        (the statistics never read it themselves).
 
     Raises
     ------
@@ -257,4 +269,5 @@ def load_scope(
         label=label,
         fingerprint=fingerprint or data_fingerprint(tables),
         filters=filters,
+        targets=dict(load_targets() if targets is None else targets),
     )

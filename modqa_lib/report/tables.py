@@ -15,6 +15,7 @@ import pandas as pd
 
 from modqa_lib.contract import schema as S
 from modqa_lib.contract.checks import check_alpha
+from modqa_lib.data.io import load_targets
 from modqa_lib.data.scope import Scope
 from modqa_lib.report.export import safe_markdown, safe_table
 from modqa_lib.report.format import confidence_label, interval_text, percent
@@ -187,8 +188,24 @@ def pseudonymised_golden(golden_audits: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def headline(audits: pd.DataFrame, alpha: float = 0.05, targets=True) -> pd.DataFrame:
-    """One row: design-weighted accuracy vs target, and the critical-error rate, each with n and CI."""
+def headline(audits: pd.DataFrame, alpha: float = 0.05, targets: Mapping | None = None) -> pd.DataFrame:
+    """One row: design-weighted accuracy vs target, and the critical-error rate, each with n and CI.
+
+    Parameters
+    ----------
+    audits : DataFrame
+        The unit's audits (``scope.audits``).
+    alpha : float, default 0.05
+    targets : dict, optional
+        KPI targets (``scope.targets``); default :func:`modqa_lib.data.io.load_targets` (``params/targets.yaml``).
+
+    Returns
+    -------
+    DataFrame
+        One row with the columns of :func:`modqa_lib.stats.scoring.kpi_status` (computed there).
+    """
+    if targets is None:
+        targets = load_targets()
     acc = kpi_status(audits, by=None, weights=S.WEIGHT, alpha=alpha, targets=targets)
     sev = severity_table(audits, by=None, weights=S.WEIGHT, alpha=alpha)
     row = acc.iloc[[0]].reset_index(drop=True)
@@ -198,10 +215,26 @@ def headline(audits: pd.DataFrame, alpha: float = 0.05, targets=True) -> pd.Data
     return row
 
 
-def peer_table(peers: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """Accuracy per (anonymised) vendor with CI, for a vendor's peer comparison."""
+def peer_table(peers: pd.DataFrame, alpha: float = 0.05, targets: Mapping | None = None) -> pd.DataFrame:
+    """Accuracy per (anonymised) vendor with CI, for a vendor's peer comparison.
+
+    Parameters
+    ----------
+    peers : DataFrame
+        Audits with anonymised vendor names.
+    alpha : float, default 0.05
+    targets : dict, optional
+        KPI targets (``scope.targets``); default :func:`modqa_lib.data.io.load_targets`.
+
+    Returns
+    -------
+    DataFrame
+        :func:`modqa_lib.stats.scoring.accuracy_table` by vendor with targets, sorted by vendor.
+    """
+    if targets is None:
+        targets = load_targets()
     return (
-        accuracy_table(peers, by=[S.VENDOR], weights=S.WEIGHT, alpha=alpha, targets=True)
+        accuracy_table(peers, by=[S.VENDOR], weights=S.WEIGHT, alpha=alpha, targets=targets)
         .sort_values(S.VENDOR)
         .reset_index(drop=True)
     )

@@ -31,6 +31,7 @@ from modqa_lib.stats.scoring import (
     proportion_ci,
     ratio_estimates,
     target_status,
+    targets_data,
 )
 
 __all__ = [
@@ -214,8 +215,9 @@ def model_metrics(
         "violating" or a policy code (one-vs-rest for that policy).
     threshold : float, optional
         Score threshold (positive="violating" only); default the deployed model label.
-    targets : None, True or dict, optional
-        The ``model`` section of ``params/targets.yaml`` (``precision``, ``recall``):
+    targets : None or dict, optional
+        ``params/targets.yaml`` as loaded by :func:`modqa_lib.data.io.load_targets`
+        (``scope.targets``), or its ``model`` section (``precision``, ``recall``):
         adds ``target`` and ``status`` on those rows.
     strata : str or None, default "stratum"
     wide : bool, default False
@@ -284,11 +286,8 @@ def model_metrics(
     order = {m: i for i, m in enumerate(METRICS)}
     out = out.assign(_o=out["metric"].map(order)).sort_values([*by, "_o"], kind="stable").drop(columns="_o")
     if targets is not None and targets is not False:
-        if targets is True:
-            from modqa_lib.data.io import load_targets
-
-            targets = load_targets()
-        mt = targets.get("model", targets) if isinstance(targets, dict) else None
+        targets = targets_data(targets, "model_metrics")
+        mt = targets.get("model", targets)
         if not isinstance(mt, dict):
             raise EstimationError(
                 "targets: need a 'model' section with precision/recall targets (see params/targets.yaml)"

@@ -27,6 +27,7 @@ The building block is :func:`ratio_estimates`, which
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,7 +36,7 @@ from statsmodels.stats.proportion import multinomial_proportions_confint, propor
 
 from modqa_lib.contract import schema as S
 from modqa_lib.contract.checks import as_columns, bh_qvalues, check_alpha, require_columns
-from modqa_lib.errors import EstimationError
+from modqa_lib.errors import ConfigError, EstimationError
 
 __all__ = [
     "CI_METHODS",
@@ -56,6 +57,7 @@ __all__ = [
     "resolve_targets",
     "severity_table",
     "target_status",
+    "targets_data",
 ]
 
 #: Interval methods accepted by :func:`proportion_ci` and the scoring functions,
@@ -485,13 +487,38 @@ def ratio_estimates(
 
 
 # ============================================================== targets
-def _accuracy_targets(targets) -> dict:
-    if targets is True:
-        from modqa_lib.data.io import load_targets
+def targets_data(targets: Any, what: str) -> Mapping:
+    """Check that KPI targets were passed in as data (statistics read no files).
 
-        targets = load_targets()
-    if not isinstance(targets, Mapping):
-        raise EstimationError("targets must be True (read params/targets.yaml) or a dict shaped like it")
+    Parameters
+    ----------
+    targets : Mapping
+        ``params/targets.yaml`` as loaded by :func:`modqa_lib.data.io.load_targets`
+        (a report has it as ``scope.targets``), or a dict shaped like it.
+    what : str
+        The function that needs them, named in the message.
+
+    Returns
+    -------
+    Mapping
+        ``targets`` itself.
+
+    Raises
+    ------
+    ConfigError
+        ``targets=True`` (the old way of asking the statistics to read the file), or not a mapping.
+    """
+    if targets is True or targets is None or not isinstance(targets, Mapping):
+        got = "targets=True would read params/targets.yaml" if targets is True else f"got targets={targets!r}"
+        raise ConfigError(
+            f"{what}(): {got}; pass the KPI targets as data: targets=scope.targets "
+            "(from load_scope) or targets=modqa_lib.data.io.load_targets()"
+        )
+    return targets
+
+
+def _accuracy_targets(targets, what: str = "resolve_targets") -> dict:
+    targets = targets_data(targets, what)
     acc = targets.get("accuracy", targets)
     if not isinstance(acc, Mapping) or "default" not in acc:
         raise EstimationError("targets: need an 'accuracy' section with a 'default' target (see params/targets.yaml)")
@@ -508,7 +535,7 @@ def _accuracy_targets(targets) -> dict:
     return out
 
 
-def resolve_targets(frame: pd.DataFrame, by=None, targets=True, taxonomy=None) -> pd.DataFrame:
+def resolve_targets(frame: pd.DataFrame, by=None, targets: Mapping | None = None, taxonomy=None) -> pd.DataFrame:
     """The accuracy target of each group: the most specific rule of ``params/targets.yaml``.
 
     Parameters
@@ -516,9 +543,9 @@ def resolve_targets(frame: pd.DataFrame, by=None, targets=True, taxonomy=None) -
     frame : DataFrame
         Audit-level frame.
     by : str or list of str, optional
-    targets : True or dict, default True
-        True reads ``params/targets.yaml``; a dict may be the whole file or its
-        ``accuracy`` section.
+    targets : dict
+        ``params/targets.yaml`` as loaded by :func:`modqa_lib.data.io.load_targets`
+        (``scope.targets`` in a report), or its ``accuracy`` section.
     taxonomy : Taxonomy, optional
         For the critical policies; default ``params/taxonomy.yaml``.
 
@@ -639,9 +666,9 @@ def accuracy_table(
     alpha : float, default 0.05
         1 - confidence level.
     method : {"wilson", "clopper-pearson", "agresti-coull", "jeffreys"}
-    targets : None, True or dict, optional
-        True reads ``params/targets.yaml``; a dict shaped like it (or its
-        ``accuracy`` section). Adds target columns.
+    targets : None or dict, optional
+        ``params/targets.yaml`` as loaded by :func:`modqa_lib.data.io.load_targets`
+        (``scope.targets`` in a report), or its ``accuracy`` section. Adds target columns.
     taxonomy : Taxonomy, optional
         Critical policies for targets; default ``params/taxonomy.yaml``.
     strata : str or None, default "stratum"
@@ -726,7 +753,7 @@ def accuracy_table(
         for c in ("se", "deff", "n_eff", "weight_sum"):
             out[c] = r[c].to_numpy()
     if targets is not None and targets is not False:
-        tg = resolve_targets(audits, by, targets, taxonomy)
+        tg = resolve_targets(audits, by, targets_data(targets, "accuracy_table"), taxonomy)
         out["target"] = tg["target"].to_numpy()
         out["target_source"] = tg["target_source"].to_numpy()
         out["gap"] = out[S.ACCURACY] - out["target"]
@@ -762,8 +789,9 @@ def severity_table(
         Penalty points per severity; default :data:`DEFAULT_SEVERITY_WEIGHTS`
         (critical 5, major 2, minor 1). An error with no severity recorded is
         charged the largest penalty (conservative) and counted in ``severity_missing``.
-    targets : None, True or dict
-        Reads ``critical_error_rate_max`` (default file ``params/targets.yaml``).
+    targets : None or dict
+        ``params/targets.yaml`` as loaded by :func:`modqa_lib.data.io.load_targets`
+        (``scope.targets``); reads its ``critical_error_rate_max``.
     strata : str or None, default "stratum"
 
     Returns
@@ -830,11 +858,7 @@ def severity_table(
     out["critical_ci_low"] = rc[S.CI_LOW].to_numpy()
     out["critical_ci_high"] = rc[S.CI_HIGH].to_numpy()
     if targets is not None and targets is not False:
-        if targets is True:
-            from modqa_lib.data.io import load_targets
-
-            targets = load_targets()
-        ceiling = targets.get("critical_error_rate_max") if isinstance(targets, Mapping) else None
+        ceiling = targets_data(targets, "severity_table").get("critical_error_rate_max")
         if not isinstance(ceiling, (int, float)) or not 0 <= ceiling < 1:
             raise EstimationError(
                 "targets: 'critical_error_rate_max' must be a number in [0, 1) (see params/targets.yaml)"
@@ -1236,7 +1260,7 @@ def kpi_status(
     weights=None,
     alpha: float = 0.05,
     method: str = "wilson",
-    targets=True,
+    targets: Mapping | None = None,
     taxonomy=None,
     strata: str | None = S.STRATUM,
 ) -> pd.DataFrame:
@@ -1246,8 +1270,9 @@ def kpi_status(
     ----------
     audits, by, weights, alpha, method, taxonomy, strata
         As in :func:`accuracy_table`.
-    targets : True or dict, default True
-        Needs the ``accuracy`` section and ``critical_error_rate_max``.
+    targets : dict
+        ``params/targets.yaml`` as loaded by :func:`modqa_lib.data.io.load_targets`
+        (``scope.targets``): needs the ``accuracy`` section and ``critical_error_rate_max``.
 
     Returns
     -------
@@ -1265,10 +1290,7 @@ def kpi_status(
     ----------
     1. Korn, E. L., Graubard, B. I. (1998). Survey Methodology 24, 193-201.
     """
-    if targets is True:
-        from modqa_lib.data.io import load_targets
-
-        targets = load_targets()
+    targets = targets_data(targets, "kpi_status")
     by = as_columns(by)
     acc = accuracy_table(
         audits, by, weights=weights, alpha=alpha, method=method, targets=targets, taxonomy=taxonomy, strata=strata

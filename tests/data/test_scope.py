@@ -79,3 +79,12 @@ def test_load_scope_accepts_all_in_any_case(demo60k):
     assert (a.start, a.end, len(a.audits)) == (b.start, b.end, len(b.audits))
     c = load_scope(tables=demo60k.tables, period="Last:4")
     assert (c.end - c.start).days == 21
+
+
+def test_scope_carries_the_targets_as_data(demo60k):
+    from modqa_lib.data import io
+    from modqa_lib.data.scope import load_scope
+
+    assert load_scope(tables=demo60k.tables).targets == io.load_targets()  # params/targets.yaml, read here
+    mine = {"accuracy": {"default": 0.9}, "critical_error_rate_max": 0.01}
+    assert load_scope(tables=demo60k.tables, targets=mine).targets == mine

@@ -14,7 +14,7 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from modqa_lib.contract import schema as S
-from modqa_lib.errors import DataContractError, EstimationError
+from modqa_lib.errors import ConfigError, DataContractError, EstimationError
 from modqa_lib.stats.model_eval import (
     METRICS,
     confusion,
@@ -325,3 +325,8 @@ def test_planted_hitl_override_rate_and_accuracy(demo, audited):
     assert h["override_rate_ci_low"] <= realised["hitl_override_rate"] <= h["override_rate_ci_high"]
     assert h["override_accuracy_ci_low"] <= realised["hitl_override_accuracy"] <= h["override_accuracy_ci_high"]
     assert abs(h["override_rate"] - demo.truth["hitl"]["override_rate"]) < 0.05
+
+
+def test_model_metrics_take_targets_as_data(hand):
+    with pytest.raises(ConfigError, match=r"^model_metrics\(\): targets=True would read params/targets.yaml; pass"):
+        model_metrics(hand, S.MARKET, targets=True)
