@@ -2,7 +2,10 @@
 
 A notebook asks for a :class:`Scope` (a vendor, a site, a market, or everything,
 over a period) and gets the audit-level frame plus the side tables already
-filtered, with the period bounds and data fingerprint for the report header.
+filtered, with the period bounds, the data fingerprint for the report header and
+the KPI targets (``scope.targets``) to pass to the statistics. :func:`parse_period`
+is the one reader of period strings, for notebooks and ``modqa batch`` alike.
+Notebooks reach this module as ``views`` (``from modqa_lib import views``).
 """
 
 from __future__ import annotations

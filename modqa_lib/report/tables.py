@@ -1,8 +1,12 @@
-"""Building blocks of the report notebooks: headers, formatted tables, scoped views.
+"""Display tables for the report notebooks (``report.show``, ``report.headline``, ``report.drift_table`` ...).
 
-Notebooks stay thin: they call these functions and the statistics modules, and
-show the results. Everything user-generated that reaches a report passes
-through :mod:`modqa_lib.report.export`'s escaping helpers here.
+Nothing is computed here: each table takes the output of a statistics function
+(:mod:`modqa_lib.stats.scoring`, :mod:`~modqa_lib.stats.drift`, :mod:`~modqa_lib.stats.effects`,
+:mod:`~modqa_lib.stats.model_eval`, :mod:`~modqa_lib.stats.agreement`, :mod:`~modqa_lib.stats.rca`)
+and formats it for a reader, with rates and intervals written by :mod:`modqa_lib.report.format`.
+The report scope (unit, period) comes from :mod:`modqa_lib.data.scope`; the generated
+paragraph from :mod:`modqa_lib.report.summary`. Everything user-generated that reaches a
+report passes through :mod:`modqa_lib.report.export`'s escaping helpers here.
 """
 
 from __future__ import annotations

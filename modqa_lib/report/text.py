@@ -1,4 +1,6 @@
-"""The text ``modqa summary`` prints: what the processed data holds (not a report section).
+"""The text ``modqa summary`` prints: what the processed data holds.
+
+Not a report section: a report's generated paragraph is :func:`modqa_lib.report.summary.summary_text`.
 
 Every rate is printed with its n and a 95% Wilson interval [1]_ computed by
 :func:`modqa_lib.stats.scoring.proportion_ci` and written by
