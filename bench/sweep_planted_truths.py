@@ -47,6 +47,7 @@ from modqa_lib.contract import schema as S
 from modqa_lib.data import io, synthetic
 from modqa_lib.data import scope as views
 from modqa_lib.report import tables as report
+from modqa_lib.report.summary import summary_text
 from modqa_lib.stats import drift, effects, rca
 from modqa_lib.stats.model_eval import hitl_overrides, model_metrics
 from modqa_lib.stats.scoring import accuracy_table, golden_accuracy
@@ -407,7 +408,7 @@ def rca_drift_rate(s: Seed):
 
 def rca_summary_penang(s: Seed):
     a = s.audits
-    txt = rca.summary_text(a[a[S.SITE] == "Penang"], "Penang")
+    txt = summary_text(a[a[S.SITE] == "Penang"], "Penang")
     m = re.search(r"Largest excess: ([^.;]*)", txt)
     need("Largest excess: night (shift)" in txt, f"largest: {m.group(1) if m else None}")
     need("root cause mostly Fatigue / attention" in txt, "root cause")
@@ -416,7 +417,7 @@ def rca_summary_penang(s: Seed):
 # ------------------------------------------------------------------------ scoring / model_eval
 def scoring_fatigue(s: Seed):
     human = s.audits[s.audits[S.SITE] != "model"]
-    t = accuracy_table(human, [S.VENDOR, S.SITE, S.SHIFT], weights=S.WEIGHT, targets=True)
+    t = accuracy_table(human, [S.VENDOR, S.SITE, S.SHIFT], weights=S.WEIGHT, targets=io.load_targets())
     key = (t[S.VENDOR] == "Vendor B") & (t[S.SITE] == "Penang") & (t[S.SHIFT] == "night")
     row = t[key].iloc[0]
     need(row["status"] == "missed" and row[S.CI_HIGH] < 0.95, f"status {row['status']} ci_high {row[S.CI_HIGH]:.3f}")
@@ -428,7 +429,7 @@ def scoring_fatigue(s: Seed):
     need(row[S.Q_VALUE] < 0.05, f"q {row[S.Q_VALUE]:.3f}")
     site = t[(t[S.VENDOR] == "Vendor B") & (t[S.SITE] == "Penang")]
     need(site.loc[site[S.ACCURACY].idxmin(), S.SHIFT] == "night", "not lowest at Penang")
-    u = accuracy_table(human, [S.SITE, S.SHIFT], targets=True)
+    u = accuracy_table(human, [S.SITE, S.SHIFT], targets=io.load_targets())
     lowest = u.loc[u[S.ACCURACY].idxmin()]
     need(
         (lowest[S.SITE], lowest[S.SHIFT]) == ("Penang", "night"),
@@ -545,7 +546,7 @@ def report_vendor_b(s: Seed):
 
 
 def report_summary(s: Seed):
-    txt = rca.summary_text(s.vendor_b, unit_label="Vendor B", dims=VB_DIMS, weights=S.WEIGHT)
+    txt = summary_text(s.vendor_b, unit_label="Vendor B", dims=VB_DIMS, weights=S.WEIGHT)
     need("Largest excess:" in txt, "no largest slice")
 
 

@@ -26,7 +26,11 @@ import numpy as np
 import pandas as pd
 
 from modqa_lib.contract import schema as S
-from modqa_lib.contract.validation import MAX_VALUES, WEIGHT_RTOL, _found, _isin, _problem, _rows_of
+from modqa_lib.contract.validation import MAX_VALUES, WEIGHT_RTOL
+from modqa_lib.contract.validation import found_values as _found
+from modqa_lib.contract.validation import isin_text as _isin
+from modqa_lib.contract.validation import problem as _problem
+from modqa_lib.contract.validation import rows_of as _rows_of
 
 __all__ = [
     "STRATUM_WEIGHT_RATIO",

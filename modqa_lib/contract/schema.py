@@ -594,42 +594,11 @@ def contract_markdown() -> str:
 __all__ += ["contract_markdown"]
 
 
-def require_columns(df, cols, func: str, table: str = "audits") -> None:
-    """Raise a clear error when ``df`` is not a DataFrame or lacks columns a function needs.
+def __getattr__(name: str):
+    # require_columns and as_columns moved to modqa_lib.contract.checks (the one set of argument
+    # checks); this keeps ``schema.require_columns`` working for code written before the move.
+    if name in ("require_columns", "as_columns"):
+        from modqa_lib.contract import checks
 
-    Raises
-    ------
-    ConfigError
-        ``df`` is not a DataFrame.
-    DataContractError
-        One problem per missing column, naming the function that needs it.
-    """
-    import pandas as pd
-
-    from modqa_lib.errors import ConfigError, DataContractError
-
-    if not isinstance(df, pd.DataFrame):
-        raise ConfigError(f"{func}(): expected a DataFrame of {table}, got {type(df).__name__}")
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise DataContractError(
-            [
-                {"table": table, "column": c, "rule": f"required by {func}() but missing", "count": len(df)}
-                for c in missing
-            ]
-        )
-
-
-__all__ += ["require_columns"]
-
-
-def as_columns(by) -> list[str]:
-    """Normalise a ``by`` argument (None, one column name, or a sequence) to a list of column names."""
-    if by is None:
-        return []
-    if isinstance(by, str):
-        return [by]
-    return list(by)
-
-
-__all__ += ["as_columns"]
+        return getattr(checks, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

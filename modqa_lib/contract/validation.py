@@ -1155,3 +1155,11 @@ def validate_tables(
     if problems:
         raise DataContractError(problems)
     return {name: _finish(df, name) for name, df in typed.items()}
+
+
+# Building blocks for rule modules beside this one (e.g. :mod:`modqa_lib.contract.cross_checks`):
+# the same helpers the rules here use, under public names.
+problem = _problem
+rows_of = _rows_of
+found_values = _found
+isin_text = _isin

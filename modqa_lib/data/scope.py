@@ -2,14 +2,19 @@
 
 A notebook asks for a :class:`Scope` (a vendor, a site, a market, or everything,
 over a period) and gets the audit-level frame plus the side tables already
-filtered, with the period bounds and data fingerprint for the report header.
+filtered, with the period bounds, the data fingerprint for the report header and
+the KPI targets (``scope.targets``) to pass to the statistics. :func:`parse_period`
+is the one reader of period strings, for notebooks and ``modqa batch`` alike.
+Notebooks reach this module as ``views`` (``from modqa_lib import views``).
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -20,12 +25,13 @@ from modqa_lib.data.io import (
     audited_decisions,
     data_fingerprint,
     load_processed,
+    load_targets,
     processed_fingerprint,
     processed_snapshot,
 )
 from modqa_lib.errors import ConfigError
 
-__all__ = ["ALL", "Scope", "load_scope", "parse_period"]
+__all__ = ["ALL", "PERIOD_FORMS", "Period", "Scope", "load_scope", "parse_period"]
 
 ALL = "ALL"
 
@@ -53,6 +59,11 @@ class Scope:
         Data fingerprint of the processed tables.
     processed_dir : Path or None
         The processed folder read (where the pseudonym key lives); None when tables were given.
+    filters : dict
+        The unit filters applied (column -> value).
+    targets : dict
+        KPI targets (``params/targets.yaml`` via :func:`modqa_lib.data.io.load_targets`), passed as
+        data to the statistics: ``accuracy_table(..., targets=scope.targets)``.
     """
 
     audits: pd.DataFrame
@@ -65,6 +76,7 @@ class Scope:
     fingerprint: str
     filters: dict[str, str] = field(default_factory=dict)
     processed_dir: Path | None = None  # the processed folder the data came from (None: tables given directly)
+    targets: dict = field(default_factory=dict)
 
     @property
     def period_label(self) -> str:
@@ -79,44 +91,118 @@ class Scope:
         return pd.DataFrame(columns=S.TABLES[name].column_names)
 
 
-def parse_period(period: str, weeks: pd.Series) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """Turn a period string into (first week, last week).
+#: the accepted forms, as every period error message lists them
+PERIOD_FORMS = "'last:N' (the N most recent weeks, N >= 1), 'all' or 'YYYY-MM-DD:YYYY-MM-DD'"
+
+
+@dataclass(frozen=True)
+class Period:
+    """A parsed period: what :func:`parse_period` read from a period string.
+
+    Attributes
+    ----------
+    kind : {"all", "last", "range"}
+    weeks : int or None
+        N of ``last:N``.
+    start, end : Timestamp or None
+        The dates of ``YYYY-MM-DD:YYYY-MM-DD`` (inclusive).
+    text : str
+        The string as given (for messages).
+    """
+
+    kind: str
+    weeks: int | None = None
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    text: str = ""
+
+    def bounds(self, weeks: pd.Series) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """First and last ISO week (Monday) of the data that the period covers.
+
+        Parameters
+        ----------
+        weeks : Series
+            The WEEK column of the data (Mondays).
+
+        Returns
+        -------
+        tuple of Timestamp
+            ``(first week, last week)``: all weeks; the N most recent weeks in the
+            data; or the weeks whose Monday falls in the range, cut to the data.
+
+        Raises
+        ------
+        ConfigError
+            The data has no weeks, or a range lies outside the data.
+        """
+        if weeks.empty:
+            raise ConfigError("no audited decisions in the data: nothing to report")
+        lo, hi = pd.Timestamp(weeks.min()), pd.Timestamp(weeks.max())
+        if self.kind == "all":
+            return lo, hi
+        if self.kind == "last":
+            assert self.weeks is not None  # set for "last:N"
+            return max(lo, hi - pd.Timedelta(weeks=self.weeks - 1)), hi
+        assert self.start is not None and self.end is not None  # set for a date range
+        a, b = self.start - pd.Timedelta(days=self.start.weekday()), self.end
+        if b < lo or a > hi:
+            raise ConfigError(f"period '{self.text}' is outside the data ({lo:%Y-%m-%d} to {hi:%Y-%m-%d})")
+        return max(a, lo), min(b - pd.Timedelta(days=b.weekday()), hi)
+
+
+def parse_period(period: str) -> Period:
+    """Read a period string; the one parser the notebooks (via :func:`load_scope`) and ``modqa batch`` use.
 
     Parameters
     ----------
     period : str
-        ``"last:N"`` (the N most recent weeks in the data), ``"all"``, or
-        ``"YYYY-MM-DD:YYYY-MM-DD"`` (weeks whose Monday falls in the range).
-    weeks : Series
-        The WEEK column of the data.
+        Case-insensitive, surrounding spaces ignored: ``"all"`` (every week in
+        the data), ``"last:N"`` (the N most recent weeks in the data, N >= 1) or
+        ``"YYYY-MM-DD:YYYY-MM-DD"`` (the weeks whose Monday falls in the range,
+        inclusive). ``"ALL"`` and ``"Last:4"`` are accepted.
+
+    Returns
+    -------
+    Period
+        ``kind`` ``"all"``, ``"last"`` (with ``weeks``) or ``"range"`` (with
+        ``start`` and ``end``); :meth:`Period.bounds` turns it into weeks of the data.
 
     Raises
     ------
     ConfigError
-        Unknown format, or a range outside the data.
+        Empty, ``last:`` with N not a whole number >= 1, a date that does not
+        exist, a start after the end, or anything else; the message lists the
+        accepted forms.
+
+    Examples
+    --------
+    >>> parse_period("Last:4").weeks, parse_period("ALL").kind
+    (4, 'all')
     """
-    if weeks.empty:
-        raise ConfigError("no audited decisions in the data: nothing to report")
-    lo, hi = pd.Timestamp(weeks.min()), pd.Timestamp(weeks.max())
-    p = (period or "all").strip().lower()
+    text = "" if period is None else str(period)
+    p = text.strip().lower()
+    if not p:
+        raise ConfigError(f"period is empty: use {PERIOD_FORMS}")
     if p == "all":
-        return lo, hi
-    m = re.fullmatch(r"last:(\d+)", p)
+        return Period("all", text=text)
+    if p.startswith("last:"):
+        n = p[len("last:") :].strip()
+        if not re.fullmatch(r"[0-9]+", n) or int(n) < 1:
+            raise ConfigError(f"period '{text}': N in 'last:N' must be a whole number of weeks >= 1, got '{n}'")
+        return Period("last", weeks=int(n), text=text)
+    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})\s*:\s*(\d{4}-\d{2}-\d{2})", p)
     if m:
-        n = int(m.group(1))
-        if n < 1:
-            raise ConfigError(f"period '{period}': N must be at least 1")
-        return max(lo, hi - pd.Timedelta(weeks=n - 1)), hi
-    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2}):(\d{4}-\d{2}-\d{2})", p)
-    if m:
-        a, b = pd.Timestamp(m.group(1)), pd.Timestamp(m.group(2))
-        a = a - pd.Timedelta(days=a.weekday())
-        if a > b:
-            raise ConfigError(f"period '{period}': start is after end")
-        if b < lo or a > hi:
-            raise ConfigError(f"period '{period}' is outside the data ({lo:%Y-%m-%d} to {hi:%Y-%m-%d})")
-        return max(a, lo), min(b - pd.Timedelta(days=b.weekday()), hi)
-    raise ConfigError(f"period '{period}': use 'last:N', 'all' or 'YYYY-MM-DD:YYYY-MM-DD'")
+        dates = []
+        for d in m.groups():
+            try:
+                dates.append(pd.Timestamp(date.fromisoformat(d)))
+            except ValueError as exc:
+                raise ConfigError(f"period '{text}': {d} is not a date ({exc})") from None
+        start, end = dates
+        if start > end:
+            raise ConfigError(f"period '{text}': start {start:%Y-%m-%d} is after end {end:%Y-%m-%d}")
+        return Period("range", start=start, end=end, text=text)
+    raise ConfigError(f"period '{text}' not understood: use {PERIOD_FORMS}")
 
 
 def _norm(v: str | None) -> str | None:
@@ -132,6 +218,7 @@ def load_scope(
     policy: str | None = None,
     period: str = "last:12",
     tables: dict[str, pd.DataFrame] | None = None,
+    targets: Mapping | None = None,
 ) -> Scope:
     """Load processed data and cut it to one report's unit and period.
 
@@ -142,9 +229,12 @@ def load_scope(
     vendor, site, market, policy : str, optional
         Unit filters; None, "" or "ALL" mean no filter.
     period : str
-        See :func:`parse_period`.
+        ``"all"``, ``"last:N"`` or ``"YYYY-MM-DD:YYYY-MM-DD"``, any case; see :func:`parse_period`.
     tables : dict, optional
         Already-loaded tables (tests, widgets); skips reading files.
+    targets : mapping, optional
+        KPI targets; default ``params/targets.yaml`` read by :func:`modqa_lib.data.io.load_targets`
+        (the statistics never read it themselves).
 
     Raises
     ------
@@ -159,7 +249,7 @@ def load_scope(
         tables = load_processed(where)
         fingerprint = processed_fingerprint(where)  # the same one the batch manifest and HTML header show
     every = audited_decisions(tables)
-    start, end = parse_period(period, every[S.WEEK])
+    start, end = parse_period(period).bounds(every[S.WEEK])
     in_period = every[(every[S.WEEK] >= start) & (every[S.WEEK] <= end)]
     given = {S.VENDOR: _norm(vendor), S.SITE: _norm(site), S.MARKET: _norm(market), S.POLICY: _norm(policy)}
     filters = {k: v for k, v in given.items() if v is not None}
@@ -196,4 +286,5 @@ def load_scope(
         fingerprint=fingerprint or data_fingerprint(tables),
         filters=filters,
         processed_dir=folder,
+        targets=dict(load_targets() if targets is None else targets),
     )

@@ -22,8 +22,10 @@ CI_LOW, CI_HIGH = "ci_low", "ci_high"
 
 def ci_label(alpha: float = 0.05, prefix: str = "") -> str:
     """Header of an interval column: "95% CI", or "median 95% CI" for ``median_ci_low``/``median_ci_high``."""
+    from modqa_lib.report.format import confidence_label
+
     words = prefix.replace("_", " ").strip()
-    return f"{words} {1 - alpha:.0%} CI".strip()
+    return f"{words} {confidence_label(alpha)}".strip()
 
 
 def format_p(v) -> str:

@@ -56,6 +56,7 @@ __all__ = [
     "MAX_HTML_BYTES",
     "ExportResult",
     "chart_caption",
+    "default_roots",
     "export_html",
     "find_executable_markup",
     "harden_html",
@@ -66,6 +67,7 @@ __all__ = [
     "safe_table",
     "safe_text",
     "sanitize_notebook",
+    "scrub_notebook_paths",
     "scrub_paths",
 ]
 
@@ -504,7 +506,7 @@ _GENERIC_ABS = re.compile(
 )
 
 
-def _default_roots() -> list[tuple[str, str]]:
+def default_roots() -> list[tuple[str, str]]:
     roots = [(str(PROJ_ROOT.resolve()), ""), (str(PROJ_ROOT), "")]
     try:
         roots.append((str(Path.home()), "~/"))
@@ -530,7 +532,7 @@ def scrub_paths(text: str, roots: Iterable[tuple[str, str]] | None = None) -> st
     pairs = sorted(
         {
             (str(r).rstrip("/"), rep)
-            for r, rep in (roots if roots is not None else _default_roots())
+            for r, rep in (roots if roots is not None else default_roots())
             if r and str(r).rstrip("/")
         },
         key=lambda p: len(p[0]),
@@ -547,7 +549,7 @@ def scrub_paths(text: str, roots: Iterable[tuple[str, str]] | None = None) -> st
     return _GENERIC_ABS.sub(_tail, text)
 
 
-def _scrub_nb_paths(nb: nbformat.NotebookNode, roots) -> None:
+def scrub_notebook_paths(nb: nbformat.NotebookNode, roots) -> None:
     for cell in nb.cells:
         if isinstance(cell.get("source"), str):
             cell["source"] = scrub_paths(cell["source"], roots)
@@ -689,12 +691,12 @@ def export_html(
     """
     meta = dict(meta or {})
     generated_at = (generated_at or datetime.now(UTC)).astimezone(UTC)
-    all_roots = list(roots or []) + _default_roots()
+    all_roots = list(roots or []) + default_roots()
     nb = nbformat.read(os.fspath(executed_nb_path), as_version=4)
     if header:
         _drop_in_notebook_headers(nb)
     nb, removed = sanitize_notebook(nb)
-    _scrub_nb_paths(nb, all_roots)
+    scrub_notebook_paths(nb, all_roots)
     nb.metadata["title"] = str(title)
     exporter = _exporter()
     body, _ = exporter.from_notebook_node(

@@ -1,4 +1,8 @@
-"""Headline figures a notebook records in its executed copy, and reading them back."""
+"""Headline figures a notebook records in its executed copy (``record_headline``), and reading them back.
+
+Every report notebook ends with ``record_headline(report.headline_figures(...))``; the batch
+runner reads them back (:func:`read_headline`) for ``manifest.json`` and ``index.html``.
+"""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from modqa_lib.contract import schema as S
+from modqa_lib.data.io import load_targets
 from modqa_lib.data.scope import Scope
 from modqa_lib.errors import EstimationError
 from modqa_lib.report.privacy import pseudonymise
@@ -123,7 +124,7 @@ def dispute_times_table(scope: Scope, audits: pd.DataFrame, alpha: float = 0.05)
     d = _own_disputes(scope, audits)
     if d.empty:
         return pd.DataFrame()
-    return dispute_resolution_times(d, by=None, targets=True, alpha=alpha)
+    return dispute_resolution_times(d, by=None, targets=load_targets(), alpha=alpha)
 
 
 def auditor_health_table(

@@ -1,8 +1,12 @@
-"""Building blocks of the report notebooks: headers, formatted tables, scoped views.
+"""Display tables for the report notebooks (``report.show``, ``report.headline``, ``report.drift_table`` ...).
 
-Notebooks stay thin: they call these functions and the statistics modules, and
-show the results. Everything user-generated that reaches a report passes
-through :mod:`modqa_lib.report.export`'s escaping helpers here.
+Nothing is computed here: each table takes the output of a statistics function
+(:mod:`modqa_lib.stats.scoring`, :mod:`~modqa_lib.stats.drift`, :mod:`~modqa_lib.stats.effects`,
+:mod:`~modqa_lib.stats.model_eval`, :mod:`~modqa_lib.stats.agreement`, :mod:`~modqa_lib.stats.rca`)
+and formats it for a reader, with rates and intervals written by :mod:`modqa_lib.report.format`.
+The report scope (unit, period) comes from :mod:`modqa_lib.data.scope`; the generated
+paragraph from :mod:`modqa_lib.report.summary`. Everything user-generated that reaches a
+report passes through :mod:`modqa_lib.report.export`'s escaping helpers here.
 """
 
 from __future__ import annotations
@@ -15,9 +19,12 @@ import numpy as np
 import pandas as pd
 
 from modqa_lib.contract import schema as S
+from modqa_lib.contract.checks import check_alpha
+from modqa_lib.data.io import load_targets
 from modqa_lib.data.scope import Scope
 from modqa_lib.report.display import format_p, merge_intervals, tick
 from modqa_lib.report.export import safe_markdown, safe_table
+from modqa_lib.report.format import confidence_label, interval_text, percent
 from modqa_lib.report.privacy import anonymise_peers, pseudonymise
 from modqa_lib.stats.scoring import accuracy_table, kpi_status, severity_table
 
@@ -30,7 +37,6 @@ __all__ = [
     "human_audits",
     "peer_table",
     "pseudonymised_golden",
-    "rate_text",
     "show",
     "vendor_audits",
     "weight_note",
@@ -110,30 +116,6 @@ def header(title: str, scope: Scope | None = None, subtitle: str = ""):
     return md
 
 
-def rate_text(estimate: float, ci_low: float, ci_high: float, n: int, alpha: float = 0.05) -> str:
-    """A rate as a reader should always see it: "93.7% (95% CI 92.2–95.0%; n = 1,210)".
-
-    Parameters
-    ----------
-    estimate : float
-        The rate, a proportion in [0, 1].
-    ci_low, ci_high : float
-        Its confidence interval.
-    n : int
-        The number of audits behind it.
-    alpha : float, default 0.05
-        1 - confidence level of the interval (names it: "95% CI").
-
-    Returns
-    -------
-    str
-        The text; "no estimate (n = 0)" when ``n`` is 0 or the estimate is missing.
-    """
-    if n == 0 or not np.isfinite(estimate):
-        return f"no estimate (n = {int(n):,})"
-    return f"{estimate:.1%} ({1 - alpha:.0%} CI {ci_low:.1%}–{ci_high:.1%}; n = {int(n):,})"
-
-
 def _is_pct(col: str) -> bool:
     c = col.lower()
     if c == "n" or c.startswith(("n_", "n ")) or c.endswith(("_n", "n_eff")) or "p_value" in c or "q_value" in c:
@@ -158,10 +140,8 @@ def _words(col: str) -> str:
 
 
 def _pct(v) -> str:
-    """1 decimal, or 2 below 1% (critical-error rates live there)."""
-    if pd.isna(v):
-        return ""
-    return f"{v:.2%}" if abs(v) < 0.01 and v != 0 else f"{v:.1%}"
+    """:func:`modqa_lib.report.format.percent`, blank for a missing value."""
+    return "" if pd.isna(v) else percent(v)
 
 
 def show(
@@ -345,17 +325,16 @@ def weight_note(n: float, n_eff: float, max_weight_share: float, threshold: floa
     )
 
 
-def headline(audits: pd.DataFrame, alpha: float = 0.05, targets=True) -> pd.DataFrame:
+def headline(audits: pd.DataFrame, alpha: float = 0.05, targets: Mapping | None = None) -> pd.DataFrame:
     """One row: design-weighted accuracy vs target, and the critical-error rate, each with n and CI.
 
     Parameters
     ----------
     audits : DataFrame
-        Audit-level frame of the report's scope (with ``weight`` and ``stratum``).
+        The unit's audits (``scope.audits``).
     alpha : float, default 0.05
-        1 - confidence level of the intervals.
-    targets : True or dict, default True
-        KPI targets, as in :func:`modqa_lib.stats.scoring.kpi_status`.
+    targets : dict, optional
+        KPI targets (``scope.targets``); default :func:`modqa_lib.data.io.load_targets` (``params/targets.yaml``).
 
     Returns
     -------
@@ -367,6 +346,8 @@ def headline(audits: pd.DataFrame, alpha: float = 0.05, targets=True) -> pd.Data
         ``weight_note`` (:func:`weight_note`: a warning sentence when one audit
         dominates the weighted estimate, else empty).
     """
+    if targets is None:
+        targets = load_targets()
     acc = kpi_status(audits, by=None, weights=S.WEIGHT, alpha=alpha, targets=targets)
     sev = severity_table(audits, by=None, weights=S.WEIGHT, alpha=alpha)
     row = acc.iloc[[0]].reset_index(drop=True)
@@ -378,15 +359,16 @@ def headline(audits: pd.DataFrame, alpha: float = 0.05, targets=True) -> pd.Data
     return row
 
 
-def peer_table(peers: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+def peer_table(peers: pd.DataFrame, alpha: float = 0.05, targets: Mapping | None = None) -> pd.DataFrame:
     """Accuracy per (anonymised) vendor with CI, for a vendor's peer comparison.
 
     Parameters
     ----------
     peers : DataFrame
-        Audits with anonymised vendor names (``peers`` of :func:`vendor_audits`).
+        Audits with anonymised vendor names.
     alpha : float, default 0.05
-        1 - confidence level of the intervals.
+    targets : dict, optional
+        KPI targets (``scope.targets``); default :func:`modqa_lib.data.io.load_targets`.
 
     Returns
     -------
@@ -395,8 +377,10 @@ def peer_table(peers: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
         and with targets (``vendor``, ``n``, ``errors``, ``accuracy``, ``ci_low``,
         ``ci_high``, ``target``, ``status``, ...), sorted by vendor.
     """
+    if targets is None:
+        targets = load_targets()
     return (
-        accuracy_table(peers, by=[S.VENDOR], weights=S.WEIGHT, alpha=alpha, targets=True)
+        accuracy_table(peers, by=[S.VENDOR], weights=S.WEIGHT, alpha=alpha, targets=targets)
         .sort_values(S.VENDOR)
         .reset_index(drop=True)
     )
@@ -439,15 +423,19 @@ def actions_in_scope(
     return a.reset_index(drop=True)
 
 
-def headline_figures(row: pd.Series | Mapping, **extra) -> dict:
+def headline_figures(row: pd.Series | Mapping, alpha: float | None = None, **extra) -> dict:
     """Flat dict of headline numbers for :func:`modqa_lib.report.notebook_headline.record_headline`.
 
     Parameters
     ----------
     row : Series or mapping
-        A row of :func:`headline`.
+        One row of :func:`headline` (``n``, ``accuracy``, ``ci_low``, ``ci_high``, ``target``,
+        ``status``, ``critical_rate``, ``critical_ci_low``, ``critical_ci_high``; those present are kept).
+    alpha : float, optional
+        The alpha the intervals were computed at; recorded as ``alpha`` so the batch index
+        writes the right confidence level ("90% CI" for 0.1).
     **extra
-        More figures to record, added as they are.
+        Further figures (``unit``, ``period``, ...), recorded as given.
 
     Returns
     -------
@@ -470,6 +458,8 @@ def headline_figures(row: pd.Series | Mapping, **extra) -> dict:
     out = {k: row[k] for k in keys if k in row}
     if row.get("weight_note"):  # one audit dominates: the index says so too
         out["warning"] = str(row["weight_note"])
+    if alpha is not None:
+        out["alpha"] = check_alpha(alpha)
     out.update(extra)
     return out
 
@@ -530,44 +520,6 @@ def with_cause_names(table: pd.DataFrame, column: str = S.ROOT_CAUSE) -> pd.Data
 __all__ += ["with_cause_names"]
 
 
-def interval_text(
-    estimate: float, ci_low: float, ci_high: float, points: bool = False, decimals: int | None = None
-) -> str:
-    """A rate with its interval, "87.2% (80.1–92.3%)", or a difference, "+21.6 pts (14.5 to 28.6)".
-
-    Parameters
-    ----------
-    estimate, ci_low, ci_high : float
-        A proportion (or a difference of proportions) and its interval.
-    points : bool, default False
-        Show a difference in percentage points with its sign.
-    decimals : int, optional
-        Show a plain number with this many decimals instead (kappa, alpha).
-
-    Returns
-    -------
-    str
-        The estimate and its interval; "<estimate> (no interval)" when a bound is
-        missing, "" when the estimate is.
-    """
-    if estimate is None or not np.isfinite(estimate):
-        return ""
-    if decimals is not None:
-        est = f"{estimate:.{decimals}f}"
-        if ci_low is None or not (np.isfinite(ci_low) and np.isfinite(ci_high)):
-            return f"{est} (no interval)"
-        return f"{est} ({ci_low:.{decimals}f} to {ci_high:.{decimals}f})"
-    if points:
-        est = f"{estimate * 100:+.1f} pts"
-        if ci_low is None or not (np.isfinite(ci_low) and np.isfinite(ci_high)):
-            return f"{est} (no interval)"
-        return f"{est} ({ci_low * 100:+.1f} to {ci_high * 100:+.1f})"
-    est = _pct(estimate)
-    if ci_low is None or not (np.isfinite(ci_low) and np.isfinite(ci_high)):
-        return f"{est} (no interval)"
-    return f"{est} ({_pct(ci_low)}–{_pct(ci_high)})"
-
-
 def _texts(
     df: pd.DataFrame, est: str, lo: str, hi: str, points: bool = False, decimals: int | None = None
 ) -> list[str]:
@@ -599,7 +551,7 @@ def drift_table(flags: pd.DataFrame, by: str = S.POLICY, alpha: float = 0.05) ->
         "direction", "confirmed", "policy change".
     """
     f = flags[flags["flagged"]]
-    ci = f"{1 - alpha:.0%} CI"
+    ci = confidence_label(alpha)
     return pd.DataFrame(
         {
             by: f[by].to_numpy(),
@@ -639,7 +591,7 @@ def actions_table(effects_table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFr
         "why an estimate is missing".
     """
     fx = effects_table
-    ci = f"{1 - alpha:.0%} CI"
+    ci = confidence_label(alpha)
     return pd.DataFrame(
         {
             S.ACTION_ID: fx[S.ACTION_ID].to_numpy(),
@@ -677,7 +629,7 @@ def session_table(sessions: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
         "percent agreement (95% CI)", "Fleiss' kappa (95% CI)",
         "Krippendorff's alpha (95% CI)", "note".
     """
-    ci = f"{1 - alpha:.0%} CI"
+    ci = confidence_label(alpha)
     return pd.DataFrame(
         {
             S.SESSION_ID: sessions[S.SESSION_ID].to_numpy(),
@@ -730,7 +682,7 @@ def metrics_table(
     """
     labels = [label] if isinstance(label, str) else list(label)
     w = wide.sort_values(sort_by, na_position="last") if sort_by else wide
-    ci = f"{1 - alpha:.0%} CI"
+    ci = confidence_label(alpha)
     out = w[labels].reset_index(drop=True)
     for m in metrics:
         out[f"{m} ({ci})"] = _texts(w, m, f"{m}_ci_low", f"{m}_ci_high")
@@ -780,7 +732,6 @@ __all__ += [
     "actions_table",
     "drift_table",
     "drivers_table",
-    "interval_text",
     "metrics_table",
     "session_table",
 ]

@@ -1,7 +1,10 @@
-"""Plain-text reports about the data (``modqa summary``).
+"""The text ``modqa summary`` prints: what the processed data holds.
 
-Every rate is printed with its n and a 95% Wilson interval [1]_ computed with
-:func:`statsmodels.stats.proportion.proportion_confint`.
+Not a report section: a report's generated paragraph is :func:`modqa_lib.report.summary.summary_text`.
+
+Every rate is printed with its n and a 95% Wilson interval [1]_ computed by
+:func:`modqa_lib.stats.scoring.proportion_ci` and written by
+:func:`modqa_lib.report.format.rate_text`, as in every report.
 
 References
 ----------
@@ -17,46 +20,22 @@ import os
 from pathlib import Path
 
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 
 from modqa_lib.config import PROCESSED_DIR
 from modqa_lib.contract import schema as S
 from modqa_lib.data import io as mio
+from modqa_lib.report.format import rate_text
+from modqa_lib.stats.scoring import proportion_ci
 
-__all__ = ["format_rate", "processed_summary"]
+__all__ = ["processed_summary"]
 
 
-def format_rate(k: int, n: int, alpha: float = 0.05, method: str = "wilson") -> str:
-    """``k/n`` as a percentage with its n and confidence interval, e.g. ``93.1% (n=1,204; 95% CI 91.5-94.4%)``.
-
-    Parameters
-    ----------
-    k, n : int
-        Successes and trials.
-    alpha : float, default 0.05
-    method : {"wilson", "beta", "agresti_coull", "jeffreys"}
-        Passed to :func:`statsmodels.stats.proportion.proportion_confint`.
-
-    Returns
-    -------
-    str
-        ``"n/a (n=0)"`` when ``n`` is 0.
-
-    Examples
-    --------
-    >>> format_rate(90, 100)
-    '90.0% (n=100; 95% Wilson CI 82.6-94.5%)'
-    """
+def _rate(k: int, n: int) -> str:
+    """``k/n`` with its 95% Wilson interval (:func:`~modqa_lib.stats.scoring.proportion_ci`) and n."""
     if n == 0:
-        return "n/a (n=0)"
-    lo, hi = proportion_confint(k, n, alpha=alpha, method=method)
-    name = {
-        "wilson": "Wilson",
-        "beta": "Clopper-Pearson",
-        "agresti_coull": "Agresti-Coull",
-        "jeffreys": "Jeffreys",
-    }.get(method, method)
-    return f"{100 * k / n:.1f}% (n={n:,}; {100 * (1 - alpha):g}% {name} CI {100 * lo:.1f}-{100 * hi:.1f}%)"
+        return rate_text(float("nan"), float("nan"), float("nan"), 0)
+    lo, hi = proportion_ci(k, n, alpha=0.05, method="wilson")
+    return rate_text(k / n, lo, hi, n, 0.05, method="Wilson")
 
 
 def processed_summary(processed_dir: str | os.PathLike | None = None) -> str:
@@ -134,21 +113,21 @@ def processed_summary(processed_dir: str | os.PathLike | None = None) -> str:
     )
     err = reg[S.IS_ERROR].astype(bool).to_numpy()
     n = len(reg)
-    lines.append(f"  audited accuracy (sampled audits, unweighted): {format_rate(int(n - err.sum()), n)}")
+    lines.append(f"  audited accuracy (sampled audits, unweighted): {_rate(int(n - err.sum()), n)}")
     if len(reg):
         pol = reg[[S.DECISION_ID]].merge(dec[[S.DECISION_ID, S.POLICY]], on=S.DECISION_ID, how="left")[S.POLICY]
         crit = pol.isin(sorted(tax.critical_policies)).to_numpy()
         nc = int(crit.sum())
         lines.append(
             f"    on critical policies ({', '.join(sorted(tax.critical_policies))}): "
-            f"{format_rate(int(nc - err[crit].sum()), nc)}"
+            f"{_rate(int(nc - err[crit].sum()), nc)}"
         )
     if "golden" in t and golden.any():
         g = aud[golden].merge(
             t["golden"][[S.ITEM_ID, S.GOLD_LABEL]], left_on=S.DECISION_ID, right_on=S.ITEM_ID, how="inner"
         )
         right = int((g[S.QA_LABEL].astype(str) == g[S.GOLD_LABEL].astype(str)).sum())
-        lines.append(f"  auditors' accuracy on golden items: {format_rate(right, len(g))}")
+        lines.append(f"  auditors' accuracy on golden items: {_rate(right, len(g))}")
     lines.append(
         "  (raw sample shares: the QA sample over-weights risky slices; see scoring for design-weighted estimates)"
     )

@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="units to run, comma-separated or repeated; quote a name with a comma: '\"Acme, Inc.\",Vendor B'",
     )
     s.add_argument("--workers", type=_number(int, 1, 256), default=None, help="parallel kernels (default: cores)")
-    s.add_argument("--period", default=None, help="'last:N' weeks or 'YYYY-MM-DD:YYYY-MM-DD'")
+    s.add_argument("--period", default=None, help="'last:N' weeks, 'all' or 'YYYY-MM-DD:YYYY-MM-DD' (any case)")
     s.add_argument("--run-id", default=None)
     s.add_argument("--resume", action="store_true", help="rerun only failed or missing units of --run-id")
     s.add_argument("--timeout", type=_number(int, 1, 7 * 86400), default=900, help="seconds per unit")

@@ -28,6 +28,7 @@ from scipy.special import xlogy
 from statsmodels.stats.proportion import proportion_confint
 
 from modqa_lib.contract import schema as S
+from modqa_lib.contract.checks import as_columns, check_alpha, require_columns
 from modqa_lib.errors import ConfigError, DataContractError, EstimationError
 
 __all__ = [
@@ -57,10 +58,8 @@ _DEFAULT_STEP = pd.Timedelta(days=7)
 
 
 # ---------------------------------------------------------------- validation
-_as_list = S.as_columns
-
-
-_require = S.require_columns
+_as_list = as_columns
+_require = require_columns
 
 
 def _outcome01(audits: pd.DataFrame, outcome: str, func: str) -> np.ndarray:
@@ -986,8 +985,7 @@ def change_points(
         raise ConfigError(f"change_points(): method must be 'bonferroni' or 'bootstrap', not {method!r}")
     if not isinstance(min_size, (int, np.integer)) or min_size < 1:
         raise ConfigError(f"change_points(): min_size must be a whole number >= 1, not {min_size!r}")
-    if not 0 < alpha < 1:
-        raise ConfigError(f"change_points(): alpha must lie in (0, 1), not {alpha}")
+    alpha = check_alpha(alpha, "change_points")
     if S.N in counts.columns and S.ERRORS in counts.columns:
         cnt = _counts_from_table(counts, period, by, "change_points")
     else:

@@ -32,6 +32,7 @@ from scipy import stats
 from statsmodels.stats import proportion as smp
 
 from modqa_lib.contract import schema as S
+from modqa_lib.contract.checks import require_columns
 from modqa_lib.errors import ConfigError, DataContractError, EstimationError
 
 __all__ = [
@@ -56,7 +57,7 @@ VERDICTS = ("worked", "worse", "no evidence", "insufficient data")
 
 
 # ------------------------------------------------------------------- helpers
-_require = S.require_columns
+_require = require_columns
 
 
 def _utc(ts) -> pd.Timestamp:

@@ -23,17 +23,16 @@ import numpy as np
 import pandas as pd
 
 from modqa_lib.contract import schema as S
+from modqa_lib.contract.checks import as_columns, check_alpha, require_columns
 from modqa_lib.errors import EstimationError
 from modqa_lib.stats.scoring import (
-    _as_list,
-    _check_alpha,
-    _ci_method,
-    _nonempty,
-    _require,
-    _weights,
+    check_nonempty,
+    design_weights,
+    interval_method,
     proportion_ci,
     ratio_estimates,
     target_status,
+    targets_data,
 )
 
 __all__ = [
@@ -117,9 +116,9 @@ def _check_positive(positive: str) -> None:
 
 
 def _prepare(audits, by, positive, threshold):
-    by = _as_list(by)
-    _require(audits, [S.CHANNEL, S.MODEL_SCORE, S.MODEL_LABEL, S.LABEL, S.QA_LABEL, *by])
-    _nonempty(audits)
+    by = as_columns(by)
+    require_columns(audits, [S.CHANNEL, S.MODEL_SCORE, S.MODEL_LABEL, S.LABEL, S.QA_LABEL, *by], "the model metrics")
+    check_nonempty(audits)
     _check_positive(positive)
     mask = _model_rows(audits)
     if not mask.any():
@@ -167,7 +166,7 @@ def confusion(
        Letters 27, 861-874.
     """
     by, mask, pred, actual = _prepare(audits, by, positive, threshold)
-    w = _weights(audits, weights)
+    w = design_weights(audits, weights)
     d = audits.loc[mask, by].copy() if by else pd.DataFrame(index=audits.index[mask])
     p, a = pred[mask], actual[mask]
     cells = {"tp": p & a, "fp": p & ~a, "fn": ~p & a, "tn": ~p & ~a}
@@ -217,8 +216,9 @@ def model_metrics(
         "violating" or a policy code (one-vs-rest for that policy).
     threshold : float, optional
         Score threshold (positive="violating" only); default the deployed model label.
-    targets : None, True or dict, optional
-        The ``model`` section of ``params/targets.yaml`` (``precision``, ``recall``):
+    targets : None or dict, optional
+        ``params/targets.yaml`` as loaded by :func:`modqa_lib.data.io.load_targets`
+        (``scope.targets``), or its ``model`` section (``precision``, ``recall``):
         adds ``target`` and ``status`` on those rows.
     strata : str or None, default "stratum"
     wide : bool, default False
@@ -257,8 +257,8 @@ def model_metrics(
        Intelligence 52, 4961-4972.
     """
     by, mask, pred, actual = _prepare(audits, by, positive, threshold)
-    alpha = _check_alpha(alpha)
-    _ci_method(method)
+    alpha = check_alpha(alpha)
+    interval_method(method)
     tp = (pred & actual).astype(float)
     fp = (pred & ~actual).astype(float)
     fn = (~pred & actual).astype(float)
@@ -287,11 +287,8 @@ def model_metrics(
     order = {m: i for i, m in enumerate(METRICS)}
     out = out.assign(_o=out["metric"].map(order)).sort_values([*by, "_o"], kind="stable").drop(columns="_o")
     if targets is not None and targets is not False:
-        if targets is True:
-            from modqa_lib.data.io import load_targets
-
-            targets = load_targets()
-        mt = targets.get("model", targets) if isinstance(targets, dict) else None
+        targets = targets_data(targets, "model_metrics")
+        mt = targets.get("model", targets)
         if not isinstance(mt, dict):
             raise EstimationError(
                 "targets: need a 'model' section with precision/recall targets (see params/targets.yaml)"
@@ -386,7 +383,7 @@ def threshold_curve(
     """
     by, mask, _, actual = _prepare(audits, by, "violating", None)
     ts = _thresholds(thresholds)
-    w_full = _weights(audits, weights)
+    w_full = design_weights(audits, weights)
     score = audits[S.MODEL_SCORE].to_numpy(dtype=float, na_value=np.nan)
     sub = audits.loc[mask, by] if by else pd.DataFrame(index=audits.index[mask])
     if by:
@@ -458,7 +455,7 @@ def _curve_intervals(out, audits, by, ts, mask, actual, score, weights, strata, 
     n, T = len(audits), len(ts)
     stk = pd.DataFrame({c: np.tile(audits[c].to_numpy(), T) for c in by})
     stk["threshold"] = np.repeat(ts, n)
-    stk["_w"] = np.tile(_weights(audits, weights), T)  # type: ignore[arg-type]  # weighted branch: not None
+    stk["_w"] = np.tile(design_weights(audits, weights), T)  # type: ignore[arg-type]  # weighted branch: not None
     hcodes = pd.factorize(audits[strata])[0] if strata is not None else np.zeros(n, dtype=np.int64)
     if strata is not None and audits[strata].isna().any():
         raise EstimationError(f"strata column '{strata}' has missing values")
@@ -534,7 +531,7 @@ def threshold_for_precision(
     """
     if not (isinstance(target, (int, float)) and 0 < target <= 1):
         raise EstimationError(f"target precision must be in (0, 1], got {target!r}")
-    by = _as_list(by)
+    by = as_columns(by)
     curve = threshold_curve(audits, by, thresholds, weights, alpha, method, ci=conservative, strata=strata)
     crit = curve[f"precision_{S.CI_LOW}"] if conservative else curve["precision"]
     ok = curve[(crit >= target) & (curve["predicted_positive"] > 0)]
@@ -640,11 +637,11 @@ def hitl_overrides(
     1. Wilson, E. B. (1927). JASA 22, 209-212.
     2. Korn, E. L., Graubard, B. I. (1998). Survey Methodology 24, 193-201.
     """
-    by = _as_list(by)
-    _require(audits, [S.CHANNEL, S.MODEL_LABEL, S.LABEL, S.QA_LABEL, *by])
-    _nonempty(audits)
-    alpha = _check_alpha(alpha)
-    _ci_method(method)
+    by = as_columns(by)
+    require_columns(audits, [S.CHANNEL, S.MODEL_LABEL, S.LABEL, S.QA_LABEL, *by], "hitl_overrides")
+    check_nonempty(audits)
+    alpha = check_alpha(alpha)
+    interval_method(method)
     ch = _str(audits, S.CHANNEL)
     ml = _str(audits, S.MODEL_LABEL)
     lab = _str(audits, S.LABEL)

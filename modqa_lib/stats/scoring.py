@@ -26,16 +26,17 @@ The building block is :func:`ratio_estimates`, which
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import multinomial_proportions_confint, proportion_confint
 
 from modqa_lib.contract import schema as S
-from modqa_lib.errors import EstimationError
+from modqa_lib.contract.checks import as_columns, bh_qvalues, check_alpha, require_columns
+from modqa_lib.errors import ConfigError, EstimationError
 
 __all__ = [
     "CI_METHODS",
@@ -44,9 +45,11 @@ __all__ = [
     "STATUS_MET",
     "STATUS_MISSED",
     "accuracy_table",
-    "bh_qvalues",
+    "check_nonempty",
+    "design_weights",
     "error_mix",
     "golden_accuracy",
+    "interval_method",
     "kpi_status",
     "moderator_table",
     "proportion_ci",
@@ -54,6 +57,7 @@ __all__ = [
     "resolve_targets",
     "severity_table",
     "target_status",
+    "targets_data",
 ]
 
 #: Interval methods accepted by :func:`proportion_ci` and the scoring functions,
@@ -76,38 +80,46 @@ STATUS_MISSED = "missed"
 
 
 # ============================================================== small helpers
-_as_list = S.as_columns
+def check_nonempty(frame: pd.DataFrame, what: str = "audits") -> None:
+    """Raise :class:`~modqa_lib.errors.EstimationError` when there is nothing to score.
 
+    Parameters
+    ----------
+    frame : DataFrame
+    what : str, default "audits"
+        What the rows are, as the message names them.
 
-def _require(frame: pd.DataFrame, columns: Iterable[str], what: str = "audits") -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise EstimationError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise EstimationError(
-            f"{what} frame lacks column(s) {missing}; build it with "
-            f"modqa_lib.data.io.audited_decisions(tables) or check the names in modqa_lib.contract.schema"
-        )
-
-
-def _nonempty(frame: pd.DataFrame, what: str = "audits") -> None:
+    Returns
+    -------
+    None
+    """
     if len(frame) == 0:
         raise EstimationError(f"no {what} to score: the frame is empty (check the period and filters)")
 
 
-def _ci_method(method: str) -> str:
+def interval_method(method: str) -> str:
+    """The statsmodels name of an interval method (see :data:`CI_METHODS`).
+
+    Parameters
+    ----------
+    method : {"wilson", "clopper-pearson", "beta", "agresti-coull", "jeffreys"}
+
+    Returns
+    -------
+    str
+        The ``method`` argument of :func:`statsmodels.stats.proportion.proportion_confint`.
+
+    Raises
+    ------
+    EstimationError
+        Unknown method.
+    """
     try:
         return CI_METHODS[method]
     except (KeyError, TypeError):
         raise EstimationError(
             f"unknown interval method {method!r}; use one of {sorted(k for k in CI_METHODS if '_' not in k)}"
         ) from None
-
-
-def _check_alpha(alpha: float) -> float:
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
-        raise EstimationError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
-    return float(alpha)
 
 
 def _bool_column(frame: pd.DataFrame, col: str) -> np.ndarray:
@@ -137,8 +149,25 @@ def _groups(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFram
     return codes.astype(np.int64), keys
 
 
-def _weights(frame: pd.DataFrame, weights) -> np.ndarray | None:
-    """Validated design weights as a float array, or None when unweighted."""
+def design_weights(frame: pd.DataFrame, weights) -> np.ndarray | None:
+    """Validated design weights as a float array, or None when unweighted.
+
+    Parameters
+    ----------
+    frame : DataFrame
+    weights : None, bool or str
+        None/False: unweighted; True: the ``weight`` column; a string: that column.
+
+    Returns
+    -------
+    ndarray or None
+        One positive, finite weight per row.
+
+    Raises
+    ------
+    EstimationError
+        The column is missing, not numeric, or has a missing, zero or negative weight.
+    """
     if weights is None or weights is False:
         return None
     col = S.WEIGHT if weights is True else weights
@@ -244,8 +273,8 @@ def proportion_ci(k, n, alpha: float = 0.05, method: str = "wilson"):
     >>> round(lo, 4), round(hi, 4)
     (0.2553, 0.3662)
     """
-    sm_method = _ci_method(method)
-    alpha = _check_alpha(alpha)
+    sm_method = interval_method(method)
+    alpha = check_alpha(alpha)
     scalar = np.ndim(k) == 0 and np.ndim(n) == 0
     k_a, n_a = np.broadcast_arrays(np.asarray(k, dtype=float), np.asarray(n, dtype=float))
     if np.isnan(k_a).any() or np.isnan(n_a).any():
@@ -269,36 +298,6 @@ def proportion_ci(k, n, alpha: float = 0.05, method: str = "wilson"):
     if scalar:
         return float(lo.reshape(-1)[0]), float(hi.reshape(-1)[0])
     return lo, hi
-
-
-def bh_qvalues(p_values) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (q-values); NaN p-values stay NaN and are not counted.
-
-    Parameters
-    ----------
-    p_values : array_like
-
-    Returns
-    -------
-    ndarray
-        Same shape as ``p_values``.
-
-    Notes
-    -----
-    Uses :func:`statsmodels.stats.multitest.multipletests` with ``method="fdr_bh"``
-    on the non-missing p-values (tested equal to it).
-
-    References
-    ----------
-    1. Benjamini, Y., Hochberg, Y. (1995). Controlling the false discovery rate: a
-       practical and powerful approach to multiple testing. JRSS B 57, 289-300.
-    """
-    p = np.asarray(p_values, dtype=float)
-    q = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    if ok.any():
-        q[ok] = multipletests(p[ok], method="fdr_bh")[1]
-    return q
 
 
 # ============================================================== the estimator
@@ -398,10 +397,10 @@ def ratio_estimates(
        presentation standards for proportions. Vital Health Stat 2(175).
     .. [5] Kish, L. (1965). Survey Sampling. Wiley. Section 11.7 (weighting effect).
     """
-    alpha = _check_alpha(alpha)
-    _ci_method(method)
-    by = _as_list(by)
-    _require(frame, by, "frame")
+    alpha = check_alpha(alpha)
+    interval_method(method)
+    by = as_columns(by)
+    require_columns(frame, by, "ratio_estimates", table="frame")
     nrow = len(frame)
 
     def _arr(v, name):
@@ -420,7 +419,7 @@ def ratio_estimates(
     use = m & (x > 0)
     if np.isnan(y[use]).any() or np.isnan(x[m]).any():
         raise EstimationError("ratio_estimates: numerator or denominator has missing values")
-    w_full = _weights(frame, weights)
+    w_full = design_weights(frame, weights)
     weighted = w_full is not None
     h_full = _strata(frame, strata) if weighted else np.zeros(nrow, dtype=np.int64)
     H = int(h_full.max()) + 1 if nrow else 1
@@ -495,13 +494,38 @@ def ratio_estimates(
 
 
 # ============================================================== targets
-def _accuracy_targets(targets) -> dict:
-    if targets is True:
-        from modqa_lib.data.io import load_targets
+def targets_data(targets: Any, what: str) -> Mapping:
+    """Check that KPI targets were passed in as data (statistics read no files).
 
-        targets = load_targets()
-    if not isinstance(targets, Mapping):
-        raise EstimationError("targets must be True (read params/targets.yaml) or a dict shaped like it")
+    Parameters
+    ----------
+    targets : Mapping
+        ``params/targets.yaml`` as loaded by :func:`modqa_lib.data.io.load_targets`
+        (a report has it as ``scope.targets``), or a dict shaped like it.
+    what : str
+        The function that needs them, named in the message.
+
+    Returns
+    -------
+    Mapping
+        ``targets`` itself.
+
+    Raises
+    ------
+    ConfigError
+        ``targets=True`` (the old way of asking the statistics to read the file), or not a mapping.
+    """
+    if targets is True or targets is None or not isinstance(targets, Mapping):
+        got = "targets=True would read params/targets.yaml" if targets is True else f"got targets={targets!r}"
+        raise ConfigError(
+            f"{what}(): {got}; pass the KPI targets as data: targets=scope.targets "
+            "(from load_scope) or targets=modqa_lib.data.io.load_targets()"
+        )
+    return targets
+
+
+def _accuracy_targets(targets, what: str = "resolve_targets") -> dict:
+    targets = targets_data(targets, what)
     acc = targets.get("accuracy", targets)
     if not isinstance(acc, Mapping) or "default" not in acc:
         raise EstimationError("targets: need an 'accuracy' section with a 'default' target (see params/targets.yaml)")
@@ -518,7 +542,7 @@ def _accuracy_targets(targets) -> dict:
     return out
 
 
-def resolve_targets(frame: pd.DataFrame, by=None, targets=True, taxonomy=None) -> pd.DataFrame:
+def resolve_targets(frame: pd.DataFrame, by=None, targets: Mapping | None = None, taxonomy=None) -> pd.DataFrame:
     """The accuracy target of each group: the most specific rule of ``params/targets.yaml``.
 
     Parameters
@@ -526,9 +550,9 @@ def resolve_targets(frame: pd.DataFrame, by=None, targets=True, taxonomy=None) -
     frame : DataFrame
         Audit-level frame.
     by : str or list of str, optional
-    targets : True or dict, default True
-        True reads ``params/targets.yaml``; a dict may be the whole file or its
-        ``accuracy`` section.
+    targets : dict
+        ``params/targets.yaml`` as loaded by :func:`modqa_lib.data.io.load_targets`
+        (``scope.targets`` in a report), or its ``accuracy`` section.
     taxonomy : Taxonomy, optional
         For the critical policies; default ``params/taxonomy.yaml``.
 
@@ -548,7 +572,7 @@ def resolve_targets(frame: pd.DataFrame, by=None, targets=True, taxonomy=None) -
     ``by=[..., "policy"]`` to hold critical policies to their stricter target.
     Likewise a vendor rule needs a single vendor in the group.
     """
-    by = _as_list(by)
+    by = as_columns(by)
     t = _accuracy_targets(targets)
     if taxonomy is None:
         taxonomy = S.load_taxonomy()
@@ -649,9 +673,9 @@ def accuracy_table(
     alpha : float, default 0.05
         1 - confidence level.
     method : {"wilson", "clopper-pearson", "agresti-coull", "jeffreys"}
-    targets : None, True or dict, optional
-        True reads ``params/targets.yaml``; a dict shaped like it (or its
-        ``accuracy`` section). Adds target columns.
+    targets : None or dict, optional
+        ``params/targets.yaml`` as loaded by :func:`modqa_lib.data.io.load_targets`
+        (``scope.targets`` in a report), or its ``accuracy`` section. Adds target columns.
     taxonomy : Taxonomy, optional
         Critical policies for targets; default ``params/taxonomy.yaml``.
     strata : str or None, default "stratum"
@@ -722,11 +746,11 @@ def accuracy_table(
     0      A  100       6      0.94   0.875    0.972
     1      B   50       9      0.82   0.692    0.902
     """
-    by = _as_list(by)
-    _require(audits, [S.IS_ERROR, *by])
-    _nonempty(audits)
-    alpha = _check_alpha(alpha)
-    _ci_method(method)
+    by = as_columns(by)
+    require_columns(audits, [S.IS_ERROR, *by], "accuracy_table")
+    check_nonempty(audits)
+    alpha = check_alpha(alpha)
+    interval_method(method)
     err = _bool_column(audits, S.IS_ERROR)
     weighted = weights is not None and weights is not False
     r = ratio_estimates(
@@ -752,7 +776,7 @@ def accuracy_table(
         for c in ("se", "deff", "n_eff", "weight_sum", "max_weight_share"):
             out[c] = r[c].to_numpy()
     if targets is not None and targets is not False:
-        tg = resolve_targets(audits, by, targets, taxonomy)
+        tg = resolve_targets(audits, by, targets_data(targets, "accuracy_table"), taxonomy)
         out["target"] = tg["target"].to_numpy()
         out["target_source"] = tg["target_source"].to_numpy()
         out["gap"] = out[S.ACCURACY] - out["target"]
@@ -788,8 +812,9 @@ def severity_table(
         Penalty points per severity; default :data:`DEFAULT_SEVERITY_WEIGHTS`
         (critical 5, major 2, minor 1). An error with no severity recorded is
         charged the largest penalty (conservative) and counted in ``severity_missing``.
-    targets : None, True or dict
-        Reads ``critical_error_rate_max`` (default file ``params/targets.yaml``).
+    targets : None or dict
+        ``params/targets.yaml`` as loaded by :func:`modqa_lib.data.io.load_targets`
+        (``scope.targets``); reads its ``critical_error_rate_max``.
     strata : str or None, default "stratum"
 
     Returns
@@ -819,9 +844,9 @@ def severity_table(
     1. Korn, E. L., Graubard, B. I. (1998). Survey Methodology 24, 193-201.
     2. Wilson, E. B. (1927). JASA 22, 209-212.
     """
-    by = _as_list(by)
-    _require(audits, [S.IS_ERROR, S.SEVERITY, *by])
-    _nonempty(audits)
+    by = as_columns(by)
+    require_columns(audits, [S.IS_ERROR, S.SEVERITY, *by], "severity_table")
+    check_nonempty(audits)
     sw = dict(DEFAULT_SEVERITY_WEIGHTS if severity_weights is None else severity_weights)
     if (
         not sw
@@ -856,11 +881,7 @@ def severity_table(
     out["critical_ci_low"] = rc[S.CI_LOW].to_numpy()
     out["critical_ci_high"] = rc[S.CI_HIGH].to_numpy()
     if targets is not None and targets is not False:
-        if targets is True:
-            from modqa_lib.data.io import load_targets
-
-            targets = load_targets()
-        ceiling = targets.get("critical_error_rate_max") if isinstance(targets, Mapping) else None
+        ceiling = targets_data(targets, "severity_table").get("critical_error_rate_max")
         if not isinstance(ceiling, (int, float)) or not 0 <= ceiling < 1:
             raise EstimationError(
                 "targets: 'critical_error_rate_max' must be a number in [0, 1) (see params/targets.yaml)"
@@ -931,17 +952,17 @@ def error_mix(
     2. Goodman, L. A. (1965). On simultaneous confidence intervals for multinomial
        proportions. Technometrics 7, 247-254.
     """
-    by = _as_list(by)
-    _require(audits, [S.IS_ERROR, of, *by])
-    _nonempty(audits)
-    alpha = _check_alpha(alpha)
+    by = as_columns(by)
+    require_columns(audits, [S.IS_ERROR, of, *by], "error_mix")
+    check_nonempty(audits)
+    alpha = check_alpha(alpha)
     simultaneous = method == "goodman"
     if simultaneous and weights is not None:
         raise EstimationError(
             "method='goodman' needs unweighted counts; use weights=None or a per-category method such as 'wilson'"
         )
     if not simultaneous:
-        _ci_method(method)
+        interval_method(method)
     err = _bool_column(audits, S.IS_ERROR)
     cat = audits[of].astype(object).where(audits[of].notna(), "unknown").to_numpy()
     if categories is None:
@@ -1070,10 +1091,10 @@ def moderator_table(
     .. [4] Benjamini, Y., Hochberg, Y. (1995). JRSS B 57, 289-300.
     """
     site_col = by_site
-    _require(audits, [S.MODERATOR_ID, S.IS_ERROR] + ([site_col] if site_col else []))
-    _nonempty(audits)
-    alpha = _check_alpha(alpha)
-    _ci_method(method)
+    require_columns(audits, [S.MODERATOR_ID, S.IS_ERROR] + ([site_col] if site_col else []), "moderator_table")
+    check_nonempty(audits)
+    alpha = check_alpha(alpha)
+    interval_method(method)
     if prior not in ("site", "global"):
         raise EstimationError(f"prior must be 'site' or 'global', got {prior!r}")
     d = audits[audits[S.MODERATOR_ID].notna()]
@@ -1202,13 +1223,13 @@ def golden_accuracy(
     1. Wilson, E. B. (1927). JASA 22, 209-212.
     2. Benjamini, Y., Hochberg, Y. (1995). JRSS B 57, 289-300.
     """
-    by = _as_list(by)
-    _require(audits, [S.QA_LABEL, *by])
-    _require(golden, [S.ITEM_ID, S.GOLD_LABEL], "golden")
-    alpha = _check_alpha(alpha)
+    by = as_columns(by)
+    require_columns(audits, [S.QA_LABEL, *by], "golden_accuracy")
+    require_columns(golden, [S.ITEM_ID, S.GOLD_LABEL], "golden_accuracy", table="golden")
+    alpha = check_alpha(alpha)
     if item is None:
         item = S.ITEM_ID if S.ITEM_ID in audits.columns else S.DECISION_ID
-    _require(audits, [item])
+    require_columns(audits, [item], "golden_accuracy")
     d = audits
     if S.IS_GOLDEN in d.columns:
         d = d[_bool_column(d, S.IS_GOLDEN)]
@@ -1262,7 +1283,7 @@ def kpi_status(
     weights=None,
     alpha: float = 0.05,
     method: str = "wilson",
-    targets=True,
+    targets: Mapping | None = None,
     taxonomy=None,
     strata: str | None = S.STRATUM,
 ) -> pd.DataFrame:
@@ -1272,8 +1293,9 @@ def kpi_status(
     ----------
     audits, by, weights, alpha, method, taxonomy, strata
         As in :func:`accuracy_table`.
-    targets : True or dict, default True
-        Needs the ``accuracy`` section and ``critical_error_rate_max``.
+    targets : dict
+        ``params/targets.yaml`` as loaded by :func:`modqa_lib.data.io.load_targets`
+        (``scope.targets``): needs the ``accuracy`` section and ``critical_error_rate_max``.
 
     Returns
     -------
@@ -1291,11 +1313,8 @@ def kpi_status(
     ----------
     1. Korn, E. L., Graubard, B. I. (1998). Survey Methodology 24, 193-201.
     """
-    if targets is True:
-        from modqa_lib.data.io import load_targets
-
-        targets = load_targets()
-    by = _as_list(by)
+    targets = targets_data(targets, "kpi_status")
+    by = as_columns(by)
     acc = accuracy_table(
         audits, by, weights=weights, alpha=alpha, method=method, targets=targets, taxonomy=taxonomy, strata=strata
     )

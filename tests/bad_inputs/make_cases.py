@@ -517,7 +517,7 @@ OPTION_CASES = [
     ("batch_timeout_text", "batch", "--timeout soon", ("argument --timeout: expected an integer, got 'soon'",)),
     ("batch_workers_zero", "batch", "--workers 0", ("argument --workers: must be in [1, 256], got 0",)),
     ("batch_only_unknown_unit", "batch", "--only 'Vendor Q'", ("--only: unknown vendor unit(s) 'Vendor Q'",)),
-    ("batch_bad_period", "batch", "--period last:zero", ("period 'last:zero' not understood: use 'last:N'",)),
+    ("batch_bad_period", "batch", "--period last:zero", ("period 'last:zero'", "must be a whole number of weeks")),
     ("sample_margin_zero", "sample", "--week latest --margin 0", ("argument --margin: must be in (0, 0.5], got 0",)),
     (
         "sample_confidence_percent",

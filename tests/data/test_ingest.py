@@ -301,8 +301,8 @@ def test_processed_summary(raw, tmp_path):
     # 20 audits: 1 golden, 19 sampled of which 5 errors (every 4th from the 2nd)
     lo, hi = proportion_confint(14, 19, method="wilson")
     assert (
-        f"audited accuracy (sampled audits, unweighted): 73.7% (n=19; 95% Wilson CI "
-        f"{100 * lo:.1f}-{100 * hi:.1f}%)" in text
+        f"audited accuracy (sampled audits, unweighted): 73.7% (95% Wilson CI "
+        f"{100 * lo:.1f}%–{100 * hi:.1f}%; n = 19)" in text
     )
     assert any(line.split() == ["decisions", "40", "rows"] for line in text.splitlines())
     assert "decided 2026-03-01 to 2026-03-21 (UTC)" in text

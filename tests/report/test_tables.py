@@ -10,28 +10,13 @@ from statsmodels.stats.proportion import proportion_confint
 from modqa_lib.contract import schema as S
 from modqa_lib.data.scope import Scope
 from modqa_lib.report import tables as report
+from modqa_lib.report.format import interval_text
 
 
 # ------------------------------------------------------------------ formatting
 def _html(shown) -> str:
     """HTML of what report.show returns (a Styler, or Markdown for an empty table)."""
     return shown.to_html() if hasattr(shown, "to_html") else shown.data
-
-
-def test_rate_text_shows_estimate_interval_and_n():
-    assert report.rate_text(0.937, 0.922, 0.95, 1210) == "93.7% (95% CI 92.2%–95.0%; n = 1,210)"
-    assert report.rate_text(np.nan, np.nan, np.nan, 0) == "no estimate (n = 0)"
-
-
-def test_interval_text_rates_and_differences():
-    assert report.interval_text(0.872, 0.801, 0.923) == "87.2% (80.1%–92.3%)"
-    assert report.interval_text(0.004, 0.001, 0.012) == "0.40% (0.10%–1.2%)"
-    assert report.interval_text(0.216, 0.145, 0.286, points=True) == "+21.6 pts (+14.5 to +28.6)"
-    assert report.interval_text(-0.045, -0.104, 0.015, points=True) == "-4.5 pts (-10.4 to +1.5)"
-    assert report.interval_text(0.5495, 0.5346, 0.5510, decimals=3) == "0.549 (0.535 to 0.551)"
-    assert report.interval_text(np.nan, np.nan, np.nan) == ""
-    # an estimate without an interval says so instead of hiding it
-    assert report.interval_text(0.9, np.nan, np.nan) == "90.0% (no interval)"
 
 
 def test_show_formats_escapes_and_cuts():
@@ -182,7 +167,7 @@ def test_with_cause_names_uses_the_taxonomy():
 def test_wilson_intervals_in_drift_match_statsmodels():
     # the drift table shows what drift_flags computed: pin that to statsmodels once more here
     lo, hi = proportion_confint(6, 200, method="wilson")
-    assert report.interval_text(0.03, lo, hi) == f"3.0% ({lo:.1%}–{hi:.1%})"
+    assert interval_text(0.03, lo, hi) == f"3.0% ({lo:.1%}–{hi:.1%})"
 
 
 def test_session_table_shows_each_agreement_statistic_with_its_interval():

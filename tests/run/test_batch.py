@@ -423,6 +423,17 @@ def test_bad_period_is_a_config_error(small, period):
         B.plan_batch("vendor", period=period, processed=small["processed"], params=small["params"])
 
 
+@pytest.mark.parametrize("period", ["ALL", "all", "Last:4", "LAST:12", "2026-01-05:2026-03-01"])
+def test_batch_accepts_every_period_a_notebook_accepts(small, period):
+    """``modqa batch --period ALL`` works: batch and notebooks share data.scope.parse_period."""
+    from modqa_lib.data import scope
+
+    scope.parse_period(period)  # the notebooks' parser accepts it ...
+    specs, info = B.plan_batch("vendor", period=period, processed=small["processed"], params=small["params"])
+    assert specs and info["period"] == period  # ... and so does the batch, passing it on unchanged
+    assert not hasattr(B, "parse_period")  # one parser: data.scope.parse_period
+
+
 def test_config_errors_for_bad_invocations(small):
     kw = {"processed": small["processed"], "outputs": small["tmp"] / "o", "params": small["params"]}
     with pytest.raises(ConfigError, match="--by 'queue'"):

@@ -59,7 +59,7 @@ def test_subprocess_ingest_then_summary(tmp_path, capsys):
     assert r.stdout.splitlines()[2].split() == ["decisions", "40", "decisions.csv"]
     assert main(["summary", "--processed", str(tmp_path / "p")]) == 0
     out = capsys.readouterr().out
-    assert "audited accuracy (sampled audits, unweighted): 73.7% (n=19; 95% Wilson CI" in out
+    assert "audited accuracy (sampled audits, unweighted): 73.7% (95% Wilson CI " in out and "; n = 19)" in out
 
 
 @pytest.mark.parametrize(

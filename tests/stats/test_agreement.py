@@ -390,7 +390,9 @@ def test_error_contract_and_values():
     df = pd.DataFrame({ITEM_ID: ["a", "a", "a"], RATER_ID: ["r1", "r2", "r2"], LABEL: ["x", "x", "y"]})
     with pytest.raises(DataContractError, match="voted twice"):
         krippendorff_alpha(df)
-    with pytest.raises(DataContractError, match="column 'label': required column is missing"):
+    with pytest.raises(
+        DataContractError, match="ratings: column 'label': required by the agreement statistics but missing"
+    ):
         percent_agreement(df.drop(columns=LABEL))
     same = pd.DataFrame({ITEM_ID: ["a", "a", "b", "b"], RATER_ID: ["r1", "r2"] * 2, LABEL: ["x"] * 4})
     with pytest.raises(EstimationError, match="undefined"):

@@ -14,7 +14,7 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from modqa_lib.contract import schema as S
-from modqa_lib.errors import EstimationError
+from modqa_lib.errors import ConfigError, DataContractError, EstimationError
 from modqa_lib.stats.model_eval import (
     METRICS,
     confusion,
@@ -163,7 +163,7 @@ def test_model_eval_error_messages(hand):
         confusion(hand, positive="bad")
     with pytest.raises(EstimationError, match="custom threshold only applies"):
         confusion(hand, positive="hate_speech", threshold=0.3)
-    with pytest.raises(EstimationError, match=r"lacks column\(s\) \['policy'\]"):
+    with pytest.raises(DataContractError, match=r"column 'policy': required by the model metrics but missing"):
         model_metrics(hand, S.POLICY)
     with pytest.raises(EstimationError, match="no audits to score"):
         hitl_overrides(hand.iloc[0:0])
@@ -325,3 +325,8 @@ def test_planted_hitl_override_rate_and_accuracy(demo, audited):
     assert h["override_rate_ci_low"] <= realised["hitl_override_rate"] <= h["override_rate_ci_high"]
     assert h["override_accuracy_ci_low"] <= realised["hitl_override_accuracy"] <= h["override_accuracy_ci_high"]
     assert abs(h["override_rate"] - demo.truth["hitl"]["override_rate"]) < 0.05
+
+
+def test_model_metrics_take_targets_as_data(hand):
+    with pytest.raises(ConfigError, match=r"^model_metrics\(\): targets=True would read params/targets.yaml; pass"):
+        model_metrics(hand, S.MARKET, targets=True)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modqa_lib.errors import EstimationError
+from modqa_lib.errors import ConfigError, EstimationError
 from modqa_lib.stats.agreement import (
     brennan_prediger,
     brennan_prediger_from_counts,
@@ -92,5 +92,5 @@ def test_errors_are_clear():
         gwet_ac1_from_counts(np.array([[2], [2]]))
     with pytest.raises(EstimationError, match="no item was rated by two or more raters"):
         gwet_ac1_from_counts(np.array([[1, 0], [0, 1]]))
-    with pytest.raises(EstimationError, match="alpha"):
+    with pytest.raises(ConfigError, match="alpha"):
         gwet_ac1_from_counts(np.array([[2, 0], [0, 2]]), alpha=2)

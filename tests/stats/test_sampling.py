@@ -312,7 +312,7 @@ def test_allocation_edge_cases_raise(pop, n, kwargs, exc, message):
 
 
 def test_missing_columns_and_empty_population(pop):
-    with pytest.raises(DataContractError, match="column 'market': required column missing"):
+    with pytest.raises(DataContractError, match="decisions: column 'market': required by the sample plan but missing"):
         sm.allocate(pop, [S.MARKET], 10)
     with pytest.raises(SamplingError, match="empty population"):
         sm.stratified_sample(pop.iloc[:0], [S.VENDOR], 1, seed=1)
@@ -1038,9 +1038,10 @@ def test_cli_sample_passes_expected_rate(processed, tmp_path, capsys):
     plan = sm.load_plan(tmp_path / "samples" / "2026-11-16" / "plan.json")
     assert plan.metadata["expected_rate"] == 0.05
     assert all(d["drawn"] == cochran(d["population"], 0.05, 0.95, 0.05) for d in plan.metadata["units"].values())
-    rc = main(base + ["--expected-rate", "0"])
+    with pytest.raises(SystemExit) as exit_info:  # rejected up front by the option parser
+        main(base + ["--expected-rate", "0"])
     err = capsys.readouterr().err
-    assert rc == 2 and "--expected-rate must lie strictly between 0 and 1, got 0.0" in err and "Traceback" not in err
+    assert exit_info.value.code == 2 and "--expected-rate: must be in (0, 1), got 0" in err and "Traceback" not in err
 
 
 # ================================================== random-number internals

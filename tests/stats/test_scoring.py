@@ -16,7 +16,8 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
 from modqa_lib.contract import schema as S
-from modqa_lib.errors import EstimationError
+from modqa_lib.data import io
+from modqa_lib.errors import ConfigError, DataContractError, EstimationError
 from modqa_lib.stats import scoring
 from modqa_lib.stats.scoring import (
     accuracy_table,
@@ -97,7 +98,7 @@ def test_proportion_ci_bad_input_messages():
         proportion_ci(-1, 10)
     with pytest.raises(EstimationError, match="unknown interval method 'wald'"):
         proportion_ci(1, 10, method="wald")
-    with pytest.raises(EstimationError, match="alpha"):
+    with pytest.raises(ConfigError, match="alpha must be a number strictly between 0 and 1.*got 1.5"):
         proportion_ci(1, 10, alpha=1.5)
 
 
@@ -278,7 +279,9 @@ def test_empty_and_malformed_input_messages():
     df = audits_frame({"Vendor A": (5, 1)})
     with pytest.raises(EstimationError, match="no audits to score: the frame is empty"):
         accuracy_table(df.iloc[0:0], S.VENDOR)
-    with pytest.raises(EstimationError, match=r"lacks column\(s\) \['site'\]"):
+    with pytest.raises(
+        DataContractError, match=r"column 'site': required by accuracy_table\(\) but missing.*audited_decisions"
+    ):
         accuracy_table(df, S.SITE)
     with pytest.raises(EstimationError, match="'is_error' has 1 missing"):
         accuracy_table(df.assign(**{S.IS_ERROR: [True, False, None, False, False]}), S.VENDOR)
@@ -337,8 +340,8 @@ def test_resolve_targets_most_specific_rule():
     v = resolve_targets(df, S.VENDOR, tg).set_index(S.VENDOR)
     assert v["target"].tolist() == [0.96, 0.95]
     assert v["target_source"].tolist() == ["vendor", "default"]
-    # True reads params/targets.yaml
-    assert resolve_targets(df, None, True)["target"].iloc[0] == pytest.approx(0.95)
+    # the file is read by data.io.load_targets, never by the statistics
+    assert resolve_targets(df, None, io.load_targets())["target"].iloc[0] == pytest.approx(0.95)
     with pytest.raises(EstimationError, match="'accuracy' section with a 'default'"):
         resolve_targets(df, None, {"model": {}})
     with pytest.raises(EstimationError, match="not a number in"):
@@ -520,7 +523,7 @@ def audited(audited60k):
 def test_planted_fatigue_penang_night_is_missed_and_lowest(demo, audited):
     truth = demo.truth["fatigue"]
     human = audited[audited[S.SITE] != "model"]
-    t = accuracy_table(human, [S.VENDOR, S.SITE, S.SHIFT], weights=S.WEIGHT, targets=True)
+    t = accuracy_table(human, [S.VENDOR, S.SITE, S.SHIFT], weights=S.WEIGHT, targets=io.load_targets())
     key = (t[S.VENDOR] == truth["vendor"]) & (t[S.SITE] == truth["site"]) & (t[S.SHIFT] == truth["shift"])
     row = t[key].iloc[0]
     assert row["status"] == "missed" and row[S.CI_HIGH] < 0.95
@@ -530,13 +533,12 @@ def test_planted_fatigue_penang_night_is_missed_and_lowest(demo, audited):
     site = t[(t[S.VENDOR] == truth["vendor"]) & (t[S.SITE] == truth["site"])]
     assert site.loc[site[S.ACCURACY].idxmin(), S.SHIFT] == truth["shift"]
     # the unweighted view agrees
-    u = accuracy_table(human, [S.SITE, S.SHIFT], targets=True)
+    u = accuracy_table(human, [S.SITE, S.SHIFT], targets=io.load_targets())
     lowest = u.loc[u[S.ACCURACY].idxmin()]
     assert (lowest[S.SITE], lowest[S.SHIFT]) == (truth["site"], truth["shift"])
 
 
 def test_planted_weak_golden_auditor(demo):
-    from modqa_lib.data import io
 
     ag = io.audited_decisions(demo.tables, include_golden=True)
     t = golden_accuracy(ag, demo.tables["golden"])
@@ -546,8 +548,31 @@ def test_planted_weak_golden_auditor(demo):
 
 
 def test_kpi_status_on_demo(audited):
-    k = kpi_status(audited, S.VENDOR, weights=S.WEIGHT)
+    k = kpi_status(audited, S.VENDOR, weights=S.WEIGHT, targets=io.load_targets())
     assert set(k["kpi_status"]) <= {"met", "at risk", "missed"}
     order = {"met": 0, "at risk": 1, "missed": 2}
     assert (k["kpi_status"].map(order) >= k["status"].map(order)).all()
     assert (k["kpi_status"].map(order) >= k["critical_status"].map(order)).all()
+
+
+def test_statistics_take_targets_as_data_and_never_read_the_file(monkeypatch):
+    """targets=True used to make scoring and model_eval read params/targets.yaml; now it is an error."""
+
+    def no_file_reads(*args, **kwargs):
+        raise AssertionError("a statistic read a file")
+
+    monkeypatch.setattr(io, "load_targets", no_file_reads)
+    monkeypatch.setattr(io, "load_yaml", no_file_reads)
+    df = audits_frame({"Vendor A": (50, 2), "Vendor B": (40, 5)})
+    msg = r"targets=True would read params/targets.yaml; pass the KPI targets as data: targets=scope.targets"
+    with pytest.raises(ConfigError, match=r"^accuracy_table\(\): " + msg):
+        accuracy_table(df, S.VENDOR, targets=True)
+    with pytest.raises(ConfigError, match=r"^kpi_status\(\): got targets=None; pass the KPI targets as data"):
+        kpi_status(df, S.VENDOR)
+    with pytest.raises(ConfigError, match=r"^resolve_targets\(\): got targets=None"):
+        resolve_targets(df, S.VENDOR)
+    with pytest.raises(ConfigError, match=r"^severity_table\(\): " + msg):
+        severity_table(df.assign(**{S.SEVERITY: None}), S.VENDOR, targets=True)
+    # as data they work, with the same figures as before
+    t = accuracy_table(df, S.VENDOR, targets=TARGETS)
+    assert t["target"].notna().all()

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from modqa_lib.contract import schema as S
+from modqa_lib.data.io import load_targets
 from modqa_lib.report.tables import WEIGHT_DOMINANCE, headline, weight_note
 from modqa_lib.stats.scoring import accuracy_table, ratio_estimates
 
@@ -43,9 +44,9 @@ def test_max_weight_share_and_kish_n_eff_on_equal_weights():
 
 def test_one_extreme_weight_is_flagged_in_the_headline():
     """The issue's case: 91.7% becomes 0.0% from one inclusion_prob = 1e-9; the report must say so."""
-    ok = headline(_vendor_audits(), targets=True)
+    ok = headline(_vendor_audits(), targets=load_targets())
     assert ok["weight_note"].iloc[0] == ""
-    bad = headline(_vendor_audits(1e-9), targets=True)
+    bad = headline(_vendor_audits(1e-9), targets=load_targets())
     assert bad[S.ACCURACY].iloc[0] < 0.01  # the number itself moves ...
     assert bad["max_weight_share"].iloc[0] > 0.99  # ... and the table shows why
     note = bad["weight_note"].iloc[0]
@@ -62,8 +63,8 @@ def test_weight_note_threshold():
 def test_headline_figures_carry_the_warning_only_when_there_is_one():
     from modqa_lib.report.tables import headline_figures
 
-    assert "warning" not in headline_figures(headline(_vendor_audits(), targets=True).iloc[0])
-    bad = headline_figures(headline(_vendor_audits(1e-9), targets=True).iloc[0])
+    assert "warning" not in headline_figures(headline(_vendor_audits(), targets=load_targets()).iloc[0])
+    bad = headline_figures(headline(_vendor_audits(1e-9), targets=load_targets()).iloc[0])
     assert bad["warning"].startswith("One audit carries 100%")
 
 

@@ -64,7 +64,7 @@ from __future__ import annotations
 
 from modqa_lib.data.io import processed_fingerprint
 from modqa_lib.report.notebook_headline import HEADLINE_MIME, read_headline, record_headline
-from modqa_lib.run.batch._common import FAMILIES, LOCK_NAME, parse_period, unit_slug
+from modqa_lib.run.batch._common import FAMILIES, LOCK_NAME, unit_slug
 from modqa_lib.run.batch.manifest import write_index
 from modqa_lib.run.batch.plan import load_family_config, plan_batch
 from modqa_lib.run.batch.runner import run_batch
@@ -78,7 +78,6 @@ __all__ = [
     "UnitResult",
     "UnitSpec",
     "load_family_config",
-    "parse_period",
     "plan_batch",
     "processed_fingerprint",
     "read_headline",

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from modqa_lib.config import PROJ_ROOT
 from modqa_lib.contract import schema as S
-from modqa_lib.errors import ConfigError
 
 STATUSES = ("ok", "failed", "timeout", "pending")
 _TIMEOUT_ENAME = "UnitTimeout"
@@ -72,46 +71,6 @@ def unit_slug(unit: str) -> str:
 
         slug = "unit-" + hashlib.sha256(str(unit).encode()).hexdigest()[:8]
     return slug
-
-
-def parse_period(period: str) -> tuple[str, Any]:
-    """Validate a period string.
-
-    Parameters
-    ----------
-    period : str
-        ``"last:N"`` (the last N ISO weeks, N >= 1), ``"all"`` or
-        ``"YYYY-MM-DD:YYYY-MM-DD"`` (inclusive).
-
-    Returns
-    -------
-    tuple
-        ``("last", N)``, ``("all", None)`` or ``("range", (start, end))`` with
-        ``datetime.date`` values.
-
-    Raises
-    ------
-    ConfigError
-        With the accepted forms.
-    """
-    p = str(period).strip()
-    if p == "all":
-        return "all", None
-    m = re.fullmatch(r"last:(\d+)", p)
-    if m and int(m.group(1)) >= 1:
-        return "last", int(m.group(1))
-    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2}):(\d{4}-\d{2}-\d{2})", p)
-    if m:
-        try:
-            start, end = date.fromisoformat(m.group(1)), date.fromisoformat(m.group(2))
-        except ValueError as exc:
-            raise ConfigError(f"period {period!r}: {exc}") from None
-        if start > end:
-            raise ConfigError(f"period {period!r}: start is after end")
-        return "range", (start, end)
-    raise ConfigError(
-        f"period {period!r} not understood: use 'last:N' (N weeks, N >= 1), 'all' or 'YYYY-MM-DD:YYYY-MM-DD'"
-    )
 
 
 def _utcnow() -> datetime:

@@ -10,8 +10,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from modqa_lib.contract.checks import check_alpha
 from modqa_lib.data.io import write_text_atomic
 from modqa_lib.errors import ConfigError
+from modqa_lib.report.format import interval_text, rate_text
 from modqa_lib.run.batch._common import FAMILIES
 
 
@@ -35,18 +37,26 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _headline_cell(head: Mapping[str, Any], esc) -> str:
-    """Headline figures for the index: the accuracy as "95.0% (95% CI 94.1–95.9%; n = 2,647)", then the rest."""
+def _headline_cell(head: Mapping[str, Any], esc, alpha: float | None = None) -> str:
+    """Headline figures for the index: the accuracy as "95.0% (95% CI 94.1%–95.9%; n = 2,647)", then the rest.
+
+    The interval's level comes from the alpha the headline recorded (``report.headline_figures(alpha=)``),
+    else the unit's ``alpha`` parameter, else 0.05 (the notebooks' default).
+    """
     head = dict(head)
+    recorded = head.pop("alpha", None)
+    alpha = check_alpha(recorded if recorded is not None else alpha if alpha is not None else 0.05)
     parts = []
     acc, lo, hi, n = (head.get(k) for k in ("accuracy", "ci_low", "ci_high", "n"))
     if all(isinstance(v, (int, float)) for v in (acc, lo, hi, n)):
-        parts.append(f"accuracy <b>{acc:.1%}</b> (95% CI {lo:.1%}–{hi:.1%}; n = {int(n):,})")
+        est, rest = rate_text(acc, lo, hi, n, alpha).split(" ", 1)
+        parts.append(f"accuracy <b>{esc(est)}</b> {esc(rest)}")
         for k in ("accuracy", "ci_low", "ci_high", "n", "unit", "period"):
             head.pop(k, None)
     crit, clo, chi = (head.get(k) for k in ("critical_rate", "critical_ci_low", "critical_ci_high"))
     if all(isinstance(v, (int, float)) for v in (crit, clo, chi)):
-        parts.append(f"critical-error rate <b>{crit:.2%}</b> (95% CI {clo:.2%}–{chi:.2%})")
+        est, rest = interval_text(crit, clo, chi, alpha=alpha).split(" ", 1)
+        parts.append(f"critical-error rate <b>{esc(est)}</b> {esc(rest)}")
         for k in ("critical_rate", "critical_ci_low", "critical_ci_high"):
             head.pop(k, None)
     for k, v in head.items():
@@ -84,7 +94,7 @@ def write_index(run_dir: str | os.PathLike, manifest: Mapping[str, Any]) -> Path
             name = _REPORT_NOUN.get(fam, "{unit} report").format(unit=u.get("unit"))
             target, label = (link, name) if link else (outs.get("notebook"), f"{name}: executed notebook")
             href = f'<a href="{esc(urllib.parse.quote(target))}">{esc(label)}</a>' if target else "—"
-            fig = _headline_cell(u.get("headline") or {}, esc)
+            fig = _headline_cell(u.get("headline") or {}, esc, (u.get("parameters") or {}).get("alpha"))
             dur = f"{u['duration_s']:.1f}s" if isinstance(u.get("duration_s"), (int, float)) else "—"
             err = esc(scrub_paths(u.get("error") or ""))
             rows.append(

@@ -12,8 +12,9 @@ from modqa_lib.config import NOTEBOOKS_DIR, OUTPUTS_DIR, PARAMS_DIR, PROCESSED_D
 from modqa_lib.contract import schema as S
 from modqa_lib.contract.params_schema import FAMILY_SCHEMA, check_params
 from modqa_lib.data.io import load_processed, load_yaml, processed_fingerprint
+from modqa_lib.data.scope import parse_period
 from modqa_lib.errors import ConfigError, ModqaError
-from modqa_lib.run.batch._common import _RUN_ID, FAMILIES, _display_path, _one_line, _utcnow, parse_period, unit_slug
+from modqa_lib.run.batch._common import _RUN_ID, FAMILIES, _display_path, _one_line, _utcnow, unit_slug
 from modqa_lib.run.batch.units import UnitSpec
 
 

@@ -463,7 +463,7 @@ def _check_executed(nb, spec: UnitSpec, run_dir: Path, cwd: str, ok: bool) -> tu
     withheld : bool
         The notebook names another vendor, site or moderator: it must not be published.
     """
-    from modqa_lib.report.export import _default_roots, _scrub_nb_paths
+    from modqa_lib.report.export import default_roots, scrub_notebook_paths
 
     problem = None
     broken = _unrendered_charts(nb)
@@ -472,7 +472,7 @@ def _check_executed(nb, spec: UnitSpec, run_dir: Path, cwd: str, ok: bool) -> tu
             f"{broken} chart(s) did not render (the kernel printed a Figure object instead of an image; "
             "is a non-inline matplotlib backend forced?)"
         )
-    _scrub_nb_paths(nb, [(str(run_dir), ""), (str(Path(cwd)), "")] + _default_roots())
+    scrub_notebook_paths(nb, [(str(run_dir), ""), (str(Path(cwd)), "")] + default_roots())
     for cell in nb.cells:  # the notebook's default parameters may name another unit (the injected cell has ours)
         if "parameters" in (cell.get("metadata") or {}).get("tags", []) and cell.get("cell_type") == "code":
             cell["source"] = "# default parameters replaced by the injected-parameters cell below"

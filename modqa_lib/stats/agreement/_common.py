@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from modqa_lib.contract.checks import require_columns
 from modqa_lib.errors import DataContractError, EstimationError
 
 # --- result columns of this module (not part of the raw-data contract) -----
@@ -41,24 +42,9 @@ def _keys(item: str | Sequence[str]) -> list[str]:
     return [item] if isinstance(item, str) else list(item)
 
 
-def _require_columns(data: pd.DataFrame, columns: Sequence[str], table: str) -> None:
-    if not isinstance(data, pd.DataFrame):
-        raise EstimationError(f"{table}: expected a pandas DataFrame, got {type(data).__name__}")
-    missing = [c for c in columns if c not in data.columns]
-    if missing:
-        raise DataContractError(
-            [{"table": table, "column": c, "rule": "required column is missing", "count": 0} for c in missing]
-        )
-
-
 def _check_choice(name: str, value: object, allowed: Sequence[str | None]) -> None:
     if value not in allowed:
         raise EstimationError(f"{name}={value!r} is not one of {set(allowed)}")
-
-
-def _check_alpha(alpha: float) -> None:
-    if not (0.0 < float(alpha) < 1.0):
-        raise EstimationError(f"alpha={alpha!r} must lie strictly between 0 and 1 (e.g. 0.05 for a 95% interval)")
 
 
 def _clean_long(
@@ -66,7 +52,7 @@ def _clean_long(
 ) -> pd.DataFrame:
     """Check a long frame and return it without missing labels (a copy)."""
     keys = _keys(item)
-    _require_columns(data, [*keys, rater, label], table)
+    require_columns(data, [*keys, rater, label], "the agreement statistics", table=table)
     if len(data) == 0:
         raise EstimationError(f"{table}: the frame is empty; there are no ratings to compare")
     df = data.loc[data[label].notna(), [*keys, rater, label]]

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from modqa_lib.contract.checks import check_alpha
 from modqa_lib.contract.schema import (
     CI_HIGH,
     CI_LOW,
@@ -27,7 +28,6 @@ from modqa_lib.stats.agreement._common import (
     N_ITEMS,
     STATISTIC,
     Level,
-    _check_alpha,
     _check_choice,
     _pairable,
     _rng,
@@ -171,7 +171,7 @@ def agreement_ci(
     """
     _check_choice("statistic", statistic, _STATISTICS)
     _check_choice("layout", layout, _LAYOUTS)
-    _check_alpha(alpha)
+    check_alpha(alpha)
     if int(n_boot) != n_boot or n_boot < 1:
         raise EstimationError(f"n_boot={n_boot!r} must be a positive integer (e.g. 1000)")
     n_boot = int(n_boot)

@@ -9,6 +9,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
+from modqa_lib.contract.checks import check_alpha, require_columns
 from modqa_lib.contract.schema import (
     ACCURACY,
     CI_HIGH,
@@ -33,8 +34,6 @@ from modqa_lib.stats.agreement._common import (
     NOTE,
     PERCENT_AGREEMENT,
     SHARE,
-    _check_alpha,
-    _require_columns,
 )
 from modqa_lib.stats.agreement.bootstrap import agreement_ci
 from modqa_lib.stats.agreement.coefficients import _alpha_point, _fleiss_core, _per_item_agreement, to_count_table
@@ -47,7 +46,7 @@ _CAL_COLS = [SESSION_ID, ITEM_ID, RATER_ID, RATER_GROUP, LABEL]
 
 def _calibration(calibration: pd.DataFrame, need_group: bool = True) -> pd.DataFrame:
     cols = _CAL_COLS if need_group else [c for c in _CAL_COLS if c != RATER_GROUP]
-    _require_columns(calibration, cols, "calibration")
+    require_columns(calibration, cols, "the calibration statistics", table="calibration")
     if len(calibration) == 0:
         raise EstimationError("calibration: the frame is empty; there are no votes to report on")
     df = calibration.loc[calibration[LABEL].notna(), cols].copy()
@@ -70,7 +69,7 @@ def _calibration(calibration: pd.DataFrame, need_group: bool = True) -> pd.DataF
 
 
 def _gold(golden: pd.DataFrame) -> pd.DataFrame:
-    _require_columns(golden, [ITEM_ID, GOLD_LABEL], "golden")
+    require_columns(golden, [ITEM_ID, GOLD_LABEL], "the calibration statistics", table="golden")
     g = golden.loc[golden[GOLD_LABEL].notna(), [ITEM_ID, GOLD_LABEL]]
     dup = g.duplicated(ITEM_ID, keep=False).to_numpy()
     if dup.any():
@@ -168,7 +167,7 @@ def rater_accuracy(
     .. [1] Wilson, E. B. (1927). Probable inference, the law of succession, and
        statistical inference. JASA, 22(158), 209-212.
     """
-    _check_alpha(alpha)
+    check_alpha(alpha)
     df = _calibration(calibration)
     if golden is not None:
         df = _with_gold(df, golden)
@@ -331,7 +330,7 @@ def group_bias(calibration: pd.DataFrame, golden: pd.DataFrame, *, alpha: float 
     .. [1] Wilson, E. B. (1927). Probable inference, the law of succession, and
        statistical inference. JASA, 22(158), 209-212.
     """
-    _check_alpha(alpha)
+    check_alpha(alpha)
     df = _with_gold(_calibration(calibration), golden)
     df = df[df[GOLD_LABEL].notna()]
     tab = df.groupby([RATER_GROUP, GOLD_LABEL, LABEL], sort=True, dropna=False).size().rename(N).reset_index()
@@ -392,7 +391,7 @@ def group_accuracy(calibration: pd.DataFrame, golden: pd.DataFrame, *, alpha: fl
     .. [2] Agresti, A. (2013). Categorical Data Analysis, 3rd ed., sections 3.2
        (chi-square test of independence) and 3.5 (Fisher's exact test). Wiley.
     """
-    _check_alpha(alpha)
+    check_alpha(alpha)
     df = _with_gold(_calibration(calibration), golden)
     df = df[df[GOLD_LABEL].notna()]
     hit = (df[LABEL].astype(object) == df[GOLD_LABEL].astype(object)).to_numpy(dtype=int)

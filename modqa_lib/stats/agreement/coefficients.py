@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 from statsmodels.stats import inter_rater as _smir
 
+from modqa_lib.contract.checks import check_alpha, require_columns
 from modqa_lib.contract.schema import (
     CI_HIGH,
     CI_LOW,
@@ -36,12 +37,10 @@ from modqa_lib.stats.agreement._common import (
     STATISTIC,
     Level,
     _as_counts,
-    _check_alpha,
     _check_choice,
     _clean_long,
     _keys,
     _pairable,
-    _require_columns,
 )
 
 
@@ -236,7 +235,7 @@ def cohens_kappa(
     0.4
     """
     _check_choice("weights", weights, (None, "linear", "quadratic"))
-    _check_alpha(alpha)
+    check_alpha(alpha)
     sa, sb = pd.Series(a).reset_index(drop=True), pd.Series(b).reset_index(drop=True)
     if len(sa) != len(sb):
         raise EstimationError(
@@ -366,7 +365,7 @@ def to_count_table(
     if rater is not None:
         df = _clean_long(long_df, keys, rater, label)
     else:
-        _require_columns(long_df, [*keys, label], "ratings")
+        require_columns(long_df, [*keys, label], "to_count_table", table="ratings")
         df = long_df.loc[long_df[label].notna(), [*keys, label]]
         if len(df) == 0:
             raise EstimationError(
@@ -816,7 +815,7 @@ BRENNAN_PREDIGER = "brennan_prediger"
 
 def _gwet_family(C: np.ndarray, q: int, statistic: str, alpha: float) -> pd.DataFrame:
     """AC1 or Brennan-Prediger from a count table, with Gwet's subject-sampling variance."""
-    _check_alpha(alpha)
+    check_alpha(alpha)
     m = C.sum(1)
     C = C[m > 0]
     m = m[m > 0]

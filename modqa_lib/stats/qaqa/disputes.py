@@ -13,7 +13,7 @@ import pandas as pd
 from scipy import stats
 
 from modqa_lib.contract import schema as S
-from modqa_lib.errors import EstimationError
+from modqa_lib.errors import ConfigError, EstimationError
 from modqa_lib.stats.qaqa._common import (
     DIFFERENCE,
     DISPUTE_RATE,
@@ -180,7 +180,7 @@ def _median_ci(x: np.ndarray, alpha: float) -> tuple[float, float]:
 
 
 def dispute_resolution_times(
-    disputes: pd.DataFrame, by=None, targets: Mapping | bool | None = True, alpha: float = 0.05
+    disputes: pd.DataFrame, by=None, targets: Mapping | None = None, alpha: float = 0.05
 ) -> pd.DataFrame:
     """Days from a dispute being raised to its resolution: median, 90th percentile, against target.
 
@@ -190,9 +190,10 @@ def dispute_resolution_times(
         The ``disputes`` table (``raised_at``, ``resolved_at``, ``status``).
     by : str or list of str, optional
         E.g. ``"raised_by"`` (the vendor). None: one overall row.
-    targets : True, dict or None, default True
-        True reads ``params/targets.yaml`` (section ``disputes``: ``resolution_days_median``,
-        ``resolution_days_p90``); a dict shaped like that section (or the whole file); None: no target columns.
+    targets : dict, optional
+        KPI targets as data (``scope.targets``: the parsed ``params/targets.yaml``, or just
+        its ``disputes`` section with ``resolution_days_median`` and ``resolution_days_p90``);
+        None: no target columns. Statistics read no files.
     alpha : float, default 0.05
         1 - confidence level of the interval of the median.
 
@@ -222,11 +223,12 @@ def dispute_resolution_times(
     check_alpha(alpha)
     require(disputes, [S.RAISED_AT, S.RESOLVED_AT, S.STATUS, *by], "disputes")
     tg = None
+    if targets is True:
+        raise ConfigError(
+            "dispute_resolution_times(): targets=True would read params/targets.yaml; "
+            "pass the KPI targets as data: targets=scope.targets"
+        )
     if targets is not None and targets is not False:
-        if targets is True:
-            from modqa_lib.data.io import load_targets
-
-            targets = load_targets()
         sec = targets.get("disputes", targets) if isinstance(targets, Mapping) else None
         if not isinstance(sec, Mapping) or "resolution_days_median" not in sec:
             raise EstimationError(

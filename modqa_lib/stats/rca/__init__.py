@@ -18,8 +18,6 @@ error_drivers
 decompose_change
     Change in error rate (or accuracy) between two periods split per group into
     mix and rate effects (Kitagawa).
-summary_text
-    A short generated paragraph built from the functions above.
 top_findings
     Flagged, non-redundant drilldown slices with their dominant root cause.
 """
@@ -70,14 +68,14 @@ from modqa_lib.stats.rca._common import (
     TOTAL_EFFECT,
     TOTAL_LABEL,
     VALUE,
+    outcome_array,
     two_proportion_ztest,
 )
-from modqa_lib.stats.rca.decompose import decompose_change
+from modqa_lib.stats.rca.decompose import decompose_change, period_mask
 from modqa_lib.stats.rca.drilldown import drilldown
 from modqa_lib.stats.rca.drivers import error_drivers
 from modqa_lib.stats.rca.findings import top_findings
 from modqa_lib.stats.rca.pareto import pareto
-from modqa_lib.stats.rca.summary import summary_text
 
 __all__ = [
     "CAUSE_CI_HIGH",
@@ -126,8 +124,9 @@ __all__ = [
     "decompose_change",
     "drilldown",
     "error_drivers",
+    "outcome_array",
     "pareto",
-    "summary_text",
+    "period_mask",
     "top_findings",
     "two_proportion_ztest",
 ]

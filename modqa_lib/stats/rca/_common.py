@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 from scipy.special import gammaln
-from statsmodels.stats.multitest import multipletests
 
-from modqa_lib.errors import ConfigError, DataContractError
+from modqa_lib.contract.checks import require_columns
+from modqa_lib.errors import DataContractError
 
 # ----------------------------------------------------------------- output columns
 DIMENSION = "dimension"
@@ -67,53 +66,32 @@ FISHER_MIN_EXPECTED = 5.0
 #: error_drivers: a fit with |log odds ratio| or a standard error above these has diverged (separation).
 _MAX_ABS_LOGIT = 15.0
 _MAX_SE = 50.0
-#: summary_text names a group as the source of a change only if its share of the change
-#: exceeds its share of audits by at least this much.
-_SUMMARY_MIN_CONCENTRATION = 0.2
 
 _CI_METHODS = frozenset({"wilson", "beta", "agresti_coull", "jeffreys", "normal"})
 
 
 # ------------------------------------------------------------------- validation
-def _as_list(x, what: str) -> list:
-    if x is None:
-        return []
-    if isinstance(x, str):
-        return [x]
-    try:
-        out = list(x)
-    except TypeError:
-        raise ConfigError(f"{what} must be a column name or a list of column names, got {x!r}") from None
-    return out
+def outcome_array(audits: pd.DataFrame, outcome: str, func: str) -> np.ndarray:
+    """The outcome column as a float array of 0/1.
 
+    Parameters
+    ----------
+    audits : DataFrame
+    outcome : str
+        A boolean (or 0/1) column, e.g. ``is_error``.
+    func : str
+        The function that needs it, named in the message (``rca.<func>``).
 
-def _require_columns(audits: pd.DataFrame, cols: Sequence[str], func: str) -> None:
-    if not isinstance(audits, pd.DataFrame):
-        raise ConfigError(
-            f"rca.{func}: expected a DataFrame of audits (io.audited_decisions), got {type(audits).__name__}"
-        )
-    missing = [c for c in dict.fromkeys(cols) if c not in audits.columns]
-    if missing:
-        raise DataContractError(
-            [
-                {
-                    "table": "audits",
-                    "column": c,
-                    "rule": f"required by rca.{func} but missing (build the frame with io.audited_decisions)",
-                    "count": len(audits),
-                }
-                for c in missing
-            ]
-        )
+    Returns
+    -------
+    ndarray
+        One 0.0/1.0 per row.
 
-
-def _check_alpha(alpha: float) -> None:
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
-        raise ConfigError(f"alpha must be a number strictly between 0 and 1, got {alpha!r}")
-
-
-def _outcome_array(audits: pd.DataFrame, outcome: str, func: str) -> np.ndarray:
-    """The outcome column as a float array of 0/1; DataContractError if it is not binary."""
+    Raises
+    ------
+    DataContractError
+        A missing value, or a value other than true/false/0/1 (first rows listed).
+    """
     s = audits[outcome]
     na = s.isna().to_numpy()
     if na.any():
@@ -152,10 +130,13 @@ def _outcome_array(audits: pd.DataFrame, outcome: str, func: str) -> np.ndarray:
     return y
 
 
+_outcome_array = outcome_array  # the name the rca modules import
+
+
 def _weight_array(audits: pd.DataFrame, weights: str | None, func: str) -> np.ndarray | None:
     if weights is None:
         return None
-    _require_columns(audits, [weights], func)
+    require_columns(audits, [weights], f"rca.{func}")
     try:
         w = audits[weights].to_numpy(dtype=float)
     except (TypeError, ValueError):
@@ -297,14 +278,6 @@ def _slice_vs_rest(x1, n1, x2, n2) -> tuple[np.ndarray, np.ndarray]:
         p[small] = _fisher_many(a, b, c, d)
         test[small] = "fisher"
     return p, test
-
-
-def _bh(p: np.ndarray) -> np.ndarray:
-    q = np.full(len(p), np.nan)
-    ok = np.isfinite(p)
-    if ok.any():
-        q[ok] = multipletests(p[ok], method="fdr_bh")[1]
-    return q
 
 
 def _explains(child: tuple, parent: tuple, total: tuple, nested_share: float, alpha: float) -> np.ndarray:

@@ -9,6 +9,7 @@ import pandas as pd
 from statsmodels.stats.proportion import confint_proportions_2indep
 
 from modqa_lib.contract import schema as S
+from modqa_lib.contract.checks import check_alpha, require_columns
 from modqa_lib.errors import ConfigError, EstimationError
 from modqa_lib.stats.rca._common import (
     DIMENSION,
@@ -27,17 +28,35 @@ from modqa_lib.stats.rca._common import (
     SHARE_OF_CHANGE,
     TOTAL_EFFECT,
     TOTAL_LABEL,
-    _check_alpha,
     _factorize,
     _outcome_array,
-    _require_columns,
     _slice_vs_rest,
     _weight_array,
 )
 
 
 # ------------------------------------------------------------- decompose change
-def _period_mask(col: pd.Series, spec: Any, name: str) -> np.ndarray:
+def period_mask(col: pd.Series, spec: Any, name: str) -> np.ndarray:
+    """Rows of ``col`` in a period as :func:`decompose_change` reads ``before``/``after``.
+
+    Parameters
+    ----------
+    col : Series
+        The period column.
+    spec : scalar, (start, end) tuple or list-like
+        One period value, an inclusive range, or a set of values.
+    name : str
+        The argument's name, for the message.
+
+    Returns
+    -------
+    ndarray of bool
+
+    Raises
+    ------
+    ConfigError
+        A tuple that is not (start, end), or a range not comparable with the column.
+    """
     if isinstance(spec, tuple):
         if len(spec) != 2:
             raise ConfigError(f"{name} as a tuple must be (start, end), got {spec!r}")
@@ -152,14 +171,14 @@ def decompose_change(
     .. [3] Das Gupta, P. (1993). *Standardization and Decomposition of Rates*,
        U.S. Census Bureau, P23-186.
     """
-    _require_columns(audits, [period_col, by, outcome], "decompose_change")
-    _check_alpha(alpha)
+    require_columns(audits, [period_col, by, outcome], "rca.decompose_change")
+    check_alpha(alpha)
     if metric not in ("error_rate", "accuracy"):
         raise ConfigError(f"metric must be 'error_rate' or 'accuracy', got {metric!r}")
     y = _outcome_array(audits, outcome, "decompose_change")
     w = _weight_array(audits, weights, "decompose_change")
-    m0 = _period_mask(audits[period_col], before, "before")
-    m1 = _period_mask(audits[period_col], after, "after")
+    m0 = period_mask(audits[period_col], before, "before")
+    m1 = period_mask(audits[period_col], after, "after")
     if (m0 & m1).any():
         raise ConfigError(f"the before and after periods overlap ({int((m0 & m1).sum())} audits in both)")
     for m, nm, spec in ((m0, "before", before), (m1, "after", after)):

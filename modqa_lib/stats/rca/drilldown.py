@@ -10,6 +10,7 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from modqa_lib.contract import schema as S
+from modqa_lib.contract.checks import as_columns, bh_qvalues, check_alpha, require_columns
 from modqa_lib.errors import ConfigError, EstimationError
 from modqa_lib.stats.rca._common import (
     DEPTH,
@@ -24,13 +25,9 @@ from modqa_lib.stats.rca._common import (
     REST_RATE,
     TEST,
     VALUE,
-    _as_list,
-    _bh,
-    _check_alpha,
     _explains,
     _factorize,
     _outcome_array,
-    _require_columns,
     _slice_vs_rest,
     _weight_array,
 )
@@ -49,7 +46,7 @@ def _drill(  # noqa: C901
     func: str,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """drilldown plus the integer codes of each slice (hidden columns ``_d1,_c1,_d2,_c2``)."""
-    dims = _as_list(dims, "dims")
+    dims = as_columns(dims, "dims")
     if not dims:
         raise ConfigError("dims must name at least one column to drill into (e.g. [SITE, SHIFT])")
     if len(set(dims)) != len(dims):
@@ -62,8 +59,8 @@ def _drill(  # noqa: C901
         raise ConfigError(f"min_n must be a positive integer, got {min_n!r}")
     if not (0 < nested_share <= 1):
         raise ConfigError(f"nested_share must be in (0, 1], got {nested_share!r}")
-    _check_alpha(alpha)
-    _require_columns(audits, [outcome, *dims], func)
+    check_alpha(alpha)
+    require_columns(audits, [outcome, *dims], f"rca.{func}")
     y = _outcome_array(audits, outcome, func)
     w = _weight_array(audits, weights, func)
     if len(audits) == 0:
@@ -170,7 +167,7 @@ def _drill(  # noqa: C901
     lift = np.where(rest_n > 0, lift, np.nan)
     lo, hi = proportion_confint(x1, n1, alpha=alpha, method="wilson")
     p, test = _slice_vs_rest(x1, n1, x2, n2)
-    q = _bh(p)
+    q = bh_qvalues(p)
     flag = (q < alpha) & (lift > 1)
 
     out = pd.DataFrame({DIMENSION: dim_col, VALUE: val, DEPTH: np.where(is_pair, 2, 1), S.N: n})

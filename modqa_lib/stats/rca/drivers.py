@@ -13,6 +13,7 @@ from statsmodels.stats.proportion import proportion_confint
 from statsmodels.tools.sm_exceptions import PerfectSeparationError, PerfectSeparationWarning
 
 from modqa_lib.contract import schema as S
+from modqa_lib.contract.checks import as_columns, bh_qvalues, check_alpha, require_columns
 from modqa_lib.errors import ConfigError, EstimationError
 from modqa_lib.stats.rca._common import (
     _MAX_ABS_LOGIT,
@@ -25,12 +26,8 @@ from modqa_lib.stats.rca._common import (
     NOTE,
     ODDS_RATIO,
     OTHER_LABEL,
-    _as_list,
-    _bh,
-    _check_alpha,
     _factorize,
     _outcome_array,
-    _require_columns,
     _weight_array,
 )
 
@@ -255,14 +252,14 @@ def error_drivers(  # noqa: C901
        48(4), 817–838.
     .. [9] Kish, L. (1965). *Survey Sampling*, Wiley (effective sample size).
     """
-    dims = _as_list(dims, "dims")
+    dims = as_columns(dims, "dims")
     if not dims:
         raise ConfigError("dims must name at least one column (e.g. [VENDOR, POLICY])")
     if len(set(dims)) != len(dims):
         raise ConfigError(f"dims has duplicates: {dims}")
     if outcome in dims:
         raise ConfigError(f"the outcome column {outcome!r} cannot also be a dimension")
-    _check_alpha(alpha)
+    check_alpha(alpha)
     if not (isinstance(min_n, (int, np.integer)) and min_n >= 1):
         raise ConfigError(f"min_n must be a positive integer, got {min_n!r}")
     if weights is not None and not isinstance(weights, str):
@@ -271,7 +268,7 @@ def error_drivers(  # noqa: C901
         )
     if weights is not None and (weights in dims or weights == outcome):
         raise ConfigError(f"the weights column {weights!r} cannot also be the outcome or a dimension")
-    _require_columns(audits, [outcome, *dims], "error_drivers")
+    require_columns(audits, [outcome, *dims], "rca.error_drivers")
     best_reference = isinstance(reference, str)
     if best_reference and reference != "best":
         raise ConfigError(f"reference must be a mapping of dimension to level, or 'best'; got {reference!r}")
@@ -463,7 +460,7 @@ def error_drivers(  # noqa: C901
         out[S.ERROR_RATE] = lw[:, 1] / lw[:, 0]
         out[N_EFF] = lw[:, 0] ** 2 / lw[:, 2]
     p = out[S.P_VALUE].to_numpy(float)
-    out[S.Q_VALUE] = _bh(p)
+    out[S.Q_VALUE] = bh_qvalues(p)
     out[FLAG] = (out[S.Q_VALUE] < alpha) & (out[ODDS_RATIO] > 1)
     out["_dorder"] = out[DIMENSION].map({d: i for i, d in enumerate(kept)})
     out = out.sort_values(

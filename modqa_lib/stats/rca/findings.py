@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from modqa_lib.contract import schema as S
+from modqa_lib.contract.checks import as_columns, require_columns
 from modqa_lib.errors import ConfigError
 from modqa_lib.stats.rca._common import (
     CAUSE_CI_HIGH,
@@ -20,10 +21,8 @@ from modqa_lib.stats.rca._common import (
     FLAG,
     MARGINAL_EXCESS,
     SHARE,
-    _as_list,
     _explains,
     _outcome_array,
-    _require_columns,
     _weight_array,
 )
 from modqa_lib.stats.rca.drilldown import _drill
@@ -104,7 +103,7 @@ def top_findings(
        advertising systems. *NSDI '14*, 43–55 (explanatory power and
        succinctness of root-cause slices).
     """
-    _require_columns(audits, [cause], "top_findings")
+    require_columns(audits, [cause], "rca.top_findings")
     if max_findings is not None and not (isinstance(max_findings, (int, np.integer)) and max_findings >= 1):
         raise ConfigError(f"max_findings must be a positive integer or None, got {max_findings!r}")
     if not (isinstance(max_candidates, (int, np.integer)) and max_candidates >= 1):
@@ -112,7 +111,7 @@ def top_findings(
     if not (0 < min_new_share <= 1):
         raise ConfigError(f"min_new_share must be in (0, 1], got {min_new_share!r}")
     dd, codes = _drill(audits, dims, outcome, depth, alpha, min_n, weights, nested_share, "top_findings")
-    dims = _as_list(dims, "dims")
+    dims = as_columns(dims, "dims")
     cand = dd[dd[FLAG].astype(bool) & dd[EXPLAINED_BY].isna()].head(max_candidates)
     y = _outcome_array(audits, outcome, "top_findings")
     w = _weight_array(audits, weights, "top_findings")

@@ -9,6 +9,7 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from modqa_lib.contract import schema as S
+from modqa_lib.contract.checks import as_columns, check_alpha, require_columns
 from modqa_lib.errors import ConfigError
 from modqa_lib.stats.rca._common import (
     _CI_METHODS,
@@ -17,10 +18,7 @@ from modqa_lib.stats.rca._common import (
     MISSING_LABEL,
     RANK,
     SHARE,
-    _as_list,
-    _check_alpha,
     _outcome_array,
-    _require_columns,
 )
 
 
@@ -91,9 +89,9 @@ def pareto(
     1     fatigue_attention      3    0.3   0.108    0.603        0.8
     2            tooling_ui      2    0.2   0.057    0.510        1.0
     """
-    by_l = _as_list(by, "by")
-    _require_columns(audits, [cause, outcome, *by_l], "pareto")
-    _check_alpha(alpha)
+    by_l = as_columns(by, "by")
+    require_columns(audits, [cause, outcome, *by_l], "rca.pareto")
+    check_alpha(alpha)
     if method not in _CI_METHODS:
         raise ConfigError(f"method must be one of {sorted(_CI_METHODS)}, got {method!r}")
     if cause in by_l:

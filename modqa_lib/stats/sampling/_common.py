@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
 from modqa_lib.contract import schema as S
-from modqa_lib.errors import DataContractError, SamplingError
+from modqa_lib.errors import SamplingError
 
 # --- column names of the allocation table (sampling-specific result columns)
 POPULATION = "population"
@@ -62,17 +60,6 @@ def _check_prob(value, name: str, lo_open=True, hi_open=True, lo=0.0, hi=1.0) ->
         rng = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
         raise SamplingError(f"{name} must lie in {rng}, got {value!r}")
     return v
-
-
-def _require_columns(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise DataContractError(
-            [
-                {"table": "decisions", "column": c, "rule": f"required column missing ({what})", "count": len(df)}
-                for c in missing
-            ]
-        )
 
 
 def _ceil(x: float) -> int:

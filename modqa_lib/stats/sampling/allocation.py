@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 from statsmodels.stats.proportion import proportion_confint
 
 from modqa_lib.contract import schema as S
+from modqa_lib.contract.checks import require_columns
 from modqa_lib.errors import SamplingError
 from modqa_lib.stats.sampling._common import (
     ALLOCATED,
@@ -24,7 +25,6 @@ from modqa_lib.stats.sampling._common import (
     STRATUM_SEP,
     _check_int,
     _check_prob,
-    _require_columns,
 )
 
 
@@ -73,7 +73,7 @@ def _code_strata(df: pd.DataFrame, strata: Sequence[str]) -> _Strata:
     strata = list(strata)
     if not strata or len(set(strata)) != len(strata):
         raise SamplingError(f"strata must be a non-empty list of distinct column names, got {strata!r}")
-    _require_columns(df, strata, "stratum column")
+    require_columns(df, strata, "the sample plan", table="decisions", hint="a stratum column")
     col_codes, col_uniques = [], []
     for c in strata:
         codes, uniques = _factorize_sorted(df[c])

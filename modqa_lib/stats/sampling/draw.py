@@ -10,8 +10,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from modqa_lib.contract import schema as S
+from modqa_lib.contract.checks import require_columns
 from modqa_lib.errors import DataContractError, SamplingError
-from modqa_lib.stats.sampling._common import STRATUM_SEP, _require_columns, _rng
+from modqa_lib.stats.sampling._common import STRATUM_SEP, _rng
 from modqa_lib.stats.sampling.allocation import _allocate, _key_strings
 
 # ---------------------------------------------------------- permanent random numbers
@@ -89,7 +90,7 @@ def _prn_keys(decisions: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
 
     Divide by 2**64 for a uniform number in [0, 1) (see :func:`_unit`).
     """
-    _require_columns(decisions, [S.DECISION_ID], "it keys the random draw")
+    require_columns(decisions, [S.DECISION_ID], "the sample draw", table="decisions", hint="it keys the random draw")
     ids = decisions[S.DECISION_ID]
     if ids.isna().any():
         raise DataContractError(
@@ -275,7 +276,7 @@ def estimate_prior_error_rates(
     aud = audits
     if S.IS_GOLDEN in aud.columns:
         aud = aud[~aud[S.IS_GOLDEN].astype(bool)]
-    _require_columns(decisions, [S.DECISION_ID, *strata], "prior error rates")
+    require_columns(decisions, [S.DECISION_ID, *strata], "estimate_prior_error_rates", table="decisions")
     m = aud[[c for c in (S.DECISION_ID, S.IS_ERROR, S.WEIGHT) if c in aud.columns]].merge(
         decisions[[S.DECISION_ID, *strata]], on=S.DECISION_ID, how="inner"
     )

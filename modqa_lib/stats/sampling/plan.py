@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from modqa_lib.contract import schema as S
+from modqa_lib.contract.checks import require_columns
 from modqa_lib.errors import InputFileError, SamplingError
-from modqa_lib.stats.sampling._common import PLAN_FORMAT, FingerprintMismatchError, _require_columns
+from modqa_lib.stats.sampling._common import PLAN_FORMAT, FingerprintMismatchError
 from modqa_lib.stats.sampling.allocation import _prior_map
 from modqa_lib.stats.sampling.draw import stratified_sample
 from modqa_lib.stats.sampling.risk import _FLAG_COLUMNS, _FLAGS, RiskWeights, risk_weighted_sample
@@ -93,7 +94,7 @@ def decisions_fingerprint(decisions: pd.DataFrame, columns: Sequence[str] = ()) 
         listed value, or of the number of rows, changes it.
     """
     cols = list(dict.fromkeys([S.DECISION_ID, *columns]))
-    _require_columns(decisions, cols, "fingerprint")
+    require_columns(decisions, cols, "decisions_fingerprint", table="decisions")
     h = pd.util.hash_pandas_object(decisions[cols], index=False).to_numpy()
     sha = hashlib.sha256()
     sha.update("\x1f".join(cols).encode())

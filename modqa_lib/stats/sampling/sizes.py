@@ -9,6 +9,7 @@ from scipy.stats import norm
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_confint, proportion_effectsize
 
+from modqa_lib.contract.checks import check_alpha
 from modqa_lib.errors import SamplingError
 from modqa_lib.stats.sampling._common import MARGIN_METHODS, _ceil, _check_int, _check_prob
 
@@ -193,7 +194,7 @@ def sample_size_two_periods(
     """
     p_before = _check_prob(p_before, "p_before", hi_open=False)
     drop = _check_prob(drop, "drop", hi=p_before, hi_open=False)
-    alpha = _check_prob(alpha, "alpha")
+    alpha = check_alpha(alpha, "sample_size_two_periods")
     power = _check_prob(power, "power")
     if not (isinstance(ratio, (int, float, np.number)) and ratio > 0):
         raise SamplingError(f"ratio must be a positive number, got {ratio!r}")

@@ -14,6 +14,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from modqa_lib.contract import schema as S
+from modqa_lib.contract.checks import require_columns
 from modqa_lib.errors import ConfigError, InputFileError, SamplingError
 from modqa_lib.stats.sampling._common import (
     ALLOCATED,
@@ -22,7 +23,6 @@ from modqa_lib.stats.sampling._common import (
     NA_KEY,
     POPULATION,
     WORKLIST_COLUMNS,
-    _require_columns,
 )
 from modqa_lib.stats.sampling.allocation import allocate
 from modqa_lib.stats.sampling.draw import estimate_prior_error_rates
@@ -292,8 +292,11 @@ def _draw_weekly_sample(
         )
     if decisions.empty:
         raise SamplingError("the processed decisions table is empty")
-    _require_columns(
-        decisions, [S.DECISION_ID, S.DECIDED_AT, S.SITE, S.MODERATOR_TENURE_DAYS, S.POLICY, by], "weekly sample"
+    require_columns(
+        decisions,
+        [S.DECISION_ID, S.DECIDED_AT, S.SITE, S.MODERATOR_TENURE_DAYS, S.POLICY, by],
+        "draw_weekly_sample",
+        table="decisions",
     )
 
     wk = io.add_derived_columns(

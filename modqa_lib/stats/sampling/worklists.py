@@ -11,8 +11,9 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from modqa_lib.contract import schema as S
+from modqa_lib.contract.checks import require_columns
 from modqa_lib.errors import SamplingError
-from modqa_lib.stats.sampling._common import GOLDEN_STRATUM, _check_prob, _require_columns, _rng
+from modqa_lib.stats.sampling._common import GOLDEN_STRATUM, _check_prob, _rng
 
 # ================================================================= worklists
 _GOLDEN_FIXED = {
@@ -66,7 +67,7 @@ def inject_golden(worklist: pd.DataFrame, golden: pd.DataFrame, share: float = 0
     share = _check_prob(share, "share", lo_open=False)
     rng = _rng(seed)
     if share > 0:
-        _require_columns(golden, [S.ITEM_ID], "golden items")
+        require_columns(golden, [S.ITEM_ID], "inject_golden", table="golden")
         if golden[S.ITEM_ID].isna().any() or golden[S.ITEM_ID].duplicated().any():
             raise SamplingError("golden item_id must be unique and non-empty")
     out = worklist.copy()
@@ -149,7 +150,116 @@ def _feasible_assignment(pairs, m, n_aud, lower, upper):
     return np.round(res.x).astype(np.int64)
 
 
-def assign_auditors(sample: pd.DataFrame, auditors: Sequence[str], auditor_sites=None, *, seed) -> pd.DataFrame:  # noqa: C901
+def _distinct_auditors(auditors: Sequence[str]) -> list[str]:
+    """Auditor ids as strings; SamplingError when there are none or one is listed twice."""
+    auditors = [str(a) for a in auditors]
+    if not auditors:
+        raise SamplingError("no auditors to assign the sample to")
+    if len(set(auditors)) != len(auditors):
+        dup = sorted({a for a in auditors if auditors.count(a) > 1})
+        raise SamplingError(f"auditors listed twice: {dup}")
+    return auditors
+
+
+def _moderator_codes(out: pd.DataFrame, aud_index: dict[str, int]) -> np.ndarray:
+    """Per row: the index of the auditor who made the decision, or -1."""
+    if S.MODERATOR_ID not in out.columns:
+        return np.full(len(out), -1, dtype=np.int64)
+    mod = out[S.MODERATOR_ID].astype(object).map(lambda v: aud_index.get(str(v), -1) if pd.notna(v) else -1)
+    return mod.to_numpy(dtype=np.int64)
+
+
+def _site_codes(out: pd.DataFrame, auditors: list[str], aud: list[str], auditor_sites):
+    """Per row: the site code (-1 for none), the site names, and each auditor's site (None without sites)."""
+    if auditor_sites is None:
+        return np.full(len(out), -1), pd.Index([]), None
+    site_of = {str(k): v for k, v in dict(auditor_sites).items()}
+    missing = [a for a in auditors if a not in site_of or pd.isna(site_of[a])]
+    if missing:
+        raise SamplingError(
+            f"auditor_sites gives no site for auditor(s) {missing[:10]}; "
+            "give every auditor a site, or pass auditor_sites=None"
+        )
+    require_columns(out, [S.SITE], "assign_auditors", table="worklist", hint="auditor site constraint")
+    site_codes, site_uniques = pd.factorize(out[S.SITE], use_na_sentinel=True)
+    return site_codes, site_uniques, np.array([str(site_of[a]) for a in aud], dtype=object)
+
+
+def _eligibility(cls: np.ndarray, site_uniques, aud_site, n_aud: int) -> np.ndarray:
+    """Which auditor may review each class of decisions (not their own site, not their own decision)."""
+    elig = np.ones((len(cls), n_aud), dtype=bool)
+    for c, (s, mo) in enumerate(cls):
+        if s >= 0 and aud_site is not None:
+            elig[c] &= aud_site != str(site_uniques[s])
+        if mo >= 0:
+            elig[c, mo] = False
+    return elig
+
+
+def _check_every_class_has_an_auditor(elig: np.ndarray, cls: np.ndarray, m: np.ndarray, site_uniques, aud) -> None:
+    empty = np.flatnonzero(~elig.any(axis=1))
+    if not len(empty):
+        return
+    msgs = []
+    for c in empty:
+        s, mo = cls[c]
+        what = []
+        if s >= 0:
+            what.append(f"site '{site_uniques[s]}'")
+        if mo >= 0:
+            what.append(f"moderator '{aud[mo]}'")
+        msgs.append(f"{int(m[c])} decision(s) from {' and '.join(what)}")
+    raise SamplingError(
+        "no eligible auditor for " + "; ".join(msgs) + ": every auditor is based at that site "
+        "or made the decision; add auditors from other sites"
+    )
+
+
+def _balanced_counts(elig: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Rows of each class per auditor: smallest feasible largest worklist, then largest feasible smallest one."""
+    n_aud = elig.shape[1]
+    pairs = np.argwhere(elig)
+    total = int(m.sum())
+    reach = (elig * m[:, None]).sum(axis=0)  # most rows each auditor could get
+    lo_u, hi_u = math.ceil(total / n_aud), total
+    best = None
+    while lo_u < hi_u:  # smallest feasible largest worklist
+        mid = (lo_u + hi_u) // 2
+        x = _feasible_assignment(pairs, m, n_aud, np.zeros(n_aud), np.full(n_aud, mid))
+        if x is None:
+            lo_u = mid + 1
+        else:
+            hi_u, best = mid, x
+    u_max = lo_u
+    if best is None:
+        best = _feasible_assignment(pairs, m, n_aud, np.zeros(n_aud), np.full(n_aud, u_max))
+    lo_l, hi_l = 0, min(u_max, total // n_aud)
+    while lo_l < hi_l:  # largest feasible smallest worklist
+        mid = (lo_l + hi_l + 1) // 2
+        x = _feasible_assignment(pairs, m, n_aud, np.minimum(mid, reach), np.full(n_aud, u_max))
+        if x is None:
+            hi_l = mid - 1
+        else:
+            lo_l, best = mid, x
+    counts = np.zeros(elig.shape, dtype=np.int64)
+    counts[pairs[:, 0], pairs[:, 1]] = best
+    return counts
+
+
+def _hand_out(cls_codes: np.ndarray, counts: np.ndarray, aud: list[str], rng) -> np.ndarray:
+    """Auditor per row: each class's rows shuffled, then cut into the auditors' counts."""
+    assigned = np.empty(len(cls_codes), dtype=object)
+    for c in range(counts.shape[0]):
+        rows = rng.permutation(np.flatnonzero(cls_codes == c))
+        cuts = np.cumsum(counts[c])
+        start = 0
+        for a in range(counts.shape[1]):
+            assigned[rows[start : cuts[a]]] = aud[a]
+            start = cuts[a]
+    return assigned
+
+
+def assign_auditors(sample: pd.DataFrame, auditors: Sequence[str], auditor_sites=None, *, seed) -> pd.DataFrame:
     """Hand out sampled decisions to auditors in balanced worklists.
 
     Constraints: an auditor never reviews a decision made by themselves
@@ -195,104 +305,21 @@ def assign_auditors(sample: pd.DataFrame, auditors: Sequence[str], auditor_sites
        simplex method. *Math. Prog. Comp.* 10, 119-142.
     """
     rng = _rng(seed)
-    auditors = [str(a) for a in auditors]
-    if not auditors:
-        raise SamplingError("no auditors to assign the sample to")
-    if len(set(auditors)) != len(auditors):
-        dup = sorted({a for a in auditors if auditors.count(a) > 1})
-        raise SamplingError(f"auditors listed twice: {dup}")
+    auditors = _distinct_auditors(auditors)
     out = sample.copy()
     if len(out) == 0:
         out[S.AUDITOR_ID] = pd.Series(dtype="str")
         return out
     n_aud = len(auditors)
-    perm = rng.permutation(n_aud)  # who gets the extra rows is random
-    aud = [auditors[i] for i in perm]
-    aud_index = {a: i for i, a in enumerate(aud)}
-
-    if S.MODERATOR_ID in out.columns:
-        mod = (
-            out[S.MODERATOR_ID]
-            .astype(object)
-            .map(lambda v: aud_index.get(str(v), -1) if pd.notna(v) else -1)
-            .to_numpy(dtype=np.int64)
-        )
-    else:
-        mod = np.full(len(out), -1, dtype=np.int64)
-    if auditor_sites is not None:
-        site_of = {str(k): v for k, v in dict(auditor_sites).items()}
-        missing = [a for a in auditors if a not in site_of or pd.isna(site_of[a])]
-        if missing:
-            raise SamplingError(
-                f"auditor_sites gives no site for auditor(s) {missing[:10]}; "
-                "give every auditor a site, or pass auditor_sites=None"
-            )
-        _require_columns(out, [S.SITE], "auditor site constraint")
-        site_codes, site_uniques = pd.factorize(out[S.SITE], use_na_sentinel=True)
-        aud_site = np.array([str(site_of[a]) for a in aud], dtype=object)
-    else:
-        site_codes, site_uniques = np.full(len(out), -1), pd.Index([])
-        aud_site = None
-    cls_frame = pd.DataFrame({"s": site_codes, "m": mod})
-    cls_codes, cls_uniques = pd.factorize(pd.MultiIndex.from_frame(cls_frame))
+    aud = [auditors[i] for i in rng.permutation(n_aud)]  # who gets the extra rows is random
+    mod = _moderator_codes(out, {a: i for i, a in enumerate(aud)})
+    site_codes, site_uniques, aud_site = _site_codes(out, auditors, aud, auditor_sites)
+    # classes of decisions: (site, moderator-is-an-auditor)
+    cls_codes, cls_uniques = pd.factorize(pd.MultiIndex.from_frame(pd.DataFrame({"s": site_codes, "m": mod})))
     cls = cls_uniques.to_frame(index=False).to_numpy()
     m = np.bincount(cls_codes, minlength=len(cls)).astype(float)
-
-    elig = np.ones((len(cls), n_aud), dtype=bool)
-    for c, (s, mo) in enumerate(cls):
-        if s >= 0 and aud_site is not None:
-            elig[c] &= aud_site != str(site_uniques[s])
-        if mo >= 0:
-            elig[c, mo] = False
-    empty = np.flatnonzero(~elig.any(axis=1))
-    if len(empty):
-        msgs = []
-        for c in empty:  # type: ignore[assignment]  # c: a numpy int here, a Python int above
-            s, mo = cls[c]
-            what = []
-            if s >= 0:
-                what.append(f"site '{site_uniques[s]}'")
-            if mo >= 0:
-                what.append(f"moderator '{aud[mo]}'")
-            msgs.append(f"{int(m[c])} decision(s) from {' and '.join(what)}")
-        raise SamplingError(
-            "no eligible auditor for " + "; ".join(msgs) + ": every auditor is based at that site "
-            "or made the decision; add auditors from other sites"
-        )
-
-    pairs = np.argwhere(elig)
-    total = int(m.sum())
-    reach = (elig * m[:, None]).sum(axis=0)  # most rows each auditor could get
-    lo_u, hi_u = math.ceil(total / n_aud), total
-    best = None
-    while lo_u < hi_u:  # smallest feasible largest worklist
-        mid = (lo_u + hi_u) // 2
-        x = _feasible_assignment(pairs, m, n_aud, np.zeros(n_aud), np.full(n_aud, mid))
-        if x is None:
-            lo_u = mid + 1
-        else:
-            hi_u, best = mid, x
-    u_max = lo_u
-    if best is None:
-        best = _feasible_assignment(pairs, m, n_aud, np.zeros(n_aud), np.full(n_aud, u_max))
-    lo_l, hi_l = 0, min(u_max, total // n_aud)
-    while lo_l < hi_l:  # largest feasible smallest worklist
-        mid = (lo_l + hi_l + 1) // 2
-        x = _feasible_assignment(pairs, m, n_aud, np.minimum(mid, reach), np.full(n_aud, u_max))
-        if x is None:
-            hi_l = mid - 1
-        else:
-            lo_l, best = mid, x
-    counts = np.zeros((len(cls), n_aud), dtype=np.int64)
-    counts[pairs[:, 0], pairs[:, 1]] = best
-
-    assigned = np.empty(len(out), dtype=object)
-    for c in range(len(cls)):
-        rows = rng.permutation(np.flatnonzero(cls_codes == c))
-        cuts = np.cumsum(counts[c])
-        start = 0
-        for a in range(n_aud):
-            assigned[rows[start : cuts[a]]] = aud[a]
-            start = cuts[a]
-    out[S.AUDITOR_ID] = pd.array(assigned, dtype="str")
+    elig = _eligibility(cls, site_uniques, aud_site, n_aud)
+    _check_every_class_has_an_auditor(elig, cls, m, site_uniques, aud)
+    counts = _balanced_counts(elig, m)
+    out[S.AUDITOR_ID] = pd.array(_hand_out(cls_codes, counts, aud, rng), dtype="str")
     return out

@@ -1,4 +1,11 @@
-"""The generated summary paragraph of a report."""
+"""The generated summary paragraph of a report (``summary_text``): report building, not statistics.
+
+Every number comes from the statistics layer (:func:`modqa_lib.stats.rca.decompose_change`,
+:func:`~modqa_lib.stats.rca.top_findings`, :func:`~modqa_lib.stats.rca.drilldown`,
+:func:`~modqa_lib.stats.rca.pareto`, :func:`modqa_lib.stats.scoring.accuracy_table` and
+:func:`~modqa_lib.stats.scoring.proportion_ci`); this module only picks the sentences and writes
+rates with :func:`modqa_lib.report.format.rate_text`, as every other report surface does.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +14,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 
 from modqa_lib.contract import schema as S
-from modqa_lib.stats.rca._common import (
-    _SUMMARY_MIN_CONCENTRATION,
+from modqa_lib.contract.checks import as_columns, check_alpha, require_columns
+from modqa_lib.report.format import confidence_label, interval_text, percent, rate_text
+from modqa_lib.stats.rca import (
     CAUSE_CI_HIGH,
     CAUSE_CI_LOW,
     CAUSE_N,
@@ -34,22 +41,21 @@ from modqa_lib.stats.rca._common import (
     SHARE_OF_CHANGE,
     TOTAL_EFFECT,
     VALUE,
-    _as_list,
-    _check_alpha,
-    _fmt_label,
-    _outcome_array,
-    _require_columns,
+    decompose_change,
+    drilldown,
+    outcome_array,
+    pareto,
+    period_mask,
+    top_findings,
     two_proportion_ztest,
 )
-from modqa_lib.stats.rca.decompose import _period_mask, decompose_change
-from modqa_lib.stats.rca.drilldown import drilldown
-from modqa_lib.stats.rca.findings import top_findings
-from modqa_lib.stats.rca.pareto import pareto
+from modqa_lib.stats.scoring import accuracy_table, proportion_ci
 
+__all__ = ["SUMMARY_MIN_CONCENTRATION", "summary_text"]
 
-# -------------------------------------------------------------- summary text
-def _pct(x: float, nd: int = 1) -> str:
-    return f"{100 * x:.{nd}f}%"
+#: summary_text names a group as the source of a change only if its share of the change
+#: exceeds its share of audits by at least this much.
+SUMMARY_MIN_CONCENTRATION = 0.2
 
 
 def _pts(x: float) -> str:
@@ -60,14 +66,20 @@ def _int(x) -> str:
     return f"{int(round(float(x))):,}"
 
 
-def _rate_n(rate: float, n, alpha: float, with_rate: bool = True) -> str:
-    """ "96.1%, 95% CI 94.2% to 97.4%, n = 542": an unweighted rate with its Wilson interval."""
+def _rate_n(rate: float, n, alpha: float) -> str:
+    """An unweighted rate with its Wilson interval (:func:`proportion_ci`), written by :func:`rate_text`."""
     k, m = int(round(float(rate) * float(n))), int(round(float(n)))
     if m <= 0:
         return "no audits"
-    lo, hi = proportion_confint(k, m, alpha=alpha, method="wilson")
-    ci = f"{1 - alpha:.0%} CI {_pct(lo)} to {_pct(hi)}, n = {_int(m)}"
-    return f"{_pct(rate)}, {ci}" if with_rate else ci
+    lo, hi = proportion_ci(k, m, alpha=alpha, method="wilson")
+    return rate_text(rate, lo, hi, m, alpha)
+
+
+def _label(value: Any) -> str:
+    """A period value as text: a date as YYYY-MM-DD."""
+    if isinstance(value, pd.Timestamp) and value == value.normalize():
+        return value.strftime("%Y-%m-%d")
+    return str(value)
 
 
 def _q(q: float) -> str:
@@ -84,7 +96,7 @@ def _cause_name(code: str) -> str:
 
 
 def _period_label(audits: pd.DataFrame, period_col: str, spec: Any, all_periods: list) -> str:
-    vals = sorted(set(audits.loc[_period_mask(audits[period_col], spec, "period"), period_col].dropna()))
+    vals = sorted(set(audits.loc[period_mask(audits[period_col], spec, "period"), period_col].dropna()))
     if not vals:
         return str(spec)
     pos = [all_periods.index(v) + 1 for v in (vals[0], vals[-1])]
@@ -98,7 +110,7 @@ def _period_label(audits: pd.DataFrame, period_col: str, spec: Any, all_periods:
             else f"{unit} {pos[0]}–{pos[1]} (of {len(all_periods)})"
         )
     if period_col == S.WEEK:
-        return f"{base} ({_fmt_label(vals[0])} to {_fmt_label(vals[-1])})"
+        return f"{base} ({_label(vals[0])} to {_label(vals[-1])})"
     return base
 
 
@@ -170,29 +182,27 @@ def summary_text(
     .. [2] Benjamini, Y., Hochberg, Y. (1995). *JRSS B* 57(1), 289–300.
     .. [3] Wilson, E. B. (1927). *JASA* 22(158), 209–212.
     """
-    _require_columns(audits, [outcome], "summary_text")
-    _check_alpha(alpha)
-    y = _outcome_array(audits, outcome, "summary_text")
+    require_columns(audits, [outcome], "summary_text")
+    check_alpha(alpha, "summary_text")
+    y = outcome_array(audits, outcome, "summary_text")
     n = len(y)
     if n == 0:
         return f"No audits for {unit_label}."
-    conf = f"{100 * (1 - alpha):.0f}%"
+    conf = confidence_label(alpha)
     if weights is not None and outcome == S.IS_ERROR:
-        from modqa_lib.stats.scoring import accuracy_table
-
         row = accuracy_table(audits, weights=weights, alpha=alpha).iloc[0]
         acc, lo, hi, kind = row[S.ACCURACY], row[S.CI_LOW], row[S.CI_HIGH], "design-weighted accuracy"
     else:
         acc = 1 - y.mean()
-        lo, hi = proportion_confint(n - y.sum(), n, alpha=alpha, method="wilson")
+        lo, hi = proportion_ci(n - y.sum(), n, alpha=alpha, method="wilson")
         kind = "accuracy"
-    parts = [f"The {kind} for {unit_label} was {_pct(acc)} ({conf} CI {_pct(lo)} to {_pct(hi)}; n = {_int(n)} audits)."]
+    parts = [f"The {kind} for {unit_label} was {rate_text(acc, lo, hi, n, alpha, noun='audits')}."]
     if dims is None:
         cand = [S.VENDOR, S.SITE, S.MARKET, S.POLICY, S.CONTENT_TYPE, S.SHIFT, S.TENURE_BAND, S.CHANNEL]
         dims = [d for d in cand if d in audits.columns and audits[d].nunique(dropna=False) > 1]
     else:
-        dims = _as_list(dims, "dims")
-        _require_columns(audits, dims, "summary_text")
+        dims = as_columns(dims, "dims")
+        require_columns(audits, dims, "summary_text")
 
     # change between periods
     if period_col in audits.columns:
@@ -215,20 +225,20 @@ def summary_text(
             lab1 = _period_label(audits, period_col, after, periods)
             ch = float(tot[TOTAL_EFFECT])
             span = (
-                f"from {lab0} ({_rate_n(tot[RATE_BEFORE], tot[N_BEFORE], alpha)}) "
-                f"to {lab1} ({_rate_n(tot[RATE_AFTER], tot[N_AFTER], alpha)})"
+                f"from {_rate_n(tot[RATE_BEFORE], tot[N_BEFORE], alpha)} in {lab0} "
+                f"to {_rate_n(tot[RATE_AFTER], tot[N_AFTER], alpha)} in {lab1}"
             )
             if not (tot[S.CI_LOW] > 0 or tot[S.CI_HIGH] < 0):
                 parts.append(
-                    f"Accuracy did not change detectably {span}: {'+' if ch >= 0 else '-'}"
-                    f"{_pts(abs(ch))} pts ({conf} CI {_pts(tot[S.CI_LOW])} to {_pts(tot[S.CI_HIGH])})."
+                    f"Accuracy did not change detectably {span}: "
+                    f"{interval_text(ch, tot[S.CI_LOW], tot[S.CI_HIGH], points=True, alpha=alpha)}."
                 )
             else:
                 sign = 1.0 if ch > 0 else -1.0
                 lo_, hi_ = sorted((sign * tot[S.CI_LOW], sign * tot[S.CI_HIGH]))
                 noun = "rise" if ch > 0 else "fall"
                 s = (
-                    f"Accuracy {'rose' if ch > 0 else 'fell'} {_pts(abs(ch))} pts ({conf} CI {_pts(lo_)} to "
+                    f"Accuracy {'rose' if ch > 0 else 'fell'} {_pts(abs(ch))} pts ({conf} {_pts(lo_)} to "
                     f"{_pts(hi_)}) {span}"
                 )
                 # the dimension with the most disproportionate contributor; a group qualifies only
@@ -244,9 +254,7 @@ def summary_text(
                     rate_dom = grp[RATE_EFFECT].abs() >= grp[MIX_EFFECT].abs()
                     detect = np.where(rate_dom, (grp[S.CI_LOW] > 0) | (grp[S.CI_HIGH] < 0), p_mix < alpha)
                     conc = grp[SHARE_OF_CHANGE] - (grp[SHARE_BEFORE] + grp[SHARE_AFTER]) / 2
-                    ok = (
-                        detect & (grp[SHARE_OF_CHANGE] > 0).to_numpy() & (conc >= _SUMMARY_MIN_CONCENTRATION).to_numpy()
-                    )
+                    ok = detect & (grp[SHARE_OF_CHANGE] > 0).to_numpy() & (conc >= SUMMARY_MIN_CONCENTRATION).to_numpy()
                     if ok.any():
                         i: Any = conc[ok].idxmax()
                         if best is None or conc[i] > best[2]:
@@ -262,18 +270,16 @@ def summary_text(
                 )
                 if g is not None:
                     gs = float(g[SHARE_OF_CHANGE])
-                    share_txt = f"{_pct(gs, 0)} of the {noun}" if gs <= 1 else f"more than the whole {noun}"
+                    share_txt = f"{percent(gs, 0)} of the {noun}" if gs <= 1 else f"more than the whole {noun}"
                     if abs(g[RATE_EFFECT]) >= abs(g[MIX_EFFECT]):
                         detail = (
-                            f"its accuracy went from {_pct(g[RATE_BEFORE])} "
-                            f"({_rate_n(g[RATE_BEFORE], g[N_BEFORE], alpha, with_rate=False)}) "
-                            f"to {_pct(g[RATE_AFTER])} "
-                            f"({_rate_n(g[RATE_AFTER], g[N_AFTER], alpha, with_rate=False)})"
+                            f"its accuracy went from {_rate_n(g[RATE_BEFORE], g[N_BEFORE], alpha)} "
+                            f"to {_rate_n(g[RATE_AFTER], g[N_AFTER], alpha)}"
                         )
                     else:
                         detail = (
-                            f"its share of audits went from {_pct(g[SHARE_BEFORE])} "
-                            f"(n = {_int(g[N_BEFORE])}) to {_pct(g[SHARE_AFTER])} "
+                            f"its share of audits went from {percent(g[SHARE_BEFORE])} "
+                            f"(n = {_int(g[N_BEFORE])}) to {percent(g[SHARE_AFTER])} "
                             f"(n = {_int(g[N_AFTER])})"
                         )
                     s += f"; {share_txt} is {d} {g[GROUP]} ({detail})"
@@ -301,23 +307,21 @@ def summary_text(
                 pt = pareto(audits, cause=cause, outcome=outcome, alpha=alpha)
                 t = pt.iloc[0]
                 parts.append(
-                    f"Root cause of errors mostly {_cause_name(t[cause])} ({_pct(t[SHARE], 0)}, "
-                    f"{conf} CI {_pct(t[S.CI_LOW], 0)} to {_pct(t[S.CI_HIGH], 0)}, "
-                    f"of n = {_int(t[S.N])} errors)."
+                    f"Root cause of errors mostly {_cause_name(t[cause])}: "
+                    f"{rate_text(t[SHARE], t[S.CI_LOW], t[S.CI_HIGH], t[S.N], alpha, noun='errors', decimals=0)}."
                 )
         else:
             t = tf.iloc[0]
             s = (
-                f"Largest excess: {t[VALUE]} ({t[DIMENSION]}), error rate {_pct(t[S.ERROR_RATE])} "
-                f"({conf} CI {_pct(t[S.CI_LOW])} to {_pct(t[S.CI_HIGH])}; n = {_int(t[S.N])}) vs "
-                f"{_pct(t[REST_RATE])} elsewhere (n = {_int(t[REST_N])}), about {_int(t[EXCESS_ERRORS])} "
+                f"Largest excess: {t[VALUE]} ({t[DIMENSION]}), error rate "
+                f"{rate_text(t[S.ERROR_RATE], t[S.CI_LOW], t[S.CI_HIGH], t[S.N], alpha)} vs "
+                f"{percent(t[REST_RATE])} elsewhere (n = {_int(t[REST_N])}), about {_int(t[EXCESS_ERRORS])} "
                 f"excess errors ({_q(t[S.Q_VALUE])})"
             )
             if has_cause and t[CAUSE_N] > 0 and t[cause] is not None:
                 s += (
-                    f"; root cause mostly {_cause_name(t[cause])} ({_pct(t[CAUSE_SHARE], 0)}, "
-                    f"{conf} CI {_pct(t[CAUSE_CI_LOW], 0)} to {_pct(t[CAUSE_CI_HIGH], 0)}, "
-                    f"of n = {_int(t[CAUSE_N])} errors)"
+                    f"; root cause mostly {_cause_name(t[cause])}: "
+                    f"{rate_text(t[CAUSE_SHARE], t[CAUSE_CI_LOW], t[CAUSE_CI_HIGH], t[CAUSE_N], alpha, noun='errors', decimals=0)}"
                 )
             parts.append(s + ".")
     return " ".join(parts)
