@@ -427,12 +427,14 @@ def drivers_table(drivers: pd.DataFrame, top: int = 12) -> pd.DataFrame:
     """Display table of :func:`modqa_lib.stats.rca.error_drivers`: levels worse than their reference.
 
     Levels with an odds ratio above 1, most significant first, each with the
-    reference level it is compared with (``compared with``).
+    reference level it is compared with (``compared with``; "average <dimension>"
+    for the default sum-to-zero coding, where no level is the reference).
     """
     ref = drivers[drivers["is_reference"]].set_index("dimension")["level"]
     worse = drivers[~drivers["is_reference"] & (drivers["odds_ratio"] > 1)]
     worse = worse.sort_values(["p_value", "odds_ratio"], ascending=[True, False], na_position="last").head(top)
-    out = worse.assign(**{"compared with": worse["dimension"].map(ref)})
+    compared = worse["dimension"].map(ref).fillna("average " + worse["dimension"].astype(str))
+    out = worse.assign(**{"compared with": compared})
     cols = [
         "dimension",
         "level",
