@@ -428,17 +428,22 @@ def drivers_table(drivers: pd.DataFrame, top: int = 12) -> pd.DataFrame:
 
     Levels with an odds ratio above 1, most significant first, each with the
     reference level it is compared with (``compared with``; "average <dimension>"
-    for the default sum-to-zero coding, where no level is the reference).
+    for the default sum-to-zero coding, where no level is the reference) and
+    what the model controls for (``controls for``: the other dimensions and
+    the interaction slices in the model).
     """
     ref = drivers[drivers["is_reference"]].set_index("dimension")["level"]
     worse = drivers[~drivers["is_reference"] & (drivers["odds_ratio"] > 1)]
     worse = worse.sort_values(["p_value", "odds_ratio"], ascending=[True, False], na_position="last").head(top)
-    compared = worse["dimension"].map(ref).fillna("average " + worse["dimension"].astype(str))
-    out = worse.assign(**{"compared with": compared})
+    compared = [ref.get(d, f"average {d}") for d in worse["dimension"]]
+    model = list(dict.fromkeys(drivers["dimension"]))
+    controls = worse["dimension"].map(lambda d: ", ".join(x for x in model if x != d) or "nothing")
+    out = worse.assign(**{"compared with": compared, "controls for": controls})
     cols = [
         "dimension",
         "level",
         "compared with",
+        "controls for",
         "n",
         *(["n_eff"] if "n_eff" in out else []),
         "odds_ratio",

@@ -245,4 +245,8 @@ def test_drivers_table_names_the_reference_of_each_level():
     t = report.drivers_table(d)
     assert t["level"].tolist() == ["night", "Penang"]  # OR > 1 only, most significant first
     assert t["compared with"].tolist() == ["day", "KL"]
+    assert t["controls for"].tolist() == ["site", "shift"]
+    # sum-to-zero coding (the default): no reference row, compared with the average level
+    mean = report.drivers_table(d.assign(is_reference=False))
+    assert mean["compared with"].tolist() == ["average shift", "average site"]
     assert "n_eff" not in t and report.drivers_table(d, top=1)["level"].tolist() == ["night"]

@@ -74,7 +74,7 @@ from modqa_lib.stats.rca._common import (
 )
 from modqa_lib.stats.rca.decompose import decompose_change
 from modqa_lib.stats.rca.drilldown import drilldown
-from modqa_lib.stats.rca.drivers import error_drivers
+from modqa_lib.stats.rca.drivers import error_drivers, slices_from_drilldown
 from modqa_lib.stats.rca.findings import top_findings
 from modqa_lib.stats.rca.pareto import pareto
 from modqa_lib.stats.rca.summary import summary_text
@@ -127,6 +127,7 @@ __all__ = [
     "drilldown",
     "error_drivers",
     "pareto",
+    "slices_from_drilldown",
     "summary_text",
     "top_findings",
     "two_proportion_ztest",

@@ -26,6 +26,8 @@ from modqa_lib.stats.rca._common import (
     NOTE,
     ODDS_RATIO,
     OTHER_LABEL,
+    PAIR_SEP,
+    VALUE,
     _as_list,
     _bh,
     _check_alpha,
@@ -129,6 +131,7 @@ def error_drivers(
     min_n: int = 30,
     l2: float = 1e-3,
     weights: str | None = None,
+    slices: Sequence[Mapping[str, str]] | None = None,
 ) -> pd.DataFrame:
     """Odds ratios of each level of each dimension, controlling for the other dimensions.
 
@@ -174,6 +177,22 @@ def error_drivers(
         probabilities (risk-weighted oversampling): the odds ratios then
         describe all decisions, not the audited mix, and the intervals are
         design-based (see Notes). Every weight must be positive and finite.
+
+    slices : list of mapping of str to str, optional
+        Interaction slices to model explicitly, e.g. the pairs
+        :func:`drilldown` flags (:func:`slices_from_drilldown`):
+        ``[{SITE: "Penang", SHIFT: "night"}]``. Each adds an indicator of the
+        slice to the model, so the other odds ratios are net of it (a
+        main-effects-only model blames a dimension that is merely
+        over-represented in the slice, e.g. new hires on Penang nights).
+        Its row has ``dimension`` "site × shift", ``level`` "Penang × night"
+        and the odds ratio of the slice beyond its main effects, against the
+        reference row ``"(rest)"``. Candidates are added in the order given
+        (forward selection): one is kept only if it is significant given the
+        main effects and the slices kept before it (Wald p < alpha / number
+        of candidates) and does not make the design collinear (the
+        drill-down flags overlapping pairs, e.g. B × new when B × night is
+        the cause; they are dropped).
 
     Returns
     -------
@@ -283,13 +302,44 @@ def error_drivers(
        48(4), 817–838.
     .. [9] Kish, L. (1965). *Survey Sampling*, Wiley (effective sample size).
     """
-    args = _check_driver_args(audits, dims, outcome, reference, alpha, min_n, weights)
-    dims, mode, reference = args
+    dims, mode, reference = _check_driver_args(audits, dims, outcome, reference, alpha, min_n, weights)
     y = _outcome_array(audits, outcome, "error_drivers")
     if len(y) == 0:
         raise EstimationError("rca.error_drivers: no audits to analyse (the frame is empty)")
     w = _weight_array(audits, weights, "error_drivers")
+    fit_args = (audits, dims, y, w, mode, reference, alpha, min_n, l2)
+    return _drivers(*fit_args, _select_slices(fit_args, slices, alpha))
+
+
+def _select_slices(fit_args, slices, alpha: float) -> list:
+    """Forward selection of the candidate slices, in the order given: a slice is kept when its
+    indicator is significant (Wald p < alpha / number of candidates) given the main effects and
+    the slices kept before it, and does not make the design collinear."""
+    slices = list(slices or [])
+    kept: list = []
+    for sl in slices:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = _drivers(*fit_args, [*kept, sl])
+        except EstimationError:
+            continue
+        name = PAIR_SEP.join(sl) if isinstance(sl, Mapping) else None
+        row = res[(res[DIMENSION].str.startswith(name or "\0")) & ~res[IS_REFERENCE]] if name else res.iloc[:0]
+        if len(row) and np.nanmin(row[S.P_VALUE].to_numpy(float)[-1:]) < alpha / len(slices):
+            kept.append(sl)
+        elif not isinstance(sl, Mapping) or len(sl) < 2:
+            kept.append(sl)  # let _add_slices raise its ConfigError
+    return kept
+
+
+def _drivers(audits, dims, y, w, mode, reference, alpha, min_n, l2, slices) -> pd.DataFrame:
+    """The driver table for validated arguments and the chosen slices."""
+    reference = dict(reference)
     frame, kept = _pooled_frame(audits, dims, y, w, min_n, reference)
+    for name in _add_slices(frame, audits, kept, slices):
+        kept.append(name)
+        reference[name] = REST_LABEL
     level_stats = _level_counts(frame, kept, weighted=w is not None)
     boundary, active = _boundary_levels(frame, kept, reference)
     fit_frame = frame.loc[active]
@@ -303,6 +353,31 @@ def error_drivers(
     fit["refs"] = refs
     out = _driver_rows(kept, refs, levels, level_stats, boundary, fit, alpha)
     return _finish_table(out, kept, level_stats, w is not None, alpha)
+
+
+def slices_from_drilldown(drill: pd.DataFrame, dims: Sequence[str]) -> list[dict[str, str]]:
+    """The flagged pairs of a :func:`drilldown` / :func:`top_findings` table as ``slices`` for
+    :func:`error_drivers`: depth-2 rows with ``flag`` whose two dimensions are both in ``dims``.
+
+    Parameters
+    ----------
+    drill : DataFrame
+        Output of :func:`drilldown` (``depth=2``) or :func:`top_findings`.
+    dims : list of str
+        The dimensions of the driver model.
+
+    Returns
+    -------
+    list of dict
+        One ``{dimension: level}`` mapping per flagged pair, in table order.
+    """
+    out = []
+    dims = set(_as_list(dims, "dims"))
+    for dim, val, flag in zip(drill[DIMENSION], drill[VALUE], drill[FLAG]):
+        parts, levels = str(dim).split(PAIR_SEP), str(val).split(PAIR_SEP)
+        if bool(flag) and len(parts) == 2 and len(levels) == 2 and set(parts) <= dims:
+            out.append(dict(zip(parts, levels)))
+    return out
 
 
 # ------------------------------------------------------------- the named steps
@@ -375,6 +450,42 @@ def _pooled_frame(audits, dims, y, w, min_n, reference) -> tuple[pd.DataFrame, l
     if not kept:
         raise EstimationError("rca.error_drivers: no dimension has two or more levels to compare")
     return frame, kept
+
+
+REST_LABEL = "(rest)"
+
+
+def _add_slices(frame: pd.DataFrame, audits: pd.DataFrame, kept: list[str], slices) -> list[str]:
+    """Add one two-level column per slice (its label, or ``"(rest)"``); return the column names.
+
+    A slice is a mapping of fitted dimension to level, e.g. ``{SITE: "Penang", SHIFT: "night"}``;
+    its name is the dimensions joined by " × " (as in :func:`drilldown`), its level the levels.
+    """
+    names: list[str] = []
+    for sl in slices or []:
+        if not isinstance(sl, Mapping) or len(sl) < 2:
+            raise ConfigError(
+                f"each slice must map two or more dimensions to a level, e.g. {{'site': 'Penang', 'shift': 'night'}}; got {sl!r}"
+            )
+        missing = [d for d in sl if d not in kept]
+        if missing:
+            raise ConfigError(f"slice {dict(sl)!r} names dimension(s) not fitted: {missing}; slices must use the dims")
+        inside = np.ones(len(frame), bool)
+        for d, lv in sl.items():
+            codes, labels = _factorize(audits[d])
+            inside &= np.asarray(labels, dtype=object)[codes] == str(lv)
+        if inside.all() or not inside.any():
+            warnings.warn(
+                f"error_drivers: slice {dict(sl)!r} holds {'every' if inside.any() else 'no'} audit; left out",
+                stacklevel=3,
+            )
+            continue
+        name = PAIR_SEP.join(sl)
+        while name in frame.columns:
+            name += "'"
+        frame[name] = np.where(inside, PAIR_SEP.join(str(v) for v in sl.values()), REST_LABEL)
+        names.append(name)
+    return names
 
 
 def _level_counts(frame: pd.DataFrame, kept: list[str], weighted: bool) -> dict[str, pd.DataFrame]:
