@@ -985,6 +985,7 @@ def moderator_table(
     min_n: int = 10,
     prior: str = "site",
     method: str = "wilson",
+    adjust_for: Sequence[str] | str | None = "auto",
 ) -> pd.DataFrame:
     """Per-moderator accuracy with shrinkage for ranking and a test against the site.
 
@@ -1003,6 +1004,12 @@ def moderator_table(
     prior : {"site", "global"}
         Fit the beta prior per peer group, or once over all moderators.
     method : {"wilson", "clopper-pearson", "agresti-coull", "jeffreys"}
+    adjust_for : list of str, "auto" or None, default "auto"
+        Work-mix columns the test standardises for: each moderator is compared
+        with peers of the same site who worked the same cells (e.g. shift ×
+        policy), so nobody is flagged for working a hard shift or queue.
+        ``"auto"``: ``shift`` and ``policy``, those present in ``audits``.
+        None or ``[]``: the unadjusted test against the rest of the site.
 
     Returns
     -------
@@ -1012,10 +1019,13 @@ def moderator_table(
         ``accuracy``, ``ci_low``, ``ci_high`` (raw), ``shrunk_accuracy`` (posterior
         mean), ``shrunk_ci_low``, ``shrunk_ci_high`` (equal-tailed posterior
         interval), ``prior_mean``, ``prior_strength`` (a + b, in audits),
-        ``peer_accuracy`` (accuracy of the rest of the site), ``tested``,
-        ``p_value`` (one-sided: more errors than the rest of the site),
-        ``q_value`` (BH over the tested moderators), ``flag`` (q < alpha and below
-        the site), ``rank`` (1 = best shrunk accuracy within the site).
+        ``peer_accuracy`` (accuracy of the rest of the site),
+        ``expected_errors`` (errors expected at the peers' rates for the
+        moderator's own work mix; the rest of the site's rate without
+        ``adjust_for``), ``expected_accuracy`` (1 − expected_errors / n),
+        ``tested``, ``p_value`` (one-sided: more errors than expected),
+        ``q_value`` (BH over the tested moderators), ``flag`` (q < alpha and
+        below ``expected_accuracy``), ``rank`` (1 = best shrunk accuracy within the site).
 
     Notes
     -----
@@ -1030,7 +1040,19 @@ def moderator_table(
     clean audits is not ranked first on luck. Audits are unweighted: this scores
     the moderator's audited decisions.
 
-    *Test.* Fisher's exact test, one-sided, of the moderator's errors against the
+    *Work mix.* With ``adjust_for`` the test is indirectly standardised [5]_:
+    ``expected_errors`` = Σ_cells n_mc · K_c / N_c over the cells (site ×
+    shift × policy) the moderator worked, N_c audits and K_c errors in the
+    cell. The test is the exact conditional test of a stratified 2×2 table
+    (moderator vs peers, cells as strata): given every cell's margins the
+    moderator's errors are a sum of independent hypergeometric counts, and
+    the p-value is its upper tail P(X ≥ errors), by convolution [5]_. With
+    one cell (no ``adjust_for``) it is the Fisher test below.
+    ``tests/stats/test_scoring.py`` simulates moderators without any own
+    effect who work only the bad night shift: unadjusted, at least one was
+    flagged in most reports; standardised, in at most alpha of them.
+
+    *Test.* Without ``adjust_for``: Fisher's exact test, one-sided, of the moderator's errors against the
     rest of the site (hypergeometric upper tail, equal to
     :func:`scipy.stats.fisher_exact` with ``alternative="greater"``) [3]_, then
     Benjamini-Hochberg [4]_ across tested moderators. ``flag`` marks only
@@ -1045,8 +1067,17 @@ def moderator_table(
        its generalizations. JASA 70, 311-319.
     .. [3] Fisher, R. A. (1935). The logic of inductive inference. JRSS 98, 39-82.
     .. [4] Benjamini, Y., Hochberg, Y. (1995). JRSS B 57, 289-300.
+    .. [5] Breslow, N. E., Day, N. E. (1980, 1987). *Statistical Methods in Cancer
+       Research*, vols. I (§4.4, exact conditional test over strata) and II (ch. 2,
+       indirect standardisation, SMR), IARC.
     """
     site_col = by_site
+    if isinstance(adjust_for, str):
+        if adjust_for != "auto":
+            raise EstimationError(f"adjust_for must be a list of columns, 'auto' or None, got {adjust_for!r}")
+        adjust_for = [c for c in (S.SHIFT, S.POLICY) if c in audits.columns and c != site_col]
+    adjust_for = list(adjust_for or [])
+    _require(audits, adjust_for)
     _require(audits, [S.MODERATOR_ID, S.IS_ERROR] + ([site_col] if site_col else []))
     _nonempty(audits)
     alpha = _check_alpha(alpha)
@@ -1105,13 +1136,23 @@ def moderator_table(
     p = np.full(len(agg), np.nan)
     tot_n = site_n[peer_codes]
     tot_e = site_e[peer_codes]
-    p[tested] = stats.hypergeom.sf(e[tested] - 1, tot_n[tested], tot_e[tested], n[tested])
+    if adjust_for:
+        expected, p_all = _stratified_test(d, keys, site_col, adjust_for, err, agg)
+        p[tested] = p_all[tested]
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            expected = n * np.where(rest_n > 0, rest_e / np.where(rest_n > 0, rest_n, 1), np.nan)
+        p[tested] = stats.hypergeom.sf(e[tested] - 1, tot_n[tested], tot_e[tested], n[tested])
     p = np.clip(p, 0.0, 1.0)
+    agg["expected_errors"] = expected
+    agg["expected_accuracy"] = 1 - expected / n
     agg["tested"] = tested
     agg[S.P_VALUE] = p
     agg[S.Q_VALUE] = bh_qvalues(p)
     agg["flag"] = (
-        tested & (agg[S.Q_VALUE].to_numpy() < alpha) & (agg[S.ACCURACY].to_numpy() < agg["peer_accuracy"].to_numpy())
+        tested
+        & (agg[S.Q_VALUE].to_numpy() < alpha)
+        & (agg[S.ACCURACY].to_numpy() < agg["expected_accuracy"].to_numpy())
     )
     grp = agg[site_col] if site_col else pd.Series(0, index=agg.index)
     agg["rank"] = agg.groupby(grp, dropna=False)["shrunk_accuracy"].rank(ascending=False, method="min").astype(np.int64)
@@ -1123,6 +1164,36 @@ def moderator_table(
     )
     rest = [c for c in agg.columns if c not in front]
     return agg[front + rest].reset_index(drop=True)
+
+
+def _stratified_test(d, keys, site_col, adjust_for, err, agg) -> tuple[np.ndarray, np.ndarray]:
+    """Expected errors and one-sided exact conditional p-values of each moderator against peers in the
+    same cells (site × adjust_for): the errors are a sum over cells of independent hypergeometrics
+    given each cell's margins; P(X ≥ errors) by convolution. Aligned with ``agg``."""
+    peer = [site_col] if site_col else []
+    cols = [*keys, *adjust_for]
+    cells = pd.DataFrame({c: d[c].to_numpy() for c in cols}).assign(_e=err.astype(np.int64), _n=1)
+    mc = cells.groupby(cols, dropna=False, sort=False)[["_n", "_e"]].sum().reset_index()
+    cell_keys = [*peer, *adjust_for]
+    tot = (
+        mc.groupby(cell_keys, dropna=False, sort=False)[["_n", "_e"]].transform("sum")
+        if cell_keys
+        else mc[["_n", "_e"]].sum().to_frame().T.loc[[0] * len(mc)].reset_index(drop=True)
+    )
+    mc["_N"], mc["_K"] = tot["_n"].to_numpy(), tot["_e"].to_numpy()
+    res = {}
+    for key, g in mc.groupby(keys, dropna=False, sort=False):
+        pmf = np.ones(1)
+        for N, K, m in zip(g["_N"], g["_K"], g["_n"]):
+            x = np.arange(0, min(m, K) + 1)
+            pmf = np.convolve(pmf, stats.hypergeom.pmf(x, N, K, m))
+        o = int(g["_e"].sum())
+        res[key if isinstance(key, tuple) else (key,)] = (
+            float(np.sum(g["_n"] * g["_K"] / g["_N"])),
+            float(min(1.0, pmf[o:].sum())),
+        )
+    out = [res[tuple(r)] for r in agg[keys].itertuples(index=False)]
+    return np.array([x[0] for x in out]), np.array([x[1] for x in out])
 
 
 # ============================================================== golden items
