@@ -322,8 +322,10 @@ def drift_table(flags: pd.DataFrame, by: str = S.POLICY, alpha: float = 0.05) ->
     """Display table of the flagged rows of :func:`modqa_lib.stats.drift.drift_flags`.
 
     Each side of the first signal shows its error rate with interval and n.
+    Only ``reported`` rows (chart signal backed by the change-point test,
+    Holm-corrected over the groups) are shown, when the column is present.
     """
-    f = flags[flags["flagged"]]
+    f = flags[flags["reported"]] if "reported" in flags else flags[flags["flagged"]]
     ci = f"{1 - alpha:.0%} CI"
     return pd.DataFrame(
         {

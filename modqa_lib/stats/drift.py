@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from scipy.special import xlogy
+from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
 from modqa_lib.contract import schema as S
@@ -740,7 +741,10 @@ def drift_flags(
         "after policy change 'harassment: ...' on 2026-10-12"; "" if none),
         ``change_period``, ``cp_lr_stat``, ``cp_p_value`` (the group's
         single change point, :func:`change_points`), ``confirmed`` (bool:
-        flagged and the change point is significant at ``alpha``) and
+        flagged and the change point is significant at ``alpha``),
+        ``cp_q_value`` (``cp_p_value`` Holm-adjusted across the groups of the
+        call, i.e. of the report), ``reported`` (bool: flagged and
+        ``cp_q_value`` < alpha; the rows a report shows) and
         ``rank`` (1 = strongest drift: flagged groups, confirmed ones first,
         then by decreasing change-point LR statistic, then earlier signal;
         <NA> when not flagged).
@@ -761,7 +765,12 @@ def drift_flags(
     to monitor moderators' quality alone, pass the audits of human-reviewed
     decisions or add CHANNEL to ``by``. ``rate_before``/``rate_after`` are descriptive:
     the split was chosen by looking at the data, so a naive test of their
-    difference would be anti-conservative. Validated on synthetic data with
+    difference would be anti-conservative. A report shows only ``reported``
+    rows: the chart signal must be backed by the change-point test after a
+    Holm correction over every group monitored, so under no change at most
+    ``alpha`` of reports show any drift row (``tests/stats/test_drift.py``
+    simulates it: with every flagged row shown, 12 policies × 12 weeks,
+    most reports showed a false drift). Validated on synthetic data with
     a planted drift (``tests/test_drift.py``).
 
     References
@@ -874,6 +883,14 @@ def drift_flags(
     out["cp_lr_stat"] = cp["lr_stat"].to_numpy()
     out["cp_p_value"] = cp["p_value"].to_numpy()
     out["confirmed"] = out["flagged"].to_numpy() & cp["significant"].to_numpy(dtype=bool)
+    # per report: Holm across the groups shown controls the chance that any row is a false drift
+    pv = out["cp_p_value"].to_numpy(float)
+    q = np.full(len(out), np.nan)
+    ok = np.isfinite(pv)
+    if ok.any():
+        q[ok] = multipletests(pv[ok], method="holm")[1]
+    out["cp_q_value"] = q
+    out["reported"] = out["flagged"].to_numpy() & (np.nan_to_num(q, nan=1.0) < alpha)
     flagged = out[out["flagged"]].assign(_lr=lambda d: d["cp_lr_stat"].fillna(-1.0))
     order = flagged.sort_values(
         ["confirmed", "_lr", "first_out_of_control"], ascending=[False, False, True], kind="mergesort"
