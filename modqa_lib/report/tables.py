@@ -17,6 +17,8 @@ from modqa_lib.contract import schema as S
 from modqa_lib.data.scope import Scope
 from modqa_lib.report.export import safe_markdown, safe_table
 from modqa_lib.report.privacy import anonymise_peers, pseudonymise
+from modqa_lib.stats import drift as drift_cols
+from modqa_lib.stats import effects as effect_cols
 from modqa_lib.stats.scoring import accuracy_table, kpi_status, severity_table
 
 __all__ = [
@@ -331,9 +333,13 @@ def drift_table(flags: pd.DataFrame, by: str = S.POLICY, alpha: float = 0.05) ->
         {
             by: f[by].to_numpy(),
             "n before": f["n_before"].astype("int64").to_numpy(),
-            f"error rate before ({ci})": _texts(f, "rate_before", "before_ci_low", "before_ci_high"),
+            f"error rate before ({ci})": _texts(
+                f, "rate_before", drift_cols.RATE_BEFORE_CI_LOW, drift_cols.RATE_BEFORE_CI_HIGH
+            ),
             "n after": f["n_after"].astype("int64").to_numpy(),
-            f"error rate after ({ci})": _texts(f, "rate_after", "after_ci_low", "after_ci_high"),
+            f"error rate after ({ci})": _texts(
+                f, "rate_after", drift_cols.RATE_AFTER_CI_LOW, drift_cols.RATE_AFTER_CI_HIGH
+            ),
             "first out of control": f["first_out_of_control"].to_numpy(),
             "direction": f["direction"].to_numpy(),
             "confirmed": f["confirmed"].to_numpy(),
@@ -358,9 +364,13 @@ def actions_table(effects_table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFr
             "scope": fx["scope"].to_numpy(),
             "started": fx[S.STARTED_AT].to_numpy(),
             "n before": fx["n_before"].to_numpy(),
-            f"accuracy before ({ci})": _texts(fx, "accuracy_before", "ci_low_before", "ci_high_before"),
+            f"accuracy before ({ci})": _texts(
+                fx, "accuracy_before", effect_cols.ACCURACY_BEFORE_CI_LOW, effect_cols.ACCURACY_BEFORE_CI_HIGH
+            ),
             "n after": fx["n_after"].to_numpy(),
-            f"accuracy after ({ci})": _texts(fx, "accuracy_after", "ci_low_after", "ci_high_after"),
+            f"accuracy after ({ci})": _texts(
+                fx, "accuracy_after", effect_cols.ACCURACY_AFTER_CI_LOW, effect_cols.ACCURACY_AFTER_CI_HIGH
+            ),
             f"diff-in-diff ({ci})": _texts(fx, "did", "did_ci_low", "did_ci_high", points=True),
             f"time-series level change ({ci})": _texts(
                 fx, "its_level_change", "its_ci_low", "its_ci_high", points=True

@@ -35,6 +35,11 @@ __all__ = [
     "CHARTS",
     "DOWN",
     "NO_SIGNAL",
+    "RATE_AFTER_CI_HIGH",
+    "RATE_AFTER_CI_LOW",
+    "RATE_BEFORE_CI_HIGH",
+    "RATE_BEFORE_CI_LOW",
+    "RATE_CHANGE",
     "UP",
     "change_points",
     "cusum",
@@ -46,6 +51,14 @@ __all__ = [
 ]
 
 #: direction of a signal: the error rate went up (quality got worse) ...
+#: result columns (pattern ``<stat>_ci_low`` / ``<stat>_ci_high``); the change in rate is
+#: ``rate_change``, not ``shift``, which is the work-shift column S.SHIFT
+RATE_BEFORE_CI_LOW = "rate_before_ci_low"
+RATE_BEFORE_CI_HIGH = "rate_before_ci_high"
+RATE_AFTER_CI_LOW = "rate_after_ci_low"
+RATE_AFTER_CI_HIGH = "rate_after_ci_high"
+RATE_CHANGE = "rate_change"
+
 UP = "up"
 #: ... or down (quality got better) ...
 DOWN = "down"
@@ -733,9 +746,9 @@ def drift_flags(
         isolated signal is more likely a false alarm than a sustained drift),
         ``n_before`` and ``rate_before`` (audits and error rate in the periods
         before the first signal; 0 and the baseline rate when the first period
-        already signals), ``before_ci_low``, ``before_ci_high`` (Wilson; NaN when
-        ``n_before`` is 0), ``n_after``, ``rate_after``, ``after_ci_low``,
-        ``after_ci_high`` (from the first signal on), ``shift`` (``rate_after − rate_before``;
+        already signals), ``rate_before_ci_low``, ``rate_before_ci_high`` (Wilson; NaN when
+        ``n_before`` is 0), ``n_after``, ``rate_after``, ``rate_after_ci_low``,
+        ``rate_after_ci_high`` (from the first signal on), ``rate_change`` (``rate_after − rate_before``;
         NaN for groups never flagged), ``policy_change_at``,
         ``policy_change_description``, ``policy_change`` (a label such as
         "after policy change 'harassment: ...' on 2026-10-12"; "" if none),
@@ -836,13 +849,13 @@ def drift_flags(
                     "n_out_of_control": int(ooc.sum()),
                     "n_before": nb,
                     "rate_before": before,
-                    "before_ci_low": _wilson(eb, nb, alpha)[0],
-                    "before_ci_high": _wilson(eb, nb, alpha)[1],
+                    RATE_BEFORE_CI_LOW: _wilson(eb, nb, alpha)[0],
+                    RATE_BEFORE_CI_HIGH: _wilson(eb, nb, alpha)[1],
                     "n_after": na,
                     "rate_after": after,
-                    "after_ci_low": _wilson(ea, na, alpha)[0],
-                    "after_ci_high": _wilson(ea, na, alpha)[1],
-                    "shift": after - before,
+                    RATE_AFTER_CI_LOW: _wilson(ea, na, alpha)[0],
+                    RATE_AFTER_CI_HIGH: _wilson(ea, na, alpha)[1],
+                    RATE_CHANGE: after - before,
                     "policy_change_at": when,
                     "policy_change_description": desc,
                     "policy_change": label,
@@ -858,13 +871,13 @@ def drift_flags(
                     "n_out_of_control": 0,
                     "n_before": 0,
                     "rate_before": np.nan,
-                    "before_ci_low": np.nan,
-                    "before_ci_high": np.nan,
+                    RATE_BEFORE_CI_LOW: np.nan,
+                    RATE_BEFORE_CI_HIGH: np.nan,
                     "n_after": 0,
                     "rate_after": np.nan,
-                    "after_ci_low": np.nan,
-                    "after_ci_high": np.nan,
-                    "shift": np.nan,
+                    RATE_AFTER_CI_LOW: np.nan,
+                    RATE_AFTER_CI_HIGH: np.nan,
+                    RATE_CHANGE: np.nan,
                     "policy_change_at": pd.NaT,
                     "policy_change_description": "",
                     "policy_change": "",
@@ -971,7 +984,7 @@ def change_points(
         (first period of the new regime; NaT/NaN when fewer than
         ``2*min_size`` periods), ``n_before``, ``errors_before``,
         ``rate_before``, ``n_after``, ``errors_after``, ``rate_after``,
-        ``shift`` (after − before), ``direction`` ("up"/"down"), ``lr_stat``,
+        ``rate_change`` (after − before), ``direction`` ("up"/"down"), ``lr_stat``,
         ``p_value``, ``significant`` (bool, p < alpha), ``policy_change_at``,
         ``policy_change_description``, ``policy_change``.
 
@@ -1031,7 +1044,7 @@ def change_points(
                     "n_after": 0,
                     "errors_after": 0,
                     "rate_after": np.nan,
-                    "shift": np.nan,
+                    RATE_CHANGE: np.nan,
                     "direction": NO_SIGNAL,
                     "lr_stat": np.nan,
                     "p_value": np.nan,
@@ -1068,7 +1081,7 @@ def change_points(
                 "n_after": int(na),
                 "errors_after": int(ea),
                 "rate_after": ra,
-                "shift": ra - rb,
+                RATE_CHANGE: ra - rb,
                 "direction": UP if ra > rb else (DOWN if ra < rb else NO_SIGNAL),
                 "lr_stat": stat,
                 "p_value": p,

@@ -34,6 +34,10 @@ from modqa_lib.contract import schema as S
 from modqa_lib.errors import ConfigError, DataContractError, EstimationError
 
 __all__ = [
+    "ACCURACY_AFTER_CI_HIGH",
+    "ACCURACY_AFTER_CI_LOW",
+    "ACCURACY_BEFORE_CI_HIGH",
+    "ACCURACY_BEFORE_CI_LOW",
     "COMPARISONS",
     "SCOPE_COLUMNS",
     "VERDICTS",
@@ -48,6 +52,12 @@ __all__ = [
 
 #: scope columns of the actions table, in the order they are described.
 SCOPE_COLUMNS = (S.VENDOR, S.SITE, S.MARKET, S.POLICY)
+
+#: result columns of the before/after accuracy intervals (pattern ``<stat>_ci_low`` / ``<stat>_ci_high``)
+ACCURACY_BEFORE_CI_LOW = "accuracy_before_ci_low"
+ACCURACY_BEFORE_CI_HIGH = "accuracy_before_ci_high"
+ACCURACY_AFTER_CI_LOW = "accuracy_after_ci_low"
+ACCURACY_AFTER_CI_HIGH = "accuracy_after_ci_high"
 #: comparison groups :func:`diff_in_diff` can build.
 COMPARISONS = ("auto", "other_vendors", "other_sites", "other_policies")
 #: possible verdicts.
@@ -211,9 +221,9 @@ def before_after(audits: pd.DataFrame, action, window_weeks: float | None = None
     -------
     DataFrame
         One row: ``action_id``, ``n_before``, ``errors_before``,
-        ``accuracy_before``, ``ci_low_before``, ``ci_high_before``,
-        ``n_after``, ``errors_after``, ``accuracy_after``, ``ci_low_after``,
-        ``ci_high_after``, ``diff`` (accuracy after − before), ``diff_ci_low``,
+        ``accuracy_before``, ``accuracy_before_ci_low``, ``accuracy_before_ci_high``,
+        ``n_after``, ``errors_after``, ``accuracy_after``, ``accuracy_after_ci_low``,
+        ``accuracy_after_ci_high``, ``diff`` (accuracy after − before), ``diff_ci_low``,
         ``diff_ci_high``, ``p_value`` (H0: no difference).
 
     Raises
@@ -269,13 +279,13 @@ def before_after(audits: pd.DataFrame, action, window_weeks: float | None = None
                 "n_before": nb,
                 "errors_before": nb - cb,
                 "accuracy_before": cb / nb,
-                "ci_low_before": lb,
-                "ci_high_before": hb,
+                ACCURACY_BEFORE_CI_LOW: lb,
+                ACCURACY_BEFORE_CI_HIGH: hb,
                 "n_after": na,
                 "errors_after": na - ca,
                 "accuracy_after": ca / na,
-                "ci_low_after": la,
-                "ci_high_after": ha,
+                ACCURACY_AFTER_CI_LOW: la,
+                ACCURACY_AFTER_CI_HIGH: ha,
                 "diff": ca / na - cb / nb,
                 "diff_ci_low": float(dl),
                 "diff_ci_high": float(dh),
@@ -747,11 +757,11 @@ _COLUMNS = [
     "n_before",
     "n_after",
     "accuracy_before",
-    "ci_low_before",
-    "ci_high_before",
+    ACCURACY_BEFORE_CI_LOW,
+    ACCURACY_BEFORE_CI_HIGH,
     "accuracy_after",
-    "ci_low_after",
-    "ci_high_after",
+    ACCURACY_AFTER_CI_LOW,
+    ACCURACY_AFTER_CI_HIGH,
     "diff",
     "diff_ci_low",
     "diff_ci_high",
@@ -810,8 +820,8 @@ def action_effects(
     DataFrame
         One row per action, in table order: ``action_id``, ``kind``, ``scope``
         (:func:`describe_scope`), ``started_at``, ``n_before``, ``n_after``,
-        ``accuracy_before``, ``ci_low_before``, ``ci_high_before``,
-        ``accuracy_after``, ``ci_low_after``, ``ci_high_after``, ``diff``,
+        ``accuracy_before``, ``accuracy_before_ci_low``, ``accuracy_before_ci_high``,
+        ``accuracy_after``, ``accuracy_after_ci_low``, ``accuracy_after_ci_high``, ``diff``,
         ``diff_ci_low``, ``diff_ci_high`` (:func:`before_after`), ``did``, ``did_ci_low``,
         ``did_ci_high``, ``did_p_value``, ``comparison``, ``n_comparison``,
         ``cov_type`` (:func:`diff_in_diff`), ``its_level_change``,
@@ -876,11 +886,11 @@ def action_effects(
                             "n_before",
                             "n_after",
                             "accuracy_before",
-                            "ci_low_before",
-                            "ci_high_before",
+                            ACCURACY_BEFORE_CI_LOW,
+                            ACCURACY_BEFORE_CI_HIGH,
                             "accuracy_after",
-                            "ci_low_after",
-                            "ci_high_after",
+                            ACCURACY_AFTER_CI_LOW,
+                            ACCURACY_AFTER_CI_HIGH,
                             "diff",
                             "diff_ci_low",
                             "diff_ci_high",

@@ -293,12 +293,12 @@ def test_drift_flags_finds_step_and_aligns_policy_change():
     assert top["policy_change"] == ("after policy change 'harassment: pile-ons added' on 2026-10-12")
     assert top["policy_change_at"] == pd.Timestamp("2026-10-12", tz="UTC")
     assert top["rate_after"] > 0.09 and top["rate_before"] < 0.05
-    assert top["shift"] == pytest.approx(top["rate_after"] - top["rate_before"])
+    assert top["rate_change"] == pytest.approx(top["rate_after"] - top["rate_before"])
     # each side's rate carries its n and a Wilson interval (statsmodels)
     assert top["n_before"] + top["n_after"] == top["n"]
     lo, hi = proportion_confint(round(top["rate_after"] * top["n_after"]), top["n_after"], method="wilson")
-    assert (top["after_ci_low"], top["after_ci_high"]) == pytest.approx((lo, hi))
-    assert top["before_ci_low"] < top["rate_before"] < top["before_ci_high"] < top["after_ci_low"]
+    assert (top["rate_after_ci_low"], top["rate_after_ci_high"]) == pytest.approx((lo, hi))
+    assert top["rate_before_ci_low"] < top["rate_before"] < top["rate_before_ci_high"] < top["rate_after_ci_low"]
     assert top["change_period"] == T0 + pd.Timedelta(weeks=6)
     spam = out.set_index(S.POLICY).loc["spam_scam"]
     assert not spam["confirmed"]
@@ -314,7 +314,7 @@ def test_drift_flags_finds_step_and_aligns_policy_change():
         "n_out_of_control",
         "rate_before",
         "rate_after",
-        "shift",
+        "rate_change",
         "policy_change_at",
         "policy_change_description",
         "policy_change",

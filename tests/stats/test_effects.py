@@ -99,8 +99,12 @@ def test_before_after_matches_statsmodels_calls():
     assert (out["errors_before"], out["errors_after"]) == (30, 11)
     assert out["accuracy_before"] == pytest.approx(0.85)
     assert out["accuracy_after"] == pytest.approx(0.95)
-    assert (out["ci_low_before"], out["ci_high_before"]) == pytest.approx(proportion_confint(170, 200, method="wilson"))
-    assert (out["ci_low_after"], out["ci_high_after"]) == pytest.approx(proportion_confint(209, 220, method="wilson"))
+    assert (out["accuracy_before_ci_low"], out["accuracy_before_ci_high"]) == pytest.approx(
+        proportion_confint(170, 200, method="wilson")
+    )
+    assert (out["accuracy_after_ci_low"], out["accuracy_after_ci_high"]) == pytest.approx(
+        proportion_confint(209, 220, method="wilson")
+    )
     assert out["diff"] == pytest.approx(0.10)
     assert (out["diff_ci_low"], out["diff_ci_high"]) == pytest.approx(
         confint_proportions_2indep(209, 220, 170, 200, method="newcomb")
@@ -351,11 +355,11 @@ def test_action_effects_table_and_insufficient_data_reasons():
         "n_before",
         "n_after",
         "accuracy_before",
-        "ci_low_before",
-        "ci_high_before",
+        "accuracy_before_ci_low",
+        "accuracy_before_ci_high",
         "accuracy_after",
-        "ci_low_after",
-        "ci_high_after",
+        "accuracy_after_ci_low",
+        "accuracy_after_ci_high",
         "diff",
         "diff_ci_low",
         "diff_ci_high",
@@ -367,7 +371,7 @@ def test_action_effects_table_and_insufficient_data_reasons():
     ]
     x = out.loc["ACT-X"]
     for side in ("before", "after"):  # every rate in the tracking table carries its interval
-        assert x[f"ci_low_{side}"] < x[f"accuracy_{side}"] < x[f"ci_high_{side}"]
+        assert x[f"accuracy_{side}_ci_low"] < x[f"accuracy_{side}"] < x[f"accuracy_{side}_ci_high"]
     assert x["did"] == pytest.approx(0.09) and x["verdict"] == "worked"
     assert x["diff"] == pytest.approx(0.10)
     assert x["reason"] == "" and x["its_ci_low"] < x["its_level_change"] < x["its_ci_high"]
