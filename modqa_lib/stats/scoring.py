@@ -302,6 +302,10 @@ def bh_qvalues(p_values) -> np.ndarray:
 
 
 # ============================================================== the estimator
+#: ratio_estimates(cap_n_eff=False): audits needed on each side of the ratio to credit a design effect < 1
+_MIN_STABLE = 10
+
+
 def ratio_estimates(
     frame: pd.DataFrame,
     numerator,
@@ -313,6 +317,7 @@ def ratio_estimates(
     alpha: float = 0.05,
     method: str = "wilson",
     binomial: bool = True,
+    cap_n_eff: bool = True,
 ) -> pd.DataFrame:
     """Per-group ratio ``sum(w * y) / sum(w * x)`` with a design-based interval.
 
@@ -342,6 +347,11 @@ def ratio_estimates(
         True when ``y`` and ``x`` are 0/1 with ``y <= x`` (a proportion). Unweighted
         proportions then use the plain binomial interval on the counts; anything else
         (weighted, or a non-binomial ratio such as F1) uses the linearised variance.
+    cap_n_eff : bool, default True
+        Truncate the effective sample size at ``n`` (no credit for a design
+        effect below 1). False credits it where the variance estimate is
+        stable (≥ 10 audits on each side of the ratio): model metrics from a
+        score-band-stratified sample (:func:`modqa_lib.stats.model_eval.model_metrics`).
 
     Returns
     -------
@@ -367,7 +377,10 @@ def ratio_estimates(
 
     *Interval.* Korn and Graubard (1998) [3]_: the effective sample size
     ``n_eff = R (1 - R) / V``, truncated at ``n`` (design effect below 1 is not
-    credited, as in the NCHS standards [4]_), multiplied by
+    credited, as in the NCHS standards [4]_; with ``cap_n_eff=False`` it is
+    credited wherever the variance estimate is stable, i.e. the group has at
+    least 10 audits on each side of the ratio, so a score-band-stratified
+    sample gets its real precision), multiplied by
     ``(t_{n-1} / t_{df})^2`` with ``df = n - (number of strata in the group)``, and
     the chosen binomial interval on ``(R n_eff, n_eff)``. When ``R`` is 0 or 1 the
     variance is 0 and ``n_eff`` falls back to Kish's ``(sum w x)^2 / sum (w x)^2`` [5]_,
@@ -466,7 +479,8 @@ def ratio_estimates(
         with np.errstate(divide="ignore", invalid="ignore"):
             neff_raw = np.where(ok, pq / np.where(ok, var, 1.0), np.nan)
             deff = np.where(ok, var / np.where(ok, pq / n, 1.0), n / kish)
-        n_eff = np.where(ok, np.minimum(neff_raw, n), np.minimum(kish, n))
+        stable = (np.minimum(num_raw, n - num_raw) >= _MIN_STABLE) if not cap_n_eff else np.zeros(G, bool)
+        n_eff = np.where(ok, np.where(stable, neff_raw, np.minimum(neff_raw, n)), np.minimum(kish, n))
         df = np.maximum(n - strata_in_group, 1.0)
         adj = np.ones(G)
         big = n > 1
