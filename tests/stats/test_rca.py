@@ -1017,3 +1017,14 @@ def test_vendor_scorecard_drivers_do_not_flag_tenure_on_the_demo(demo_audits):
     flagged = set(zip(res.loc[res[rca.FLAG], rca.DIMENSION], res.loc[res[rca.FLAG], rca.LEVEL]))
     assert not any(d == S.TENURE_BAND for d, _ in flagged)
     assert {("site × shift", "Penang × night"), (S.POLICY, "misinformation"), (S.POLICY, "harassment")} <= flagged
+
+
+def test_summary_names_the_slice_that_holds_the_excess(demo_audits):
+    """Vendor B: the largest single excess is the night shift, but it sits in Penang nights. Before, the
+    summary named only "night (shift)"; after, it says the excess sits in Penang × night."""
+    own = demo_audits[demo_audits[S.VENDOR] == "Vendor B"]
+    dims = [S.SITE, S.SHIFT, S.POLICY, S.MARKET, S.CONTENT_TYPE, S.TENURE_BAND]
+    txt = rca.summary_text(own, "Vendor B", dims=dims, weights=S.WEIGHT)
+    assert "the excess sits in Penang × night (site × shift)" in txt
+    # within Penang the night shift is the slice itself: nothing more to name
+    assert "sits in" not in rca.summary_text(own[own[S.SITE] == "Penang"], "Penang")
