@@ -29,6 +29,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 from statsmodels.stats import proportion as smp
+from statsmodels.stats.multitest import multipletests
 
 from modqa_lib.contract import schema as S
 from modqa_lib.errors import ConfigError, DataContractError, EstimationError
@@ -833,7 +834,11 @@ def action_effects(
     Notes
     -----
     The verdict comes from the difference-in-differences interval
-    (:func:`verdict`): the primary estimate, because a before/after change
+    (:func:`verdict`), and, when the table holds several actions with an
+    estimate, "worked"/"worse" also need the DiD p-value to survive Holm's
+    correction over them (else "no evidence"), so the chance of any false
+    verdict in a report stays near alpha instead of 1 − (1 − alpha)^m
+    (``tests/stats/test_effects.py`` simulates placebo actions): the primary estimate, because a before/after change
     or an interrupted time series without a comparison also picks up
     whatever else moved at the same time (a policy change, seasonality).
     "worked" means the interval excludes 0 on the side of higher accuracy.
@@ -944,6 +949,15 @@ def action_effects(
         out["reason"] = "; ".join(reasons)
         rows.append(out)
     res = pd.DataFrame(rows, columns=_COLUMNS)
+    # one report, several actions: a verdict other than "no evidence" needs the DiD p-value to survive
+    # Holm's correction over the actions with an estimate (the per-action interval stays as it is)
+    pv = pd.to_numeric(res["did_p_value"], errors="coerce").to_numpy(float)
+    ok = np.isfinite(pv)
+    if ok.sum() > 1:
+        adj = np.ones(len(res))
+        adj[ok] = multipletests(pv[ok], method="holm")[1]
+        weak = ok & (adj >= alpha) & res["verdict"].isin(["worked", "worse"]).to_numpy()
+        res.loc[weak, "verdict"] = "no evidence"
     if len(res):
         res[S.STARTED_AT] = pd.to_datetime(res[S.STARTED_AT], utc=True)
     for c in ("n_before", "n_after", "n_comparison"):

@@ -446,3 +446,53 @@ def test_planted_action_that_failed_and_null_actions(demo_effects):
     assert set(out["verdict"]) <= set(effects.VERDICTS)
     num = out.select_dtypes("number")
     assert (out.loc[num.isna().any(axis=1), "reason"] != "").all()
+
+
+def _placebo_report(seed: int):
+    """6 sites × 5 policies × 10 weeks of audits at a constant 6% error rate; 5 placebo actions."""
+    rng = np.random.default_rng([seed, 1110])
+    sites = [("Vendor C", "Porto"), ("Vendor C", "Lisbon"), ("Vendor D", "Pune"), ("Vendor D", "Hyderabad")]
+    sites += [("Vendor A", "Manila"), ("Vendor A", "Cebu")]
+    policies = ["hate_speech", "spam_scam", "harassment", "nudity", "violence"]
+    n = 24_000
+    idx = rng.integers(0, len(sites), n)
+    a = pd.DataFrame(
+        {
+            S.VENDOR: [sites[i][0] for i in idx],
+            S.SITE: [sites[i][1] for i in idx],
+            S.POLICY: rng.choice(policies, n),
+            S.MARKET: "BR",
+            S.CHANNEL: "human",
+            S.DECIDED_AT: T0 + pd.to_timedelta(rng.uniform(0, 70, n), unit="D"),
+            S.IS_ERROR: rng.random(n) < 0.06,
+        }
+    )
+    a[S.WEEK] = a[S.DECIDED_AT].dt.tz_localize(None).dt.normalize() - pd.to_timedelta(
+        a[S.DECIDED_AT].dt.day_of_week, unit="D"
+    )
+    actions = pd.DataFrame(
+        [
+            {**ACTION, S.ACTION_ID: f"P{k}", S.VENDOR: sites[k][0], S.SITE: sites[k][1], S.POLICY: policies[k]}
+            for k in range(5)
+        ]
+    )
+    return a, actions
+
+
+@pytest.mark.slow
+def test_placebo_actions_rarely_get_a_verdict_in_a_report():
+    """5 placebo actions per report, no effect, 40 seeded reports: share of reports with any "worked" or
+    "worse" verdict before (per-action intervals only) 22.5% (the issue: 22.6%), after (Holm over the
+    report's actions) 5.0% (2 of 40).
+    Not covered here: persistent site shocks (few-cluster inference, issue #11 item 5, still open)."""
+    reps = 40
+    before = after = 0
+    for seed in range(reps):
+        a, actions = _placebo_report(seed)
+        out = effects.action_effects(a, actions)
+        raw = [effects.verdict(lo, hi) for lo, hi in zip(out["did_ci_low"], out["did_ci_high"])]
+        before += any(v in ("worked", "worse") for v in raw)
+        after += out["verdict"].isin(["worked", "worse"]).any()
+    print(before / reps, after / reps)
+    assert after / reps <= 0.05
+    assert before > after
