@@ -122,6 +122,7 @@ _EXPORTS: dict[str, str] = {
     "summary_text": "report.summary",
     "top_findings": "stats.rca",
     "two_proportion_ztest": "stats.rca",
+    "slices_from_drilldown": "stats.rca",
     "p_chart": "stats.drift",
     "ewma": "stats.drift",
     "cusum": "stats.drift",

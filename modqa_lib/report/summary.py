@@ -23,8 +23,10 @@ from modqa_lib.stats.rca import (
     CAUSE_CI_LOW,
     CAUSE_N,
     CAUSE_SHARE,
+    DEPTH,
     DIMENSION,
     EXCESS_ERRORS,
+    EXPLAINED_BY,
     GROUP,
     IS_TOTAL,
     MIX_EFFECT,
@@ -318,6 +320,9 @@ def summary_text(
                 f"{percent(t[REST_RATE])} elsewhere (n = {_int(t[REST_N])}), about {_int(t[EXCESS_ERRORS])} "
                 f"excess errors ({_q(t[S.Q_VALUE])})"
             )
+            held = _held_by(frame, dims, t, outcome, alpha, min_n) if dep == 1 and len(dims) > 1 else None
+            if held:
+                s += f"; the excess sits in {held}, not in the rest of {t[VALUE]}"
             if has_cause and t[CAUSE_N] > 0 and t[cause] is not None:
                 s += (
                     f"; root cause mostly {_cause_name(t[cause])}: "
@@ -325,3 +330,13 @@ def summary_text(
                 )
             parts.append(s + ".")
     return " ".join(parts)
+
+
+def _held_by(frame, dims, top, outcome, alpha, min_n) -> str | None:
+    """The pair (e.g. "Penang × night (site × shift)") that the depth-2 drill-down finds explains the
+    single slice ``top`` (its ``explained_by``), or None."""
+    dd = drilldown(frame, dims, outcome=outcome, depth=2, alpha=alpha, min_n=min_n)
+    row = dd[(dd[DEPTH] == 1) & (dd[DIMENSION] == top[DIMENSION]) & (dd[VALUE] == top[VALUE])]
+    if row.empty or row[EXPLAINED_BY].iloc[0] is None:
+        return None
+    return str(row[EXPLAINED_BY].iloc[0])

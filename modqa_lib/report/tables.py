@@ -26,6 +26,8 @@ from modqa_lib.report.display import format_p, merge_intervals, tick
 from modqa_lib.report.export import safe_markdown, safe_table
 from modqa_lib.report.format import confidence_label, interval_text, percent
 from modqa_lib.report.privacy import anonymise_peers, pseudonymise
+from modqa_lib.stats import drift as drift_cols
+from modqa_lib.stats import effects as effect_cols
 from modqa_lib.stats.scoring import accuracy_table, kpi_status, severity_table
 
 __all__ = [
@@ -543,22 +545,29 @@ def drift_table(flags: pd.DataFrame, by: str = S.POLICY, alpha: float = 0.05) ->
     alpha : float, default 0.05
         1 - confidence level the intervals were computed at (names them).
 
+    Only ``reported`` rows (chart signal backed by the change-point test,
+    Holm-corrected over the groups) are shown, when the column is present.
+
     Returns
     -------
     DataFrame
-        One row per flagged series: ``by``, "n before", "error rate before (95% CI)",
+        One row per reported series: ``by``, "n before", "error rate before (95% CI)",
         "n after", "error rate after (95% CI)", "first out of control",
         "direction", "confirmed", "policy change".
     """
-    f = flags[flags["flagged"]]
+    f = flags[flags["reported"]] if "reported" in flags else flags[flags["flagged"]]
     ci = confidence_label(alpha)
     return pd.DataFrame(
         {
             by: f[by].to_numpy(),
             "n before": f["n_before"].astype("int64").to_numpy(),
-            f"error rate before ({ci})": _texts(f, "rate_before", "before_ci_low", "before_ci_high"),
+            f"error rate before ({ci})": _texts(
+                f, "rate_before", drift_cols.RATE_BEFORE_CI_LOW, drift_cols.RATE_BEFORE_CI_HIGH
+            ),
             "n after": f["n_after"].astype("int64").to_numpy(),
-            f"error rate after ({ci})": _texts(f, "rate_after", "after_ci_low", "after_ci_high"),
+            f"error rate after ({ci})": _texts(
+                f, "rate_after", drift_cols.RATE_AFTER_CI_LOW, drift_cols.RATE_AFTER_CI_HIGH
+            ),
             "first out of control": f["first_out_of_control"].to_numpy(),
             "direction": f["direction"].to_numpy(),
             "confirmed": f["confirmed"].to_numpy(),
@@ -599,9 +608,13 @@ def actions_table(effects_table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFr
             "scope": fx["scope"].to_numpy(),
             "started": fx[S.STARTED_AT].to_numpy(),
             "n before": fx["n_before"].to_numpy(),
-            f"accuracy before ({ci})": _texts(fx, "accuracy_before", "ci_low_before", "ci_high_before"),
+            f"accuracy before ({ci})": _texts(
+                fx, "accuracy_before", effect_cols.ACCURACY_BEFORE_CI_LOW, effect_cols.ACCURACY_BEFORE_CI_HIGH
+            ),
             "n after": fx["n_after"].to_numpy(),
-            f"accuracy after ({ci})": _texts(fx, "accuracy_after", "ci_low_after", "ci_high_after"),
+            f"accuracy after ({ci})": _texts(
+                fx, "accuracy_after", effect_cols.ACCURACY_AFTER_CI_LOW, effect_cols.ACCURACY_AFTER_CI_HIGH
+            ),
             f"diff-in-diff ({ci})": _texts(fx, "did", "did_ci_low", "did_ci_high", points=True),
             f"time-series level change ({ci})": _texts(
                 fx, "its_level_change", "its_ci_low", "its_ci_high", points=True
@@ -694,7 +707,10 @@ def drivers_table(drivers: pd.DataFrame, top: int = 12) -> pd.DataFrame:
     """Display table of :func:`modqa_lib.stats.rca.error_drivers`: levels worse than their reference.
 
     Levels with an odds ratio above 1, most significant first, each with the
-    reference level it is compared with (``compared with``).
+    reference level it is compared with (``compared with``; "average <dimension>"
+    for the default sum-to-zero coding, where no level is the reference) and
+    what the model controls for (``controls for``: the other dimensions and
+    the interaction slices in the model).
 
     Parameters
     ----------
@@ -712,11 +728,15 @@ def drivers_table(drivers: pd.DataFrame, top: int = 12) -> pd.DataFrame:
     ref = drivers[drivers["is_reference"]].set_index("dimension")["level"]
     worse = drivers[~drivers["is_reference"] & (drivers["odds_ratio"] > 1)]
     worse = worse.sort_values(["p_value", "odds_ratio"], ascending=[True, False], na_position="last").head(top)
-    out = worse.assign(**{"compared with": worse["dimension"].map(ref)})
+    compared = [ref.get(d, f"average {d}") for d in worse["dimension"]]
+    model = list(dict.fromkeys(drivers["dimension"]))
+    controls = worse["dimension"].map(lambda d: ", ".join(x for x in model if x != d) or "nothing")
+    out = worse.assign(**{"compared with": compared, "controls for": controls})
     cols = [
         "dimension",
         "level",
         "compared with",
+        "controls for",
         "n",
         *(["n_eff"] if "n_eff" in out else []),
         "odds_ratio",

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from scipy.special import xlogy
+from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
 from modqa_lib.contract import schema as S
@@ -35,6 +36,11 @@ __all__ = [
     "CHARTS",
     "DOWN",
     "NO_SIGNAL",
+    "RATE_AFTER_CI_HIGH",
+    "RATE_AFTER_CI_LOW",
+    "RATE_BEFORE_CI_HIGH",
+    "RATE_BEFORE_CI_LOW",
+    "RATE_CHANGE",
     "UP",
     "change_points",
     "cusum",
@@ -46,6 +52,14 @@ __all__ = [
 ]
 
 #: direction of a signal: the error rate went up (quality got worse) ...
+#: result columns (pattern ``<stat>_ci_low`` / ``<stat>_ci_high``); the change in rate is
+#: ``rate_change``, not ``shift``, which is the work-shift column S.SHIFT
+RATE_BEFORE_CI_LOW = "rate_before_ci_low"
+RATE_BEFORE_CI_HIGH = "rate_before_ci_high"
+RATE_AFTER_CI_LOW = "rate_after_ci_low"
+RATE_AFTER_CI_HIGH = "rate_after_ci_high"
+RATE_CHANGE = "rate_change"
+
 UP = "up"
 #: ... or down (quality got better) ...
 DOWN = "down"
@@ -731,15 +745,18 @@ def drift_flags(
         isolated signal is more likely a false alarm than a sustained drift),
         ``n_before`` and ``rate_before`` (audits and error rate in the periods
         before the first signal; 0 and the baseline rate when the first period
-        already signals), ``before_ci_low``, ``before_ci_high`` (Wilson; NaN when
-        ``n_before`` is 0), ``n_after``, ``rate_after``, ``after_ci_low``,
-        ``after_ci_high`` (from the first signal on), ``shift`` (``rate_after − rate_before``;
+        already signals), ``rate_before_ci_low``, ``rate_before_ci_high`` (Wilson; NaN when
+        ``n_before`` is 0), ``n_after``, ``rate_after``, ``rate_after_ci_low``,
+        ``rate_after_ci_high`` (from the first signal on), ``rate_change`` (``rate_after − rate_before``;
         NaN for groups never flagged), ``policy_change_at``,
         ``policy_change_description``, ``policy_change`` (a label such as
         "after policy change 'harassment: ...' on 2026-10-12"; "" if none),
         ``change_period``, ``cp_lr_stat``, ``cp_p_value`` (the group's
         single change point, :func:`change_points`), ``confirmed`` (bool:
-        flagged and the change point is significant at ``alpha``) and
+        flagged and the change point is significant at ``alpha``),
+        ``cp_q_value`` (``cp_p_value`` Holm-adjusted across the groups of the
+        call, i.e. of the report), ``reported`` (bool: flagged and
+        ``cp_q_value`` < alpha; the rows a report shows) and
         ``rank`` (1 = strongest drift: flagged groups, confirmed ones first,
         then by decreasing change-point LR statistic, then earlier signal;
         <NA> when not flagged).
@@ -760,7 +777,12 @@ def drift_flags(
     to monitor moderators' quality alone, pass the audits of human-reviewed
     decisions or add CHANNEL to ``by``. ``rate_before``/``rate_after`` are descriptive:
     the split was chosen by looking at the data, so a naive test of their
-    difference would be anti-conservative. Validated on synthetic data with
+    difference would be anti-conservative. A report shows only ``reported``
+    rows: the chart signal must be backed by the change-point test after a
+    Holm correction over every group monitored, so under no change at most
+    ``alpha`` of reports show any drift row (``tests/stats/test_drift.py``
+    simulates it: with every flagged row shown, 12 policies × 12 weeks,
+    most reports showed a false drift). Validated on synthetic data with
     a planted drift (``tests/test_drift.py``).
 
     References
@@ -826,13 +848,13 @@ def drift_flags(
                     "n_out_of_control": int(ooc.sum()),
                     "n_before": nb,
                     "rate_before": before,
-                    "before_ci_low": _wilson(eb, nb, alpha)[0],
-                    "before_ci_high": _wilson(eb, nb, alpha)[1],
+                    RATE_BEFORE_CI_LOW: _wilson(eb, nb, alpha)[0],
+                    RATE_BEFORE_CI_HIGH: _wilson(eb, nb, alpha)[1],
                     "n_after": na,
                     "rate_after": after,
-                    "after_ci_low": _wilson(ea, na, alpha)[0],
-                    "after_ci_high": _wilson(ea, na, alpha)[1],
-                    "shift": after - before,
+                    RATE_AFTER_CI_LOW: _wilson(ea, na, alpha)[0],
+                    RATE_AFTER_CI_HIGH: _wilson(ea, na, alpha)[1],
+                    RATE_CHANGE: after - before,
                     "policy_change_at": when,
                     "policy_change_description": desc,
                     "policy_change": label,
@@ -848,13 +870,13 @@ def drift_flags(
                     "n_out_of_control": 0,
                     "n_before": 0,
                     "rate_before": np.nan,
-                    "before_ci_low": np.nan,
-                    "before_ci_high": np.nan,
+                    RATE_BEFORE_CI_LOW: np.nan,
+                    RATE_BEFORE_CI_HIGH: np.nan,
                     "n_after": 0,
                     "rate_after": np.nan,
-                    "after_ci_low": np.nan,
-                    "after_ci_high": np.nan,
-                    "shift": np.nan,
+                    RATE_AFTER_CI_LOW: np.nan,
+                    RATE_AFTER_CI_HIGH: np.nan,
+                    RATE_CHANGE: np.nan,
                     "policy_change_at": pd.NaT,
                     "policy_change_description": "",
                     "policy_change": "",
@@ -873,6 +895,14 @@ def drift_flags(
     out["cp_lr_stat"] = cp["lr_stat"].to_numpy()
     out["cp_p_value"] = cp["p_value"].to_numpy()
     out["confirmed"] = out["flagged"].to_numpy() & cp["significant"].to_numpy(dtype=bool)
+    # per report: Holm across the groups shown controls the chance that any row is a false drift
+    pv = out["cp_p_value"].to_numpy(float)
+    q = np.full(len(out), np.nan)
+    ok = np.isfinite(pv)
+    if ok.any():
+        q[ok] = multipletests(pv[ok], method="holm")[1]
+    out["cp_q_value"] = q
+    out["reported"] = out["flagged"].to_numpy() & (np.nan_to_num(q, nan=1.0) < alpha)
     flagged = out[out["flagged"]].assign(_lr=lambda d: d["cp_lr_stat"].fillna(-1.0))
     order = flagged.sort_values(
         ["confirmed", "_lr", "first_out_of_control"], ascending=[False, False, True], kind="mergesort"
@@ -953,7 +983,7 @@ def change_points(
         (first period of the new regime; NaT/NaN when fewer than
         ``2*min_size`` periods), ``n_before``, ``errors_before``,
         ``rate_before``, ``n_after``, ``errors_after``, ``rate_after``,
-        ``shift`` (after − before), ``direction`` ("up"/"down"), ``lr_stat``,
+        ``rate_change`` (after − before), ``direction`` ("up"/"down"), ``lr_stat``,
         ``p_value``, ``significant`` (bool, p < alpha), ``policy_change_at``,
         ``policy_change_description``, ``policy_change``.
 
@@ -1012,7 +1042,7 @@ def change_points(
                     "n_after": 0,
                     "errors_after": 0,
                     "rate_after": np.nan,
-                    "shift": np.nan,
+                    RATE_CHANGE: np.nan,
                     "direction": NO_SIGNAL,
                     "lr_stat": np.nan,
                     "p_value": np.nan,
@@ -1049,7 +1079,7 @@ def change_points(
                 "n_after": int(na),
                 "errors_after": int(ea),
                 "rate_after": ra,
-                "shift": ra - rb,
+                RATE_CHANGE: ra - rb,
                 "direction": UP if ra > rb else (DOWN if ra < rb else NO_SIGNAL),
                 "lr_stat": stat,
                 "p_value": p,

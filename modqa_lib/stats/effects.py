@@ -30,12 +30,17 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 from statsmodels.stats import proportion as smp
+from statsmodels.stats.multitest import multipletests
 
 from modqa_lib.contract import schema as S
 from modqa_lib.contract.checks import require_columns
 from modqa_lib.errors import ConfigError, DataContractError, EstimationError
 
 __all__ = [
+    "ACCURACY_AFTER_CI_HIGH",
+    "ACCURACY_AFTER_CI_LOW",
+    "ACCURACY_BEFORE_CI_HIGH",
+    "ACCURACY_BEFORE_CI_LOW",
     "COMPARISONS",
     "SCOPE_COLUMNS",
     "VERDICTS",
@@ -50,6 +55,12 @@ __all__ = [
 
 #: scope columns of the actions table, in the order they are described.
 SCOPE_COLUMNS = (S.VENDOR, S.SITE, S.MARKET, S.POLICY)
+
+#: result columns of the before/after accuracy intervals (pattern ``<stat>_ci_low`` / ``<stat>_ci_high``)
+ACCURACY_BEFORE_CI_LOW = "accuracy_before_ci_low"
+ACCURACY_BEFORE_CI_HIGH = "accuracy_before_ci_high"
+ACCURACY_AFTER_CI_LOW = "accuracy_after_ci_low"
+ACCURACY_AFTER_CI_HIGH = "accuracy_after_ci_high"
 #: comparison groups :func:`diff_in_diff` can build.
 COMPARISONS = ("auto", "other_vendors", "other_sites", "other_policies")
 #: possible verdicts.
@@ -213,9 +224,9 @@ def before_after(audits: pd.DataFrame, action, window_weeks: float | None = None
     -------
     DataFrame
         One row: ``action_id``, ``n_before``, ``errors_before``,
-        ``accuracy_before``, ``ci_low_before``, ``ci_high_before``,
-        ``n_after``, ``errors_after``, ``accuracy_after``, ``ci_low_after``,
-        ``ci_high_after``, ``diff`` (accuracy after − before), ``diff_ci_low``,
+        ``accuracy_before``, ``accuracy_before_ci_low``, ``accuracy_before_ci_high``,
+        ``n_after``, ``errors_after``, ``accuracy_after``, ``accuracy_after_ci_low``,
+        ``accuracy_after_ci_high``, ``diff`` (accuracy after − before), ``diff_ci_low``,
         ``diff_ci_high``, ``p_value`` (H0: no difference).
 
     Raises
@@ -271,13 +282,13 @@ def before_after(audits: pd.DataFrame, action, window_weeks: float | None = None
                 "n_before": nb,
                 "errors_before": nb - cb,
                 "accuracy_before": cb / nb,
-                "ci_low_before": lb,
-                "ci_high_before": hb,
+                ACCURACY_BEFORE_CI_LOW: lb,
+                ACCURACY_BEFORE_CI_HIGH: hb,
                 "n_after": na,
                 "errors_after": na - ca,
                 "accuracy_after": ca / na,
-                "ci_low_after": la,
-                "ci_high_after": ha,
+                ACCURACY_AFTER_CI_LOW: la,
+                ACCURACY_AFTER_CI_HIGH: ha,
                 "diff": ca / na - cb / nb,
                 "diff_ci_low": float(dl),
                 "diff_ci_high": float(dh),
@@ -749,11 +760,11 @@ _COLUMNS = [
     "n_before",
     "n_after",
     "accuracy_before",
-    "ci_low_before",
-    "ci_high_before",
+    ACCURACY_BEFORE_CI_LOW,
+    ACCURACY_BEFORE_CI_HIGH,
     "accuracy_after",
-    "ci_low_after",
-    "ci_high_after",
+    ACCURACY_AFTER_CI_LOW,
+    ACCURACY_AFTER_CI_HIGH,
     "diff",
     "diff_ci_low",
     "diff_ci_high",
@@ -812,8 +823,8 @@ def action_effects(
     DataFrame
         One row per action, in table order: ``action_id``, ``kind``, ``scope``
         (:func:`describe_scope`), ``started_at``, ``n_before``, ``n_after``,
-        ``accuracy_before``, ``ci_low_before``, ``ci_high_before``,
-        ``accuracy_after``, ``ci_low_after``, ``ci_high_after``, ``diff``,
+        ``accuracy_before``, ``accuracy_before_ci_low``, ``accuracy_before_ci_high``,
+        ``accuracy_after``, ``accuracy_after_ci_low``, ``accuracy_after_ci_high``, ``diff``,
         ``diff_ci_low``, ``diff_ci_high`` (:func:`before_after`), ``did``, ``did_ci_low``,
         ``did_ci_high``, ``did_p_value``, ``comparison``, ``n_comparison``,
         ``cov_type`` (:func:`diff_in_diff`), ``its_level_change``,
@@ -825,7 +836,11 @@ def action_effects(
     Notes
     -----
     The verdict comes from the difference-in-differences interval
-    (:func:`verdict`): the primary estimate, because a before/after change
+    (:func:`verdict`), and, when the table holds several actions with an
+    estimate, "worked"/"worse" also need the DiD p-value to survive Holm's
+    correction over them (else "no evidence"), so the chance of any false
+    verdict in a report stays near alpha instead of 1 − (1 − alpha)^m
+    (``tests/stats/test_effects.py`` simulates placebo actions): the primary estimate, because a before/after change
     or an interrupted time series without a comparison also picks up
     whatever else moved at the same time (a policy change, seasonality).
     "worked" means the interval excludes 0 on the side of higher accuracy.
@@ -878,11 +893,11 @@ def action_effects(
                             "n_before",
                             "n_after",
                             "accuracy_before",
-                            "ci_low_before",
-                            "ci_high_before",
+                            ACCURACY_BEFORE_CI_LOW,
+                            ACCURACY_BEFORE_CI_HIGH,
                             "accuracy_after",
-                            "ci_low_after",
-                            "ci_high_after",
+                            ACCURACY_AFTER_CI_LOW,
+                            ACCURACY_AFTER_CI_HIGH,
                             "diff",
                             "diff_ci_low",
                             "diff_ci_high",
@@ -936,6 +951,15 @@ def action_effects(
         out["reason"] = "; ".join(reasons)
         rows.append(out)
     res = pd.DataFrame(rows, columns=_COLUMNS)
+    # one report, several actions: a verdict other than "no evidence" needs the DiD p-value to survive
+    # Holm's correction over the actions with an estimate (the per-action interval stays as it is)
+    pv = pd.to_numeric(res["did_p_value"], errors="coerce").to_numpy(float)
+    ok = np.isfinite(pv)
+    if ok.sum() > 1:
+        adj = np.ones(len(res))
+        adj[ok] = multipletests(pv[ok], method="holm")[1]
+        weak = ok & (adj >= alpha) & res["verdict"].isin(["worked", "worse"]).to_numpy()
+        res.loc[weak, "verdict"] = "no evidence"
     if len(res):
         res[S.STARTED_AT] = pd.to_datetime(res[S.STARTED_AT], utc=True)
     for c in ("n_before", "n_after", "n_comparison"):

@@ -277,7 +277,17 @@ def model_metrics(
     for name in METRICS:
         y, x, binom = spec[name]
         r = ratio_estimates(
-            audits, y, x, by=by, weights=weights, strata=strata, mask=mask, alpha=alpha, method=method, binomial=binom
+            audits,
+            y,
+            x,
+            by=by,
+            weights=weights,
+            strata=strata,
+            mask=mask,
+            alpha=alpha,
+            method=method,
+            binomial=binom,
+            cap_n_eff=False,
         )
         r.insert(len(by), "metric", name)
         parts.append(r)

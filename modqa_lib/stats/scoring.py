@@ -301,6 +301,10 @@ def proportion_ci(k, n, alpha: float = 0.05, method: str = "wilson"):
 
 
 # ============================================================== the estimator
+#: ratio_estimates(cap_n_eff=False): audits needed on each side of the ratio to credit a design effect < 1
+_MIN_STABLE = 10
+
+
 def ratio_estimates(
     frame: pd.DataFrame,
     numerator,
@@ -312,6 +316,7 @@ def ratio_estimates(
     alpha: float = 0.05,
     method: str = "wilson",
     binomial: bool = True,
+    cap_n_eff: bool = True,
 ) -> pd.DataFrame:
     """Per-group ratio ``sum(w * y) / sum(w * x)`` with a design-based interval.
 
@@ -341,6 +346,11 @@ def ratio_estimates(
         True when ``y`` and ``x`` are 0/1 with ``y <= x`` (a proportion). Unweighted
         proportions then use the plain binomial interval on the counts; anything else
         (weighted, or a non-binomial ratio such as F1) uses the linearised variance.
+    cap_n_eff : bool, default True
+        Truncate the effective sample size at ``n`` (no credit for a design
+        effect below 1). False credits it where the variance estimate is
+        stable (≥ 10 audits on each side of the ratio): model metrics from a
+        score-band-stratified sample (:func:`modqa_lib.stats.model_eval.model_metrics`).
 
     Returns
     -------
@@ -368,7 +378,10 @@ def ratio_estimates(
 
     *Interval.* Korn and Graubard (1998) [3]_: the effective sample size
     ``n_eff = R (1 - R) / V``, truncated at ``n`` (design effect below 1 is not
-    credited, as in the NCHS standards [4]_), multiplied by
+    credited, as in the NCHS standards [4]_; with ``cap_n_eff=False`` it is
+    credited wherever the variance estimate is stable, i.e. the group has at
+    least 10 audits on each side of the ratio, so a score-band-stratified
+    sample gets its real precision), multiplied by
     ``(t_{n-1} / t_{df})^2`` with ``df = n - (number of strata in the group)``, and
     the chosen binomial interval on ``(R n_eff, n_eff)``. When ``R`` is 0 or 1 the
     variance is 0 and ``n_eff`` falls back to Kish's ``(sum w x)^2 / sum (w x)^2`` [5]_,
@@ -467,7 +480,8 @@ def ratio_estimates(
         with np.errstate(divide="ignore", invalid="ignore"):
             neff_raw = np.where(ok, pq / np.where(ok, var, 1.0), np.nan)
             deff = np.where(ok, var / np.where(ok, pq / n, 1.0), n / kish)
-        n_eff = np.where(ok, np.minimum(neff_raw, n), np.minimum(kish, n))
+        stable = (np.minimum(num_raw, n - num_raw) >= _MIN_STABLE) if not cap_n_eff else np.zeros(G, bool)
+        n_eff = np.where(ok, np.where(stable, neff_raw, np.minimum(neff_raw, n)), np.minimum(kish, n))
         df = np.maximum(n - strata_in_group, 1.0)
         adj = np.ones(G)
         big = n > 1
@@ -1029,6 +1043,7 @@ def moderator_table(
     min_n: int = 10,
     prior: str = "site",
     method: str = "wilson",
+    adjust_for: Sequence[str] | str | None = "auto",
 ) -> pd.DataFrame:
     """Per-moderator accuracy with shrinkage for ranking and a test against the site.
 
@@ -1047,6 +1062,12 @@ def moderator_table(
     prior : {"site", "global"}
         Fit the beta prior per peer group, or once over all moderators.
     method : {"wilson", "clopper-pearson", "agresti-coull", "jeffreys"}
+    adjust_for : list of str, "auto" or None, default "auto"
+        Work-mix columns the test standardises for: each moderator is compared
+        with peers of the same site who worked the same cells (e.g. shift ×
+        policy), so nobody is flagged for working a hard shift or queue.
+        ``"auto"``: ``shift`` and ``policy``, those present in ``audits``.
+        None or ``[]``: the unadjusted test against the rest of the site.
 
     Returns
     -------
@@ -1056,10 +1077,13 @@ def moderator_table(
         ``accuracy``, ``ci_low``, ``ci_high`` (raw), ``shrunk_accuracy`` (posterior
         mean), ``shrunk_ci_low``, ``shrunk_ci_high`` (equal-tailed posterior
         interval), ``prior_mean``, ``prior_strength`` (a + b, in audits),
-        ``peer_accuracy`` (accuracy of the rest of the site), ``tested``,
-        ``p_value`` (one-sided: more errors than the rest of the site),
-        ``q_value`` (BH over the tested moderators), ``flag`` (q < alpha and below
-        the site), ``rank`` (1 = best shrunk accuracy within the site).
+        ``peer_accuracy`` (accuracy of the rest of the site),
+        ``expected_errors`` (errors expected at the peers' rates for the
+        moderator's own work mix; the rest of the site's rate without
+        ``adjust_for``), ``expected_accuracy`` (1 − expected_errors / n),
+        ``tested``, ``p_value`` (one-sided: more errors than expected),
+        ``q_value`` (BH over the tested moderators), ``flag`` (q < alpha and
+        below ``expected_accuracy``), ``rank`` (1 = best shrunk accuracy within the site).
 
     Notes
     -----
@@ -1074,7 +1098,19 @@ def moderator_table(
     clean audits is not ranked first on luck. Audits are unweighted: this scores
     the moderator's audited decisions.
 
-    *Test.* Fisher's exact test, one-sided, of the moderator's errors against the
+    *Work mix.* With ``adjust_for`` the test is indirectly standardised [5]_:
+    ``expected_errors`` = Σ_cells n_mc · K_c / N_c over the cells (site ×
+    shift × policy) the moderator worked, N_c audits and K_c errors in the
+    cell. The test is the exact conditional test of a stratified 2×2 table
+    (moderator vs peers, cells as strata): given every cell's margins the
+    moderator's errors are a sum of independent hypergeometric counts, and
+    the p-value is its upper tail P(X ≥ errors), by convolution [5]_. With
+    one cell (no ``adjust_for``) it is the Fisher test below.
+    ``tests/stats/test_scoring.py`` simulates moderators without any own
+    effect who work only the bad night shift: unadjusted, at least one was
+    flagged in most reports; standardised, in at most alpha of them.
+
+    *Test.* Without ``adjust_for``: Fisher's exact test, one-sided, of the moderator's errors against the
     rest of the site (hypergeometric upper tail, equal to
     :func:`scipy.stats.fisher_exact` with ``alternative="greater"``) [3]_, then
     Benjamini-Hochberg [4]_ across tested moderators. ``flag`` marks only
@@ -1089,8 +1125,17 @@ def moderator_table(
        its generalizations. JASA 70, 311-319.
     .. [3] Fisher, R. A. (1935). The logic of inductive inference. JRSS 98, 39-82.
     .. [4] Benjamini, Y., Hochberg, Y. (1995). JRSS B 57, 289-300.
+    .. [5] Breslow, N. E., Day, N. E. (1980, 1987). *Statistical Methods in Cancer
+       Research*, vols. I (§4.4, exact conditional test over strata) and II (ch. 2,
+       indirect standardisation, SMR), IARC.
     """
     site_col = by_site
+    if isinstance(adjust_for, str):
+        if adjust_for != "auto":
+            raise EstimationError(f"adjust_for must be a list of columns, 'auto' or None, got {adjust_for!r}")
+        adjust_for = [c for c in (S.SHIFT, S.POLICY) if c in audits.columns and c != site_col]
+    adjust_for = list(adjust_for or [])
+    require_columns(audits, adjust_for, "moderator_table")
     require_columns(audits, [S.MODERATOR_ID, S.IS_ERROR] + ([site_col] if site_col else []), "moderator_table")
     check_nonempty(audits)
     alpha = check_alpha(alpha)
@@ -1149,13 +1194,23 @@ def moderator_table(
     p = np.full(len(agg), np.nan)
     tot_n = site_n[peer_codes]
     tot_e = site_e[peer_codes]
-    p[tested] = stats.hypergeom.sf(e[tested] - 1, tot_n[tested], tot_e[tested], n[tested])
+    if adjust_for:
+        expected, p_all = _stratified_test(d, keys, site_col, adjust_for, err, agg)
+        p[tested] = p_all[tested]
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            expected = n * np.where(rest_n > 0, rest_e / np.where(rest_n > 0, rest_n, 1), np.nan)
+        p[tested] = stats.hypergeom.sf(e[tested] - 1, tot_n[tested], tot_e[tested], n[tested])
     p = np.clip(p, 0.0, 1.0)
+    agg["expected_errors"] = expected
+    agg["expected_accuracy"] = 1 - expected / n
     agg["tested"] = tested
     agg[S.P_VALUE] = p
     agg[S.Q_VALUE] = bh_qvalues(p)
     agg["flag"] = (
-        tested & (agg[S.Q_VALUE].to_numpy() < alpha) & (agg[S.ACCURACY].to_numpy() < agg["peer_accuracy"].to_numpy())
+        tested
+        & (agg[S.Q_VALUE].to_numpy() < alpha)
+        & (agg[S.ACCURACY].to_numpy() < agg["expected_accuracy"].to_numpy())
     )
     grp = agg[site_col] if site_col else pd.Series(0, index=agg.index)
     agg["rank"] = agg.groupby(grp, dropna=False)["shrunk_accuracy"].rank(ascending=False, method="min").astype(np.int64)
@@ -1167,6 +1222,36 @@ def moderator_table(
     )
     rest = [c for c in agg.columns if c not in front]
     return agg[front + rest].reset_index(drop=True)
+
+
+def _stratified_test(d, keys, site_col, adjust_for, err, agg) -> tuple[np.ndarray, np.ndarray]:
+    """Expected errors and one-sided exact conditional p-values of each moderator against peers in the
+    same cells (site × adjust_for): the errors are a sum over cells of independent hypergeometrics
+    given each cell's margins; P(X ≥ errors) by convolution. Aligned with ``agg``."""
+    peer = [site_col] if site_col else []
+    cols = [*keys, *adjust_for]
+    cells = pd.DataFrame({c: d[c].to_numpy() for c in cols}).assign(_e=err.astype(np.int64), _n=1)
+    mc = cells.groupby(cols, dropna=False, sort=False)[["_n", "_e"]].sum().reset_index()
+    cell_keys = [*peer, *adjust_for]
+    tot = (
+        mc.groupby(cell_keys, dropna=False, sort=False)[["_n", "_e"]].transform("sum")
+        if cell_keys
+        else mc[["_n", "_e"]].sum().to_frame().T.loc[[0] * len(mc)].reset_index(drop=True)
+    )
+    mc["_N"], mc["_K"] = tot["_n"].to_numpy(), tot["_e"].to_numpy()
+    res = {}
+    for key, g in mc.groupby(keys, dropna=False, sort=False):
+        pmf = np.ones(1)
+        for N, K, m in zip(g["_N"], g["_K"], g["_n"]):
+            x = np.arange(0, min(m, K) + 1)
+            pmf = np.convolve(pmf, stats.hypergeom.pmf(x, N, K, m))
+        o = int(g["_e"].sum())
+        res[key if isinstance(key, tuple) else (key,)] = (
+            float(np.sum(g["_n"] * g["_K"] / g["_N"])),
+            float(min(1.0, pmf[o:].sum())),
+        )
+    out = [res[tuple(r)] for r in agg[keys].itertuples(index=False)]
+    return np.array([x[0] for x in out]), np.array([x[1] for x in out])
 
 
 # ============================================================== golden items

@@ -41,12 +41,12 @@ def _flags():
             "flagged": [True, False],
             "n_before": [300, 0],
             "rate_before": [0.03, np.nan],
-            "before_ci_low": [0.016, np.nan],
-            "before_ci_high": [0.056, np.nan],
+            "rate_before_ci_low": [0.016, np.nan],
+            "rate_before_ci_high": [0.056, np.nan],
             "n_after": [200, 0],
             "rate_after": [0.15, np.nan],
-            "after_ci_low": [0.107, np.nan],
-            "after_ci_high": [0.206, np.nan],
+            "rate_after_ci_low": [0.107, np.nan],
+            "rate_after_ci_high": [0.206, np.nan],
             "first_out_of_control": pd.to_datetime(["2026-10-12", None]),
             "direction": ["up", "none"],
             "confirmed": [True, False],
@@ -75,11 +75,11 @@ def _effects():
             "n_before": [400, 500],
             "n_after": [380, 0],
             "accuracy_before": [0.80, 0.9],
-            "ci_low_before": [0.76, 0.87],
-            "ci_high_before": [0.84, 0.92],
+            "accuracy_before_ci_low": [0.76, 0.87],
+            "accuracy_before_ci_high": [0.84, 0.92],
             "accuracy_after": [0.97, np.nan],
-            "ci_low_after": [0.95, np.nan],
-            "ci_high_after": [0.98, np.nan],
+            "accuracy_after_ci_low": [0.95, np.nan],
+            "accuracy_after_ci_high": [0.98, np.nan],
             "did": [0.216, np.nan],
             "did_ci_low": [0.145, np.nan],
             "did_ci_high": [0.286, np.nan],
@@ -230,6 +230,10 @@ def test_drivers_table_names_the_reference_of_each_level():
     t = report.drivers_table(d)
     assert t["level"].tolist() == ["night", "Penang"]  # OR > 1 only, most significant first
     assert t["compared with"].tolist() == ["day", "KL"]
+    assert t["controls for"].tolist() == ["site", "shift"]
+    # sum-to-zero coding (the default): no reference row, compared with the average level
+    mean = report.drivers_table(d.assign(is_reference=False))
+    assert mean["compared with"].tolist() == ["average shift", "average site"]
     assert "n_eff" not in t and report.drivers_table(d, top=1)["level"].tolist() == ["night"]
 
 

@@ -99,8 +99,12 @@ def test_before_after_matches_statsmodels_calls():
     assert (out["errors_before"], out["errors_after"]) == (30, 11)
     assert out["accuracy_before"] == pytest.approx(0.85)
     assert out["accuracy_after"] == pytest.approx(0.95)
-    assert (out["ci_low_before"], out["ci_high_before"]) == pytest.approx(proportion_confint(170, 200, method="wilson"))
-    assert (out["ci_low_after"], out["ci_high_after"]) == pytest.approx(proportion_confint(209, 220, method="wilson"))
+    assert (out["accuracy_before_ci_low"], out["accuracy_before_ci_high"]) == pytest.approx(
+        proportion_confint(170, 200, method="wilson")
+    )
+    assert (out["accuracy_after_ci_low"], out["accuracy_after_ci_high"]) == pytest.approx(
+        proportion_confint(209, 220, method="wilson")
+    )
     assert out["diff"] == pytest.approx(0.10)
     assert (out["diff_ci_low"], out["diff_ci_high"]) == pytest.approx(
         confint_proportions_2indep(209, 220, 170, 200, method="newcomb")
@@ -351,11 +355,11 @@ def test_action_effects_table_and_insufficient_data_reasons():
         "n_before",
         "n_after",
         "accuracy_before",
-        "ci_low_before",
-        "ci_high_before",
+        "accuracy_before_ci_low",
+        "accuracy_before_ci_high",
         "accuracy_after",
-        "ci_low_after",
-        "ci_high_after",
+        "accuracy_after_ci_low",
+        "accuracy_after_ci_high",
         "diff",
         "diff_ci_low",
         "diff_ci_high",
@@ -367,7 +371,7 @@ def test_action_effects_table_and_insufficient_data_reasons():
     ]
     x = out.loc["ACT-X"]
     for side in ("before", "after"):  # every rate in the tracking table carries its interval
-        assert x[f"ci_low_{side}"] < x[f"accuracy_{side}"] < x[f"ci_high_{side}"]
+        assert x[f"accuracy_{side}_ci_low"] < x[f"accuracy_{side}"] < x[f"accuracy_{side}_ci_high"]
     assert x["did"] == pytest.approx(0.09) and x["verdict"] == "worked"
     assert x["diff"] == pytest.approx(0.10)
     assert x["reason"] == "" and x["its_ci_low"] < x["its_level_change"] < x["its_ci_high"]
@@ -442,3 +446,53 @@ def test_planted_action_that_failed_and_null_actions(demo_effects):
     assert set(out["verdict"]) <= set(effects.VERDICTS)
     num = out.select_dtypes("number")
     assert (out.loc[num.isna().any(axis=1), "reason"] != "").all()
+
+
+def _placebo_report(seed: int):
+    """6 sites × 5 policies × 10 weeks of audits at a constant 6% error rate; 5 placebo actions."""
+    rng = np.random.default_rng([seed, 1110])
+    sites = [("Vendor C", "Porto"), ("Vendor C", "Lisbon"), ("Vendor D", "Pune"), ("Vendor D", "Hyderabad")]
+    sites += [("Vendor A", "Manila"), ("Vendor A", "Cebu")]
+    policies = ["hate_speech", "spam_scam", "harassment", "nudity", "violence"]
+    n = 24_000
+    idx = rng.integers(0, len(sites), n)
+    a = pd.DataFrame(
+        {
+            S.VENDOR: [sites[i][0] for i in idx],
+            S.SITE: [sites[i][1] for i in idx],
+            S.POLICY: rng.choice(policies, n),
+            S.MARKET: "BR",
+            S.CHANNEL: "human",
+            S.DECIDED_AT: T0 + pd.to_timedelta(rng.uniform(0, 70, n), unit="D"),
+            S.IS_ERROR: rng.random(n) < 0.06,
+        }
+    )
+    a[S.WEEK] = a[S.DECIDED_AT].dt.tz_localize(None).dt.normalize() - pd.to_timedelta(
+        a[S.DECIDED_AT].dt.day_of_week, unit="D"
+    )
+    actions = pd.DataFrame(
+        [
+            {**ACTION, S.ACTION_ID: f"P{k}", S.VENDOR: sites[k][0], S.SITE: sites[k][1], S.POLICY: policies[k]}
+            for k in range(5)
+        ]
+    )
+    return a, actions
+
+
+@pytest.mark.slow
+def test_placebo_actions_rarely_get_a_verdict_in_a_report():
+    """5 placebo actions per report, no effect, 40 seeded reports: share of reports with any "worked" or
+    "worse" verdict before (per-action intervals only) 22.5% (the issue: 22.6%), after (Holm over the
+    report's actions) 5.0% (2 of 40).
+    Not covered here: persistent site shocks (few-cluster inference, issue #11 item 5, still open)."""
+    reps = 40
+    before = after = 0
+    for seed in range(reps):
+        a, actions = _placebo_report(seed)
+        out = effects.action_effects(a, actions)
+        raw = [effects.verdict(lo, hi) for lo, hi in zip(out["did_ci_low"], out["did_ci_high"])]
+        before += any(v in ("worked", "worse") for v in raw)
+        after += out["verdict"].isin(["worked", "worse"]).any()
+    print(before / reps, after / reps)
+    assert after / reps <= 0.05
+    assert before > after

@@ -330,3 +330,51 @@ def test_planted_hitl_override_rate_and_accuracy(demo, audited):
 def test_model_metrics_take_targets_as_data(hand):
     with pytest.raises(ConfigError, match=r"^model_metrics\(\): targets=True would read params/targets.yaml; pass"):
         model_metrics(hand, S.MARKET, targets=True)
+
+
+def _scored_population(n_pop=60_000):
+    rng = np.random.default_rng([7, 1107])
+    score = rng.beta(0.6, 2.0, n_pop)
+    viol = rng.random(n_pop) < score**1.5
+    pred = score >= 0.5
+    lab = np.where(pred, "spam_scam", S.NO_VIOLATION)
+    return pd.DataFrame(
+        {
+            S.CHANNEL: "machine",
+            S.MODEL_SCORE: score,
+            S.MODEL_LABEL: lab,
+            S.LABEL: lab,
+            S.QA_LABEL: np.where(viol, "spam_scam", S.NO_VIOLATION),
+            S.STRATUM: np.digitize(score, [0.2, 0.4, 0.5, 0.6, 0.8]).astype(str),
+        }
+    )
+
+
+@pytest.mark.slow
+def test_model_metrics_design_based_intervals_cover_without_the_n_cap():
+    """Score-band-stratified samples (6 bands × 150, stratified SRS) of a 60k population; 150 samples.
+    Coverage before (n_eff capped at n): precision 95.5%, recall 94%, FPR 100% (mean width 4.4 pts);
+    after (design effect credited where stable): precision 95.5%, recall 94%, FPR 96% (1.5 pts)."""
+    pop = _scored_population()
+    act = pop[S.MODEL_LABEL] != S.NO_VIOLATION
+    vio = pop[S.QA_LABEL] != S.NO_VIOLATION
+    truth = {
+        "precision": (act & vio).sum() / act.sum(),
+        "recall": (act & vio).sum() / vio.sum(),
+        "fpr": (act & ~vio).sum() / (~vio).sum(),
+    }
+    strata = pop[S.STRATUM].to_numpy()
+    sizes = pd.Series(strata).value_counts()
+    reps = 150
+    cov = dict.fromkeys(truth, 0)
+    for s in range(reps):
+        rng = np.random.default_rng([s, 1108])
+        take = np.concatenate([rng.choice(np.flatnonzero(strata == h), 150, replace=False) for h in sizes.index])
+        w = sizes.reindex(strata[take]).to_numpy() / 150
+        m = model_metrics(pop.iloc[take].assign(**{S.WEIGHT: w}), weights=S.WEIGHT).set_index("metric")
+        for k in truth:
+            cov[k] += m.loc[k, S.CI_LOW] <= truth[k] <= m.loc[k, S.CI_HIGH]
+    rates = {k: v / reps for k, v in cov.items()}
+    print(rates)
+    for k in truth:
+        assert 0.93 <= rates[k] <= 0.975, (k, rates)

@@ -94,12 +94,16 @@ def agreement_ci(
     rater: str = RATER_ID,
     label: str = LABEL,
     categories: Sequence[Hashable] | None = None,
+    interval: Literal["jackknife-t", "bca", "percentile"] = "jackknife-t",
 ) -> pd.DataFrame:
-    """Agreement statistic with a percentile cluster-bootstrap interval over items.
+    """Agreement statistic with an interval over items (jackknife-t by default, or cluster bootstrap).
 
     Items are resampled with replacement (all ratings of an item travel
-    together), the statistic is recomputed on each resample, and the
-    ``alpha/2`` and ``1 - alpha/2`` percentiles form the interval.
+    together) and the statistic is recomputed on each resample; with
+    ``interval="percentile"`` the ``alpha/2`` and ``1 - alpha/2`` percentiles
+    form the interval, with ``"bca"`` the bias-corrected and accelerated ones,
+    with ``"jackknife-t"`` (default) estimate ± t(n_items − 1) · jackknife SE
+    over items, as irrCAC reports.
 
     Parameters
     ----------
@@ -127,6 +131,10 @@ def agreement_ci(
     categories : sequence, optional
         Value domain in order (long/matrix) or column values (counts, for
         interval/ratio alpha).
+    interval : {"jackknife-t", "bca", "percentile"}, default "jackknife-t"
+        Interval method. The percentile bootstrap covers only ~88% at 10
+        items and ~92% at 25 (9 raters); jackknife-t covers 93–97% there
+        (``tests/stats/test_agreement.py``).
 
     Returns
     -------
@@ -135,7 +143,8 @@ def agreement_ci(
 
         - ``statistic`` : the statistic's name (``"fleiss"``, ``"krippendorff"``, ``"percent"``)
         - ``estimate`` : the statistic on the full data
-        - ``ci_low``, ``ci_high`` : percentile bootstrap limits
+        - ``ci_low``, ``ci_high`` : limits of ``interval`` (clipped to [-1, 1]; never
+          zero width, see Notes)
         - ``n_items`` : items with at least two ratings (the resampling units)
         - ``n_boot`` : resamples with a defined statistic (equal to the
           requested ``n_boot`` unless some resamples had no variation)
@@ -156,7 +165,11 @@ def agreement_ci(
     weights reproduce the point estimates of :func:`fleiss_kappa` and
     :func:`krippendorff_alpha` (tested). This resamples items (a cluster
     bootstrap), not pairable values as in Hayes & Krippendorff (2007); it
-    treats raters as fixed.
+    treats raters as fixed. The jackknife leaves out one item at a time
+    (Quenouille–Tukey; the variance irrCAC reports [5]_). When every leave-one-out value
+    equals the estimate (complete agreement) a zero-width interval would claim
+    certainty: the jackknife SE is then taken from the same items with one
+    rating moved to another category (a one-disagreement floor).
 
     References
     ----------
@@ -168,6 +181,8 @@ def agreement_ci(
        https://repository.upenn.edu/asc_papers/43
     .. [4] Fleiss, J. L. (1971). Measuring nominal scale agreement among many
        raters. Psychological Bulletin, 76(5), 378-382.
+    .. [5] Gwet, K. L. (2014). *Handbook of Inter-Rater Reliability*, 4th ed.,
+       Advanced Analytics (jackknife variance and t intervals; R package irrCAC).
     """
     _check_choice("statistic", statistic, _STATISTICS)
     _check_choice("layout", layout, _LAYOUTS)
@@ -205,16 +220,28 @@ def agreement_ci(
             .reshape(b, n_pat)
             .astype(float)
         )
-        if statistic == "krippendorff":
-            reps[start : start + b] = _alpha_batch(U, W, lvl, values)
-        elif statistic == "fleiss":
-            reps[start : start + b] = _fleiss_batch(U, W, method)
-        else:
-            reps[start : start + b] = (W @ _per_item_agreement(U)) / n_items
+        reps[start : start + b] = _stat_batch(statistic, U, W, lvl, values, method)
     ok = np.isfinite(reps)
     if not ok.any():
         raise EstimationError("every bootstrap resample had no variation; no interval can be given")
-    lo, hi = np.quantile(reps[ok], [alpha / 2, 1 - alpha / 2])
+    # jackknife: leave out one item (one of its pattern), for the acceleration and the jackknife SE
+    jack = _jackknife(C, statistic, lvl, values, method)
+    if not np.nanmax(np.abs(jack - np.nanmean(jack)), initial=0.0) > 0:
+        # complete agreement (every leave-one-out value equal): a zero-width interval would claim
+        # certainty; use the jackknife of the same items with one rating moved to another category
+        C2 = C.astype(float).copy()
+        i = int(np.argmax(C2.sum(1)))
+        k = int(np.argmax(C2[i]))
+        C2[i, k] -= 1
+        C2[i, (k + 1) % C2.shape[1]] += 1
+        jack = (
+            _jackknife(C2, statistic, lvl, values, method)
+            - _stat_batch(statistic, C2, np.ones((1, len(C2))), lvl, values, method)[0]
+            + float(estimate)
+        )
+    _check_choice("interval", interval, _INTERVALS)
+    lo, hi = _interval(interval, float(estimate), reps[ok], jack, alpha)
+    lo, hi = max(lo, -1.0), min(hi, 1.0)
     return pd.DataFrame(
         {
             STATISTIC: [statistic],
@@ -225,3 +252,47 @@ def agreement_ci(
             N_BOOT: [int(ok.sum())],
         }
     )
+
+
+_INTERVALS = ("bca", "percentile", "jackknife-t")
+
+
+def _stat_batch(statistic: str, U: np.ndarray, W: np.ndarray, lvl: str, values, method: str) -> np.ndarray:
+    """The statistic for each row of pattern weights ``W``."""
+    if statistic == "krippendorff":
+        return _alpha_batch(U, W, lvl, values)
+    if statistic == "fleiss":
+        return _fleiss_batch(U, W, method)
+    return (W @ _per_item_agreement(U)) / W.sum(1)
+
+
+def _jackknife(C: np.ndarray, statistic: str, lvl: str, values, method: str) -> np.ndarray:
+    """The statistic with each item left out in turn (computed once per distinct count pattern)."""
+    U, inverse = np.unique(C, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    full = np.bincount(inverse, minlength=len(U)).astype(float)
+    return _stat_batch(statistic, U, full[None, :] - np.eye(len(U)), lvl, values, method)[inverse]
+
+
+def _interval(kind: str, est: float, reps: np.ndarray, jack: np.ndarray, alpha: float) -> tuple[float, float]:
+    """Percentile, BCa or jackknife-t limits from the bootstrap replicates and leave-one-item-out values."""
+    from scipy import stats
+
+    n = len(jack)
+    jack = jack[np.isfinite(jack)]
+    jm = jack.mean() if len(jack) else est
+    se_j = float(np.sqrt((len(jack) - 1) / max(len(jack), 1) * np.sum((jack - jm) ** 2))) if len(jack) > 1 else 0.0
+    if kind == "percentile":
+        lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
+    elif kind == "bca":
+        z0 = stats.norm.ppf(np.clip((np.sum(reps < est) + 0.5 * np.sum(reps == est)) / len(reps), 1e-6, 1 - 1e-6))
+        d = jm - jack
+        den = 6.0 * np.sum(d**2) ** 1.5
+        acc = float(np.sum(d**3) / den) if den > 0 else 0.0
+        z = stats.norm.ppf([alpha / 2, 1 - alpha / 2])
+        q = stats.norm.cdf(z0 + (z0 + z) / (1 - acc * (z0 + z)))
+        lo, hi = np.quantile(reps, np.clip(q, 0.0, 1.0))
+    else:
+        t = stats.t.ppf(1 - alpha / 2, max(n - 1, 1))
+        lo, hi = est - t * se_j, est + t * se_j
+    return float(lo), float(hi)

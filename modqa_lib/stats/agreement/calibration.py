@@ -445,7 +445,7 @@ def session_agreement(
         - ``fleiss_kappa`` : NaN unless every item has the same number of ratings
         - ``krippendorff_alpha`` : nominal alpha (any number of raters per item)
         - ``<statistic>_ci_low``, ``<statistic>_ci_high`` for each of the three
-          statistics above: percentile cluster-bootstrap interval over items
+          statistics above: jackknife-t interval over items
           (:func:`agreement_ci`), NaN where the statistic is NaN, ``n_boot`` is 0
           or the session has fewer than 2 items
         - ``note`` : why a statistic is NaN (unbalanced session, no variation,

@@ -73,7 +73,7 @@ from modqa_lib.stats.rca._common import (
 )
 from modqa_lib.stats.rca.decompose import decompose_change, period_mask
 from modqa_lib.stats.rca.drilldown import drilldown
-from modqa_lib.stats.rca.drivers import error_drivers
+from modqa_lib.stats.rca.drivers import error_drivers, slices_from_drilldown
 from modqa_lib.stats.rca.findings import top_findings
 from modqa_lib.stats.rca.pareto import pareto
 
@@ -127,6 +127,7 @@ __all__ = [
     "outcome_array",
     "pareto",
     "period_mask",
+    "slices_from_drilldown",
     "top_findings",
     "two_proportion_ztest",
 ]

@@ -34,7 +34,7 @@ from modqa_lib.stats.rca._common import (
 
 
 # -------------------------------------------------------------------- drilldown
-def _drill(  # noqa: C901
+def _drill(
     audits: pd.DataFrame,
     dims: Sequence[str],
     outcome: str,
@@ -47,6 +47,53 @@ def _drill(  # noqa: C901
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """drilldown plus the integer codes of each slice (hidden columns ``_d1,_c1,_d2,_c2``)."""
     dims = as_columns(dims, "dims")
+    _check_drill_args(audits, dims, outcome, depth, alpha, min_n, nested_share, func)
+    y = _outcome_array(audits, outcome, func)
+    w = _weight_array(audits, weights, func)
+    if len(audits) == 0:
+        raise EstimationError(f"rca.{func}: no audits to analyse (the frame is empty)")
+    codes: dict[str, np.ndarray] = {}
+    labels: dict[str, list[str]] = {}
+    for d in dims:
+        codes[d], labels[d] = _factorize(audits[d])
+    parts = _slice_counts(dims, codes, labels, y, w, depth, min_n)
+    cols_out = [DIMENSION, VALUE, DEPTH, S.N, *([N_EFF] if w is not None else []), *_DRILL_COLS]
+    if not parts:
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in cols_out + _HIDDEN})
+        return empty, codes
+    cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    out, totals = _slice_tests(cat, dims, labels, y, w, alpha)
+    if depth == 2 and (cat["_d2"] >= 0).any():
+        _mark_explained(out, cat, w is not None, totals, nested_share, alpha)
+    out = out.sort_values(
+        [EXCESS_ERRORS, S.P_VALUE, DIMENSION, VALUE],
+        ascending=[False, True, True, True],
+        na_position="last",
+        kind="mergesort",
+    ).reset_index(drop=True)
+    return out[cols_out + _HIDDEN], codes
+
+
+_DRILL_COLS = [
+    S.ERRORS,
+    S.ERROR_RATE,
+    S.CI_LOW,
+    S.CI_HIGH,
+    REST_N,
+    REST_RATE,
+    LIFT,
+    EXCESS_ERRORS,
+    TEST,
+    S.P_VALUE,
+    S.Q_VALUE,
+    FLAG,
+    EXPLAINED_BY,
+]
+_HIDDEN = ["_d1", "_c1", "_d2", "_c2"]
+
+
+def _check_drill_args(audits, dims, outcome, depth, alpha, min_n, nested_share, func) -> None:
+    """Validate the drill-down arguments (specific exceptions, one actionable line each)."""
     if not dims:
         raise ConfigError("dims must name at least one column to drill into (e.g. [SITE, SHIFT])")
     if len(set(dims)) != len(dims):
@@ -61,16 +108,11 @@ def _drill(  # noqa: C901
         raise ConfigError(f"nested_share must be in (0, 1], got {nested_share!r}")
     check_alpha(alpha)
     require_columns(audits, [outcome, *dims], f"rca.{func}")
-    y = _outcome_array(audits, outcome, func)
-    w = _weight_array(audits, weights, func)
-    if len(audits) == 0:
-        raise EstimationError(f"rca.{func}: no audits to analyse (the frame is empty)")
 
-    codes: dict[str, np.ndarray] = {}
-    labels: dict[str, list[str]] = {}
-    for d in dims:
-        codes[d], labels[d] = _factorize(audits[d])
 
+def _slice_counts(dims, codes, labels, y, w, depth, min_n) -> list[dict[str, np.ndarray]]:
+    """Per slice (each value, and at depth 2 each pair of values) with ≥ min_n audits: counts, weighted
+    sums and the codes of its dimension(s) and value(s)."""
     wy = None if w is None else w * y
     w2 = None if w is None else w * w
     parts = []
@@ -78,11 +120,11 @@ def _drill(  # noqa: C901
     if depth == 2:
         specs += list(itertools.combinations(range(len(dims)), 2))
     for spec in specs:
+        i = spec[0]
         if len(spec) == 1:
-            (i,) = spec
-            key, size = codes[dims[i]], len(labels[dims[i]])
+            key, size, kj = codes[dims[i]], len(labels[dims[i]]), 1
         else:
-            i, j = spec
+            j = spec[1]
             kj = len(labels[dims[j]])
             key, size = codes[dims[i]] * kj + codes[dims[j]], len(labels[dims[i]]) * kj
         n = np.bincount(key, minlength=size)
@@ -94,41 +136,19 @@ def _drill(  # noqa: C901
             part["W"] = np.bincount(key, weights=w, minlength=size)[keep]
             part["WE"] = np.bincount(key, weights=wy, minlength=size)[keep]
             part["W2"] = np.bincount(key, weights=w2, minlength=size)[keep]
+        part["_d1"], part["_c1"] = np.full(keep.size, i), keep // kj
         if len(spec) == 1:
-            part["_d1"], part["_c1"] = np.full(keep.size, i), keep
             part["_d2"], part["_c2"] = np.full(keep.size, -1), np.full(keep.size, -1)
         else:
-            part["_d1"], part["_c1"] = np.full(keep.size, i), keep // kj
-            part["_d2"], part["_c2"] = np.full(keep.size, j), keep % kj
+            part["_d2"], part["_c2"] = np.full(keep.size, spec[1]), keep % kj
         parts.append(part)
+    return parts
 
-    cols_out = (
-        [DIMENSION, VALUE, DEPTH, S.N]
-        + ([N_EFF] if w is not None else [])
-        + [
-            S.ERRORS,
-            S.ERROR_RATE,
-            S.CI_LOW,
-            S.CI_HIGH,
-            REST_N,
-            REST_RATE,
-            LIFT,
-            EXCESS_ERRORS,
-            TEST,
-            S.P_VALUE,
-            S.Q_VALUE,
-            FLAG,
-            EXPLAINED_BY,
-        ]
-    )
-    hidden = ["_d1", "_c1", "_d2", "_c2"]
-    if not parts:
-        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in cols_out + hidden})
-        return empty, codes
-    cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+def _slice_labels(cat, dims, labels) -> tuple[np.ndarray, np.ndarray]:
+    """The ``dimension`` ("site × shift") and ``value`` ("Penang × night") of every slice."""
     d1, c1, d2, c2 = cat["_d1"], cat["_c1"], cat["_d2"], cat["_c2"]
     is_pair = d2 >= 0
-
     names = np.array(dims + [""], dtype=object)
     dim_col = names[d1].copy()
     dim_col[is_pair] = names[d1[is_pair]] + PAIR_SEP + names[d2[is_pair]]
@@ -141,19 +161,27 @@ def _drill(  # noqa: C901
         m = d2 == j
         if m.any():
             val[m] = val[m] + PAIR_SEP + lab[j][c2[m]]
+    return dim_col, val
 
+
+def _slice_tests(cat, dims, labels, y, w, alpha) -> tuple[pd.DataFrame, tuple[float, float, float]]:
+    """Rates, Wilson intervals, slice-vs-rest tests, BH q-values and flags; also the totals (Σw, Σwy, Σw²)."""
+    dim_col, val = _slice_labels(cat, dims, labels)
+    is_pair = cat["_d2"] >= 0
     n, e = cat["n"].astype(np.int64), cat["e"]
     N, E = len(y), float(y.sum())
     rest_n = N - n
     with np.errstate(divide="ignore", invalid="ignore"):
         if w is None:
+            totals = (float(N), E, float(N))
             rate = e / n
             rest_rate = (E - e) / rest_n
             x1, n1, x2, n2 = e, n.astype(float), E - e, rest_n.astype(float)
             excess = e - n * rest_rate
         else:
             W, WE, W2 = cat["W"], cat["WE"], cat["W2"]
-            Wt, WEt, W2t = float(w.sum()), float(wy.sum()), float(w2.sum())  # type: ignore[union-attr]  # wy, w2 set with w
+            totals = (float(w.sum()), float((w * y).sum()), float((w * w).sum()))
+            Wt, WEt, W2t = totals
             rate = WE / W
             rest_W = Wt - W
             rest_rate = (WEt - WE) / rest_W
@@ -168,8 +196,6 @@ def _drill(  # noqa: C901
     lo, hi = proportion_confint(x1, n1, alpha=alpha, method="wilson")
     p, test = _slice_vs_rest(x1, n1, x2, n2)
     q = bh_qvalues(p)
-    flag = (q < alpha) & (lift > 1)
-
     out = pd.DataFrame({DIMENSION: dim_col, VALUE: val, DEPTH: np.where(is_pair, 2, 1), S.N: n})
     if w is not None:
         out[N_EFF] = n1
@@ -183,62 +209,53 @@ def _drill(  # noqa: C901
     out[TEST] = test
     out[S.P_VALUE] = p
     out[S.Q_VALUE] = q
-    out[FLAG] = np.asarray(flag, dtype=bool)
+    out[FLAG] = np.asarray((q < alpha) & (lift > 1), dtype=bool)
     out[EXPLAINED_BY] = pd.Series([None] * len(out), dtype=object)
-    for k in hidden:
+    for k in _HIDDEN:
         out[k] = cat[k]
+    return out, totals
 
-    if depth == 2 and is_pair.any():
-        # a single slice is "explained by" a child pair that concentrates its excess errors
-        if w is None:
-            sW, sWE, sW2 = n.astype(float), e.astype(float), n.astype(float)
-        else:
-            sW, sWE, sW2 = cat["W"], cat["WE"], cat["W2"]
-        tmp = pd.DataFrame(
-            {
-                "_d1": d1,
-                "_c1": c1,
-                "_d2": d2,
-                "_c2": c2,
-                "x": excess,
-                "W": sW,
-                "WE": sWE,
-                "W2": sW2,
-                "lab": out[VALUE] + " (" + out[DIMENSION] + ")",
-            }
-        )
-        pairs, single = tmp[is_pair], tmp[~is_pair]
-        cols_k = ["x", "W", "WE", "W2", "lab"]
-        kids = pd.concat(
-            [
-                pairs[["_d1", "_c1", *cols_k]].rename(columns={"_d1": "pd", "_c1": "pc"}),
-                pairs[["_d2", "_c2", *cols_k]].rename(columns={"_d2": "pd", "_c2": "pc"}),
-            ],
-            ignore_index=True,
-        )
-        par = single.rename(columns={"_d1": "pd", "_c1": "pc", "x": "px", "W": "pW", "WE": "pWE", "W2": "pW2"})
-        par = par[["pd", "pc", "px", "pW", "pWE", "pW2"]].reset_index().rename(columns={"index": "row"})
-        kids = kids.merge(par, on=["pd", "pc"], how="inner")
-        if w is None:
-            total = (float(N), E, float(N))
-        else:
-            total = (Wt, WEt, W2t)
-        kids = kids[
-            _explains(
-                (kids["W"], kids["WE"], kids["W2"]), (kids["pW"], kids["pWE"], kids["pW2"]), total, nested_share, alpha
-            )
-        ]
-        if not kids.empty:
-            best = kids.sort_values(["x", "lab"], ascending=[False, True], kind="mergesort").drop_duplicates("row")
-            out.loc[best["row"].to_numpy(), EXPLAINED_BY] = best["lab"].to_numpy()
 
-    out = out.sort_values(
-        [EXCESS_ERRORS, S.P_VALUE, DIMENSION, VALUE],
-        ascending=[False, True, True, True],
-        na_position="last",
-        kind="mergesort",
-    ).reset_index(drop=True)
-    return out[cols_out + hidden], codes
+def _mark_explained(out, cat, weighted, totals, nested_share, alpha) -> None:
+    """Set ``explained_by`` (in place) of a single slice whose excess a child pair concentrates."""
+    if weighted:
+        sW, sWE, sW2 = cat["W"], cat["WE"], cat["W2"]
+    else:
+        sW, sWE, sW2 = cat["n"].astype(float), cat["e"].astype(float), cat["n"].astype(float)
+    is_pair = cat["_d2"] >= 0
+    tmp = pd.DataFrame(
+        {
+            "_d1": cat["_d1"],
+            "_c1": cat["_c1"],
+            "_d2": cat["_d2"],
+            "_c2": cat["_c2"],
+            "x": out[EXCESS_ERRORS].to_numpy(),
+            "W": sW,
+            "WE": sWE,
+            "W2": sW2,
+            "lab": out[VALUE] + " (" + out[DIMENSION] + ")",
+        }
+    )
+    pairs, single = tmp[is_pair], tmp[~is_pair]
+    cols_k = ["x", "W", "WE", "W2", "lab"]
+    kids = pd.concat(
+        [
+            pairs[["_d1", "_c1", *cols_k]].rename(columns={"_d1": "pd", "_c1": "pc"}),
+            pairs[["_d2", "_c2", *cols_k]].rename(columns={"_d2": "pd", "_c2": "pc"}),
+        ],
+        ignore_index=True,
+    )
+    par = single.rename(columns={"_d1": "pd", "_c1": "pc", "x": "px", "W": "pW", "WE": "pWE", "W2": "pW2"})
+    par = par[["pd", "pc", "px", "pW", "pWE", "pW2"]].reset_index().rename(columns={"index": "row"})
+    kids = kids.merge(par, on=["pd", "pc"], how="inner")
+    kids = kids[
+        _explains(
+            (kids["W"], kids["WE"], kids["W2"]), (kids["pW"], kids["pWE"], kids["pW2"]), totals, nested_share, alpha
+        )
+    ]
+    if not kids.empty:
+        best = kids.sort_values(["x", "lab"], ascending=[False, True], kind="mergesort").drop_duplicates("row")
+        out.loc[best["row"].to_numpy(), EXPLAINED_BY] = best["lab"].to_numpy()
 
 
 def drilldown(
