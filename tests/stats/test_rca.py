@@ -977,4 +977,4 @@ def test_summary_names_the_slice_that_holds_the_excess(demo_audits):
     txt = summary_text(own, "Vendor B", dims=dims, weights=S.WEIGHT)
     assert "the excess sits in Penang × night (site × shift)" in txt
     # within Penang the night shift is the slice itself: nothing more to name
-    assert "sits in" not in rca.summary_text(own[own[S.SITE] == "Penang"], "Penang")
+    assert "sits in" not in summary_text(own[own[S.SITE] == "Penang"], "Penang")
