@@ -18,6 +18,8 @@ actions
     Corrective actions (retraining, SOP clarification, ...), with their scope.
 policy_changes
     Policy launches and guideline changes.
+appeals
+    Optional: user appeals (internal complaints) against decisions and their outcome.
 """
 
 from __future__ import annotations
@@ -170,6 +172,14 @@ P_VALUE = "p_value"
 Q_VALUE = "q_value"
 
 NO_VIOLATION = "no_violation"
+
+# --- appeals (optional table) and transparency reporting -------------------
+APPEALED_AT = "appealed_at"
+OUTCOME = "outcome"  # reversed or upheld
+APPEAL_OUTCOMES: tuple[str, ...] = ("reversed", "upheld")
+SYSTEM = "system"  # automated system a decision belongs to (params/systems.yaml), derived
+AUTOMATION = "automation"  # fully_automated, human_confirmed or human_only, derived from channel
+__all__ += ["APPEALED_AT", "APPEAL_OUTCOMES", "AUTOMATION", "OUTCOME", "SYSTEM"]
 
 
 @dataclass(frozen=True)
@@ -338,6 +348,17 @@ TABLES: dict[str, Table] = {
             C(DESCRIPTION, "str", description="what changed"),
         ),
         description="policy launches and guideline changes",
+    ),
+    "appeals": Table(
+        "appeals",
+        (
+            C(DECISION_ID, "str", unique=True, description="decision appealed (must exist in decisions)"),
+            C(APPEALED_AT, "datetime", description="when the user appealed, timezone-aware"),
+            C(OUTCOME, "str", nullable=True, description="reversed or upheld; empty while pending"),
+            C(DECIDED_AT, "datetime", nullable=True, description="when the appeal was decided; empty while pending"),
+        ),
+        key=DECISION_ID,
+        description="optional: one row per appealed decision (DSA Art. 20 internal complaint)",
     ),
 }
 TABLE_NAMES: tuple[str, ...] = tuple(TABLES)

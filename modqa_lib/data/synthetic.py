@@ -1272,7 +1272,7 @@ def generate(
         "actions": actions,
         "policy_changes": policy_changes,
     }
-    return DemoData(tables={k: tables[k] for k in S.TABLE_NAMES}, truth=truth)
+    return DemoData(tables={k: tables[k] for k in S.TABLE_NAMES if k in tables}, truth=truth)
 
 
 # ============================================================================ writing
