@@ -132,7 +132,23 @@ def make_valid_tables(n_decisions: int = 40) -> dict[str, pd.DataFrame]:
         },
         dtype="str",
     )
-    return {"decisions": dec, "audits": aud, "calibration": cal, "golden": gold, "actions": act, "policy_changes": pch}
+    app = pd.DataFrame(
+        {
+            S.DECISION_ID: dec[S.DECISION_ID].iloc[:3].tolist(),
+            S.APPEALED_AT: ["2026-09-08T10:00:00+00:00", "2026-09-08T11:00:00+00:00", "2026-09-09T09:00:00+00:00"],
+            S.OUTCOME: ["reversed", "upheld", None],
+            S.DECIDED_AT: ["2026-09-09T10:00:00+00:00", "2026-09-10T11:00:00+00:00", None],
+        }
+    )
+    return {
+        "decisions": dec,
+        "audits": aud,
+        "calibration": cal,
+        "golden": gold,
+        "actions": act,
+        "policy_changes": pch,
+        "appeals": app,
+    }
 
 
 def write_raw(tables: dict[str, pd.DataFrame], raw_dir: Path, fmt: str = "csv") -> Path:
