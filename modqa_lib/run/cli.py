@@ -20,6 +20,13 @@ __all__ = ["build_parser", "main"]
 def _cmd_demo_data(a: argparse.Namespace) -> int:
     from modqa_lib.data.synthetic import write_demo_data
 
+    if getattr(a, "transparency", False):
+        from modqa_lib.data.synthetic_transparency import write_transparency_demo
+
+        out = write_transparency_demo(a.out, seed=a.seed, n_decisions=min(a.decisions, 60_000))
+        print(f"transparency demo data written to {out}")
+        return 0
+
     out = write_demo_data(a.out, seed=a.seed, n_decisions=a.decisions, fmt=a.format, force=a.force)
     print(f"demo data written to {out}")
     return 0
@@ -78,6 +85,14 @@ def _cmd_batch(a: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _cmd_transparency(a: argparse.Namespace) -> int:
+    from modqa_lib.run.transparency import run_transparency
+
+    result = run_transparency(period=a.period, processed=a.processed, outputs=a.out, run_id=a.run_id, timeout=a.timeout)
+    print(result)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser (exposed for tests and docs)."""
     from modqa_lib.config import OUTPUTS_DIR, PROCESSED_DIR, RAW_DIR
@@ -91,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--decisions", type=int, default=200_000)
     s.add_argument("--format", choices=["csv", "parquet"], default="csv")
     s.add_argument("--force", action="store_true", help="overwrite different existing raw files")
+    s.add_argument(
+        "--transparency", action="store_true", help="write the separate DSA transparency demo set (EU languages)"
+    )
     s.set_defaults(func=_cmd_demo_data)
 
     s = sub.add_parser("ingest", help="validate data/raw and write typed parquet to data/processed")
@@ -131,6 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, default=OUTPUTS_DIR)
     s.add_argument("--processed", type=Path, default=PROCESSED_DIR)
     s.set_defaults(func=_cmd_batch)
+
+    s = sub.add_parser("transparency", help="DSA transparency figures per automated system and language (HTML + CSV)")
+    s.add_argument("--period", default="all", help="'YYYY-MM-DD:YYYY-MM-DD', 'last:N' weeks or 'all'")
+    s.add_argument("--processed", type=Path, default=PROCESSED_DIR)
+    s.add_argument("--out", type=Path, default=OUTPUTS_DIR)
+    s.add_argument("--run-id", default=None)
+    s.add_argument("--timeout", type=int, default=900, help="seconds for the notebook")
+    s.set_defaults(func=_cmd_transparency)
     return p
 
 
