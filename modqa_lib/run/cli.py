@@ -64,6 +64,10 @@ def _cmd_sample(a: argparse.Namespace) -> int:
             expected_rate=a.expected_rate,
         )
     )
+    if getattr(a, "nonactioned_per_cell", None):
+        from modqa_lib.run.transparency import write_nonactioned_sample
+
+        print(write_nonactioned_sample(a.week, a.nonactioned_per_cell, a.processed, a.out, seed=a.seed))
     return 0
 
 
@@ -136,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--processed", type=Path, default=PROCESSED_DIR)
     s.add_argument("--out", type=Path, default=OUTPUTS_DIR)
+    s.add_argument(
+        "--nonactioned-per-cell",
+        type=int,
+        default=0,
+        help="also draw N non-actioned machine decisions per automated system x language, by score band (recall)",
+    )
     s.set_defaults(func=_cmd_sample)
 
     s = sub.add_parser("batch", help="run a report notebook per vendor, site or market")

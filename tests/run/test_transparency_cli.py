@@ -47,3 +47,23 @@ def test_transparency_report_and_csv(tmp_path, monkeypatch):
     assert num[["estimate", "ci_low", "ci_high", "n_audits", "population"]].notna().all().all()
     low = csv[(csv["metric"] == "recall") & (csv["system"] != "human_moderation")]
     assert tuple(low.loc[low["estimate"].idxmin(), ["system", "language"]]) == ("text_classifier", "pl")
+
+
+def test_sample_nonactioned_option(tmp_path):
+    from modqa_lib.data.ingest import ingest
+    from modqa_lib.data.synthetic_transparency import write_transparency_demo
+
+    raw, proc, out = tmp_path / "raw", tmp_path / "proc", tmp_path / "out"
+    write_transparency_demo(raw, n_decisions=8000)
+    ingest(raw, proc)
+    rc = main(
+        ["sample", "--week", "latest", "--processed", str(proc), "--out", str(out), "--golden-share", "0"]
+        + ["--nonactioned-per-cell", "40"]
+    )
+    assert rc == 0
+    (f,) = list(out.glob("samples/*/nonactioned_sample.csv"))
+    s = pd.read_csv(f)
+    assert set(s["system"]) == {"text_classifier", "visual_classifier"}
+    assert (s.groupby(["system", "language"]).size() == 40).all()
+    assert (s["model_score"] < 0.5).all()  # the model did not action them
+    assert (s["weight"] * s["inclusion_prob"]).round(6).eq(1).all()
