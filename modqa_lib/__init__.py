@@ -199,6 +199,17 @@ _EXPORTS: dict[str, str] = {
     "load_family_config": "run.batch",
     "unit_slug": "run.batch",
     "write_index": "run.batch",
+    # transparency (DSA): score-band draws, estimators, planner, report tables
+    "score_bands": "stats.sampling",
+    "score_band_sample": "stats.sampling",
+    "nonactioned_sample": "stats.sampling",
+    "draw_by_plan": "stats.sampling",
+    "automated_accuracy": "stats.transparency",
+    "prepare_transparency_frame": "stats.transparency",
+    "plan_transparency_audits": "stats.transparency",
+    "appeal_reversal_rates": "stats.transparency",
+    "appeal_decision_times": "stats.transparency",
+    "transparency_figures": "report.transparency_tables",
 }
 #: modules reachable from the root under their short names (``from modqa_lib import rca, report``)
 _MODULES: dict[str, str] = {
@@ -226,6 +237,7 @@ _MODULES: dict[str, str] = {
     "export": "report.export",
     "batch": "run.batch",
     "cli": "run.cli",
+    "transparency": "stats.transparency",
 }
 __all__ = sorted(_EXPORTS)
 
