@@ -36,6 +36,7 @@ run: demo-data ingest ## generate demo data, ingest it, run every report
 	$(BIN)/modqa batch --by vendor --workers $(WORKERS) --run-id $(RUN_ID)
 	$(BIN)/modqa batch --by market --workers $(WORKERS) --run-id $(RUN_ID)
 	$(BIN)/modqa batch --by consolidated --run-id $(RUN_ID)
+	$(BIN)/modqa demo-data --transparency --out data/raw/transparency && $(BIN)/modqa ingest --raw data/raw/transparency --processed data/processed/transparency && $(BIN)/modqa transparency --period 2026-08-31:2026-09-27 --processed data/processed/transparency --run-id $(RUN_ID)
 	@echo "Reports: outputs/$(RUN_ID)/index.html"
 
 test: setup lint typecheck docs ## lint, type check and build the docs, then every test (library, CLI, notebooks via nbval)

@@ -235,6 +235,17 @@ _EXPORTS: dict[str, str] = {
     "outcome_array": "stats.rca",
     "period_mask": "stats.rca",
     "targets_data": "stats.scoring",
+    # transparency (DSA): score-band draws, estimators, planner, report tables
+    "score_bands": "stats.sampling",
+    "score_band_sample": "stats.sampling",
+    "nonactioned_sample": "stats.sampling",
+    "draw_by_plan": "stats.sampling",
+    "automated_accuracy": "stats.transparency",
+    "prepare_transparency_frame": "stats.transparency",
+    "plan_transparency_audits": "stats.transparency",
+    "appeal_reversal_rates": "stats.transparency",
+    "appeal_decision_times": "stats.transparency",
+    "transparency_figures": "report.transparency_tables",
 }
 #: modules reachable from the root under their short names (``from modqa_lib import rca, report``)
 _MODULES: dict[str, str] = {
@@ -269,6 +280,7 @@ _MODULES: dict[str, str] = {
     "cli": "run.cli",
     "qaqa": "stats.qaqa",
     "qaqa_tables": "report.qaqa_tables",
+    "transparency": "stats.transparency",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -159,6 +159,14 @@ def make_valid_tables(n_decisions: int = 40) -> dict[str, pd.DataFrame]:
         },
         dtype="str",
     )
+    app = pd.DataFrame(
+        {
+            S.DECISION_ID: dec[S.DECISION_ID].iloc[:3].tolist(),
+            S.APPEALED_AT: ["2026-09-08T10:00:00+00:00", "2026-09-08T11:00:00+00:00", "2026-09-09T09:00:00+00:00"],
+            S.OUTCOME: ["reversed", "upheld", None],
+            S.DECIDED_AT: ["2026-09-09T10:00:00+00:00", "2026-09-10T11:00:00+00:00", None],
+        }
+    )
     tables = {
         "decisions": dec,
         "audits": aud,
@@ -168,6 +176,7 @@ def make_valid_tables(n_decisions: int = 40) -> dict[str, pd.DataFrame]:
         "policy_changes": pch,
         "disputes": dis,
         "vendor_qa": vqa,
+        "appeals": app,
     }
     tables.update(_operations_tables())
     return tables

@@ -22,6 +22,8 @@ disputes
     Vendors' disputes of QA verdicts and how they were resolved (optional).
 vendor_qa
     The vendors' own QA results, to compare with the platform's re-audit (optional).
+appeals
+    Optional: user appeals (internal complaints) against decisions and their outcome.
 """
 
 from __future__ import annotations
@@ -219,6 +221,13 @@ __all__ += [
     "VENDOR_AUDIT_ID",
     "VENDOR_QA_LABEL",
 ]
+# --- appeals (optional table) and transparency reporting -------------------
+APPEALED_AT = "appealed_at"
+OUTCOME = "outcome"  # reversed or upheld
+APPEAL_OUTCOMES: tuple[str, ...] = ("reversed", "upheld")
+SYSTEM = "system"  # automated system a decision belongs to (params/systems.yaml), derived
+AUTOMATION = "automation"  # fully_automated, human_confirmed or human_only, derived from channel
+__all__ += ["APPEALED_AT", "APPEAL_OUTCOMES", "AUTOMATION", "OUTCOME", "SYSTEM"]
 
 
 @dataclass(frozen=True)
@@ -465,6 +474,17 @@ TABLES: dict[str, Table] = {
         ),
         key=VENDOR_AUDIT_ID,
         description="the vendors' own QA results (optional)",
+    ),
+    "appeals": Table(
+        "appeals",
+        (
+            C(DECISION_ID, "str", unique=True, description="decision appealed (must exist in decisions)"),
+            C(APPEALED_AT, "datetime", description="when the user appealed, timezone-aware"),
+            C(OUTCOME, "str", nullable=True, description="reversed or upheld; empty while pending"),
+            C(DECIDED_AT, "datetime", nullable=True, description="when the appeal was decided; empty while pending"),
+        ),
+        key=DECISION_ID,
+        description="optional: one row per appealed decision (DSA Art. 20 internal complaint)",
     ),
 }
 TABLE_NAMES: tuple[str, ...] = tuple(TABLES)

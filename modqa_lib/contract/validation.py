@@ -611,6 +611,8 @@ def _date_rules(df: pd.DataFrame, raw: pd.DataFrame, table: str, file, bad: dict
 def _row_rules(df: pd.DataFrame, table: str, file) -> list[dict]:
     """Within-table rules pandera cannot express cleanly."""
     out: list[dict] = []
+    if table == "appeals":
+        return _appeal_rules(df, table, file)
     if table != "audits":
         return out
     has = set(df.columns)
@@ -663,6 +665,45 @@ def _row_rules(df: pd.DataFrame, table: str, file) -> list[dict]:
                         values=list(df[c][m].head(MAX_VALUES)),
                     )
                 )
+    return out
+
+
+def _appeal_rules(df: pd.DataFrame, table: str, file) -> list[dict]:
+    """Appeals: outcome in {reversed, upheld}; outcome and decided_at together; decided after appealed."""
+    out: list[dict] = []
+    has = set(df.columns)
+    if S.OUTCOME in has:
+        o = df[S.OUTCOME]
+        m = o.notna().to_numpy(dtype=bool) & ~_isin(o, S.APPEAL_OUTCOMES)
+        if m.any():
+            out.append(
+                _problem(
+                    table,
+                    file,
+                    S.OUTCOME,
+                    f"outcome must be one of {', '.join(S.APPEAL_OUTCOMES)} (or empty while pending)" + _found(o[m]),
+                    _rows_of(m),
+                    values=list(o[m].head(MAX_VALUES)),
+                )
+            )
+        if S.DECIDED_AT in has:
+            m = o.notna().to_numpy(dtype=bool) != df[S.DECIDED_AT].notna().to_numpy(dtype=bool)
+            if m.any():
+                out.append(
+                    _problem(
+                        table,
+                        file,
+                        S.DECIDED_AT,
+                        "decided_at and outcome must both be given or both empty",
+                        _rows_of(m),
+                    )
+                )
+    if {S.APPEALED_AT, S.DECIDED_AT} <= has:
+        a = pd.to_datetime(df[S.APPEALED_AT], utc=True, errors="coerce")
+        d = pd.to_datetime(df[S.DECIDED_AT], utc=True, errors="coerce")
+        m = (a.notna() & d.notna() & (d < a)).to_numpy(dtype=bool)
+        if m.any():
+            out.append(_problem(table, file, S.DECIDED_AT, "appeal decided before it was made", _rows_of(m)))
     return out
 
 
@@ -883,6 +924,21 @@ def _cross_table_problems(  # noqa: C901
                         values=list(vals.head(MAX_VALUES)),
                     )
                 )
+    app = t.get("appeals")
+    if has(app, S.DECISION_ID) and has(dec, S.DECISION_ID):
+        ids = app[S.DECISION_ID]
+        m = ids.notna().to_numpy(dtype=bool) & ~_isin(ids, dec[S.DECISION_ID])
+        if m.any():
+            out.append(
+                _problem(
+                    "appeals",
+                    files.get("appeals"),
+                    S.DECISION_ID,
+                    "appeal points at unknown decision_id (not in decisions)" + _found(ids[m].head(10)),
+                    _rows_of(m),
+                    values=list(ids[m].head(MAX_VALUES)),
+                )
+            )
     return out
 
 

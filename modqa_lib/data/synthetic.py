@@ -1450,7 +1450,7 @@ def generate(
     from modqa_lib.data.synthetic_ops import add_operations  # own RNG stream: existing tables stay as they are
 
     tables, truth["operations"] = add_operations(tables, int(seed), t0)
-    return DemoData(tables={k: tables[k] for k in S.TABLE_NAMES}, truth=truth)
+    return DemoData(tables={k: tables[k] for k in S.TABLE_NAMES if k in tables}, truth=truth)
 
 
 # ============================================================================ writing
@@ -1570,3 +1570,10 @@ def write_demo_data(
     except OSError as exc:
         raise InputFileError(f"cannot write demo data to {out}: {exc}") from None
     return out
+
+
+# Building blocks for the other demo generators (operations, transparency), under public names.
+contract_frame = _frame
+csv_bytes = _csv_bytes
+atomic_write = _atomic_write
+start_timestamp = _start_ts

@@ -20,6 +20,13 @@ __all__ = ["build_parser", "main"]
 def _cmd_demo_data(a: argparse.Namespace) -> int:
     from modqa_lib.data.synthetic import write_demo_data
 
+    if getattr(a, "transparency", False):
+        from modqa_lib.data.synthetic_transparency import write_transparency_demo
+
+        out = write_transparency_demo(a.out, seed=a.seed, n_decisions=min(a.decisions, 60_000))
+        print(f"transparency demo data written to {out}")
+        return 0
+
     out = write_demo_data(a.out, seed=a.seed, n_decisions=a.decisions, fmt=a.format, force=a.force)
     print(f"demo data written to {out}")
     return 0
@@ -57,6 +64,10 @@ def _cmd_sample(a: argparse.Namespace) -> int:
             expected_rate=a.expected_rate,
         )
     )
+    if getattr(a, "nonactioned_per_cell", None):
+        from modqa_lib.run.transparency import write_nonactioned_sample
+
+        print(write_nonactioned_sample(a.week, a.nonactioned_per_cell, a.processed, a.out, seed=a.seed))
     return 0
 
 
@@ -142,6 +153,14 @@ def _number(kind: type, lo: float | None = None, hi: float | None = None, lo_ope
     return parse
 
 
+def _cmd_transparency(a: argparse.Namespace) -> int:
+    from modqa_lib.run.transparency import run_transparency
+
+    result = run_transparency(period=a.period, processed=a.processed, outputs=a.out, run_id=a.run_id, timeout=a.timeout)
+    print(result)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser (exposed for tests and docs)."""
     from modqa_lib.config import OUTPUTS_DIR, PROCESSED_DIR, RAW_DIR
@@ -155,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--decisions", type=_number(int, 1), default=200_000)
     s.add_argument("--format", choices=["csv", "parquet"], default="csv")
     s.add_argument("--force", action="store_true", help="overwrite different existing raw files")
+    s.add_argument(
+        "--transparency", action="store_true", help="write the separate DSA transparency demo set (EU languages)"
+    )
     s.set_defaults(func=_cmd_demo_data)
 
     s = sub.add_parser("ingest", help="validate data/raw and write typed parquet to data/processed")
@@ -182,6 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--processed", type=Path, default=PROCESSED_DIR)
     s.add_argument("--out", type=Path, default=OUTPUTS_DIR)
+    s.add_argument(
+        "--nonactioned-per-cell",
+        type=int,
+        default=0,
+        help="also draw N non-actioned machine decisions per automated system x language, by score band (recall)",
+    )
     s.set_defaults(func=_cmd_sample)
 
     s = sub.add_parser("batch", help="run a report notebook per vendor, site or market")
@@ -217,6 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--processed", type=Path, default=PROCESSED_DIR)
     s.add_argument("--out", type=Path, default=OUTPUTS_DIR)
     s.set_defaults(func=_cmd_calibration_pack)
+    s = sub.add_parser("transparency", help="DSA transparency figures per automated system and language (HTML + CSV)")
+    s.add_argument("--period", default="all", help="'YYYY-MM-DD:YYYY-MM-DD', 'last:N' weeks or 'all'")
+    s.add_argument("--processed", type=Path, default=PROCESSED_DIR)
+    s.add_argument("--out", type=Path, default=OUTPUTS_DIR)
+    s.add_argument("--run-id", default=None)
+    s.add_argument("--timeout", type=int, default=900, help="seconds for the notebook")
+    s.set_defaults(func=_cmd_transparency)
     return p
 
 

@@ -155,7 +155,8 @@ def test_write_demo_data_is_byte_identical(tmp_path, fmt):
     a = syn.write_demo_data(tmp_path / "a", n_decisions=5_000, fmt=fmt)
     b = syn.write_demo_data(tmp_path / "b", n_decisions=5_000, fmt=fmt)
     names = sorted(p.name for p in a.iterdir())
-    assert names == sorted([f"{t}.{fmt}" for t in S.TABLE_NAMES] + ["truth.json"])
+    # the optional appeals table lives in the separate transparency demo set (synthetic_transparency)
+    assert names == sorted([f"{t}.{fmt}" for t in S.TABLE_NAMES if t != "appeals"] + ["truth.json"])
     for name in names:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     c = syn.write_demo_data(tmp_path / "c", seed=1, n_decisions=5_000, fmt=fmt)
@@ -164,9 +165,11 @@ def test_write_demo_data_is_byte_identical(tmp_path, fmt):
 
 # ---------------------------------------------------------------- contract
 def test_columns_and_dtypes_match_contract(small):
-    assert list(small.tables) == list(S.TABLE_NAMES)
+    assert list(small.tables) == [t for t in S.TABLE_NAMES if t != "appeals"]
     want = {"str": "str", "float": "float64", "bool": "bool"}
     for name, spec in S.TABLES.items():
+        if name == "appeals":  # optional; in the transparency demo set (tests/data/test_synthetic_transparency.py)
+            continue
         df = small.tables[name]
         assert list(df.columns) == spec.column_names, name
         for col in spec.columns:

@@ -49,6 +49,14 @@ FAMILIES: dict[str, dict[str, Any]] = {
         "exclude": (),
         "vendor_facing": False,
     },
+    "transparency": {
+        "params_file": "transparency.yaml",
+        "section": None,
+        "column": None,
+        "unit_parameter": None,
+        "exclude": (),
+        "vendor_facing": False,
+    },
 }
 #: held (:func:`modqa_lib.data.locks.folder_lock`) in the run folder while a batch writes it
 LOCK_NAME = ".batch.lock"

@@ -205,7 +205,7 @@ def plan_batch(  # noqa: C901
     if isinstance(cfg["units"], Mapping):
         overrides = {str(k): dict(v or {}) for k, v in cfg["units"].items()}
     if col is None:
-        all_units = ["consolidated"]
+        all_units = [by]  # one-unit families: consolidated, transparency
     elif units is not None:
         all_units = [str(u) for u in units]
     elif isinstance(cfg["units"], list):

@@ -69,6 +69,14 @@ from modqa_lib.stats.sampling._common import (
 )
 from modqa_lib.stats.sampling.allocation import allocate
 from modqa_lib.stats.sampling.draw import estimate_prior_error_rates, stratified_sample
+from modqa_lib.stats.sampling.nonactioned import (
+    ARM,
+    SCORE_BAND,
+    draw_by_plan,
+    nonactioned_sample,
+    score_band_sample,
+    score_bands,
+)
 from modqa_lib.stats.sampling.plan import SamplePlan, decisions_fingerprint, load_plan, make_plan, redraw, save_plan
 from modqa_lib.stats.sampling.risk import RiskWeights, pps_inclusion_probabilities, risk_profile, risk_weighted_sample
 from modqa_lib.stats.sampling.sizes import achieved_margin, sample_size, sample_size_two_periods
@@ -124,3 +132,5 @@ __all__ = [
     "stratified_sample",
     "write_sample_files",
 ]
+# transparency: score-band-stratified draws (nonactioned.py)
+__all__ += ["ARM", "SCORE_BAND", "draw_by_plan", "nonactioned_sample", "score_band_sample", "score_bands"]

@@ -1,0 +1,108 @@
+"""``modqa transparency``: run the transparency notebook and write the filing CSV.
+
+The notebook runs as the one-unit batch family ``transparency``
+(:data:`modqa_lib.run.batch.FAMILIES`, ``params/transparency.yaml``), so it gets the
+same run folder, manifest, index and HTML export as the other reports; the tidy CSV
+(:func:`modqa_lib.report.transparency_tables.transparency_csv`) is written next to it
+as ``transparency.csv``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from modqa_lib.config import PROCESSED_DIR
+from modqa_lib.data.io import load_processed, processed_snapshot, write_csv_atomic
+from modqa_lib.data.scope import parse_period
+from modqa_lib.errors import BatchError
+from modqa_lib.report.transparency_tables import transparency_figures
+from modqa_lib.run.batch import run_batch
+
+__all__ = ["CSV_NAME", "run_transparency", "write_nonactioned_sample"]
+
+CSV_NAME = "transparency.csv"
+
+
+def run_transparency(
+    period: str = "all",
+    processed: str | os.PathLike | None = None,
+    outputs: str | os.PathLike | None = None,
+    run_id: str | None = None,
+    timeout: int = 900,
+) -> str:
+    """Run ``50_transparency_report.ipynb`` for ``period`` and write ``transparency.csv``.
+
+    Returns
+    -------
+    str
+        A summary naming the HTML report and the CSV.
+
+    Raises
+    ------
+    ConfigError
+        Bad period.
+    BatchError
+        The notebook failed (the batch summary says why).
+    """
+    parse_period(period)
+    processed = Path(processed or PROCESSED_DIR)
+    result = run_batch(
+        by="transparency",
+        period=period,
+        run_id=run_id,
+        timeout=timeout,
+        outputs=outputs,
+        processed=processed,
+        workers=1,
+    )
+    if not result.ok:
+        raise BatchError(f"transparency report failed: {result.summary()}")
+    figs = transparency_figures(load_processed(processed_snapshot(processed)), period=period)
+    csv = write_csv_atomic(figs["csv"], Path(result.run_dir) / CSV_NAME, index=False)
+    return f"{result.summary()}\nfiling CSV: {csv}"
+
+
+def write_nonactioned_sample(
+    week: str,
+    n_per_cell: int,
+    processed: str | os.PathLike | None = None,
+    outputs: str | os.PathLike | None = None,
+    seed: int = 1,
+) -> str:
+    """``modqa sample --nonactioned-per-cell N``: draw non-actioned machine decisions for recall audits.
+
+    Draws ``n_per_cell`` non-actioned decisions of each automated system x official
+    language in the ISO week (``"latest"`` or its Monday), stratified by model score
+    band with Neyman allocation (:func:`modqa_lib.stats.sampling.nonactioned_sample`),
+    and writes ``<out>/samples/<week>/nonactioned_sample.csv`` with the design columns.
+
+    Returns
+    -------
+    str
+        One line naming the file and the number of decisions drawn.
+    """
+    import pandas as pd
+
+    from modqa_lib.config import OUTPUTS_DIR
+    from modqa_lib.contract import schema as S
+    from modqa_lib.errors import ConfigError
+    from modqa_lib.stats.sampling import SCORE_BAND, nonactioned_sample
+    from modqa_lib.stats.transparency import HUMAN_SYSTEM, prepare_transparency_frame
+
+    if isinstance(n_per_cell, bool) or int(n_per_cell) < 1:
+        raise ConfigError(f"--nonactioned-per-cell must be a positive number of audits, got {n_per_cell!r}")
+    dec = load_processed(processed_snapshot(Path(processed or PROCESSED_DIR)), tables=["decisions"])["decisions"]
+    t = pd.to_datetime(dec[S.DECIDED_AT], utc=True).dt.tz_localize(None).dt.normalize()
+    wk = t - pd.to_timedelta(t.dt.day_of_week, unit="D")
+    target = wk.max() if str(week).strip().lower() == "latest" else pd.Timestamp(str(week))
+    if not (wk == target).any():
+        raise ConfigError(f"--week {week}: no decisions that week (weeks {wk.min().date()} to {wk.max().date()})")
+    pop, _ = prepare_transparency_frame(dec[(wk == target).to_numpy()])
+    pop = pop[pop[S.SYSTEM] != HUMAN_SYSTEM]
+    s = nonactioned_sample(pop, int(n_per_cell), default_prior=0.05, seed=seed)
+    cols = [S.DECISION_ID, S.SYSTEM, S.LANGUAGE, S.MODEL_SCORE, SCORE_BAND, S.STRATUM, S.INCLUSION_PROB, S.WEIGHT]
+    path = Path(outputs or OUTPUTS_DIR) / "samples" / target.date().isoformat() / "nonactioned_sample.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_csv_atomic(s[cols], path, index=False)
+    return f"non-actioned sample for recall: {len(s)} decisions in {path}"
