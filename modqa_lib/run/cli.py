@@ -73,6 +73,7 @@ def _cmd_batch(a: argparse.Namespace) -> int:
         timeout=a.timeout,
         outputs=a.out,
         processed=a.processed,
+        scheduler=a.scheduler,
     )
     print(result.summary())
     return 0 if result.ok else 1
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--timeout", type=int, default=900, help="seconds per unit")
     s.add_argument("--out", type=Path, default=OUTPUTS_DIR)
     s.add_argument("--processed", type=Path, default=PROCESSED_DIR)
+    s.add_argument("--scheduler", default=None, help="Dask scheduler address tcp://HOST:PORT: run the units there")
     s.set_defaults(func=_cmd_batch)
     return p
 
