@@ -74,6 +74,7 @@ def _cmd_batch(a: argparse.Namespace) -> int:
         outputs=a.out,
         processed=a.processed,
         scheduler=a.scheduler,
+        units_per_kernel=a.units_per_kernel,
     )
     print(result.summary())
     return 0 if result.ok else 1
@@ -132,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, default=OUTPUTS_DIR)
     s.add_argument("--processed", type=Path, default=PROCESSED_DIR)
     s.add_argument("--scheduler", default=None, help="Dask scheduler address tcp://HOST:PORT: run the units there")
+    s.add_argument(
+        "--units-per-kernel", type=int, default=50, help="units a worker runs in one warm kernel (1: fresh kernel each)"
+    )
     s.set_defaults(func=_cmd_batch)
     return p
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -13,6 +14,7 @@ from modqa_lib.data.io import write_json_atomic
 from modqa_lib.data.locks import folder_lock
 from modqa_lib.errors import ConfigError
 from modqa_lib.run.batch._common import _RUN_ID, FAMILIES, LOCK_NAME, _display_path, _iso, _one_line, _utcnow
+from modqa_lib.run.batch.kernels import WarmKernel
 from modqa_lib.run.batch.manifest import _read_manifest, write_index
 from modqa_lib.run.batch.plan import plan_batch
 from modqa_lib.run.batch.units import BatchResult, UnitResult, UnitSpec, run_unit
@@ -36,6 +38,7 @@ def run_batch(
     progress: bool = True,
     kernel_name: str = "python3",
     scheduler: str | None = None,
+    units_per_kernel: int = 50,
 ) -> BatchResult:
     """Run a family's report notebook for every unit, in parallel; write manifest and index.
 
@@ -74,6 +77,11 @@ def run_batch(
         here as for a local batch. A unit whose worker dies fails with that
         reason once the scheduler's retries (``allowed-failures``) are spent; a
         retry is recorded in the unit's warnings.
+    units_per_kernel : int, default 50
+        Local workers keep one warm kernel each for up to this many units in
+        turn (namespace wiped between units; modules stay imported), which
+        saves kernel start-up and imports per unit; 1 starts a fresh kernel for
+        every unit. A kernel that dies or times out is replaced at once.
 
     Returns
     -------
@@ -124,6 +132,7 @@ def run_batch(
                 progress,
                 kernel_name,
                 scheduler,
+                units_per_kernel,
             )
         ok = True
         return result
@@ -151,6 +160,7 @@ def _run_batch_locked(
     progress,
     kernel_name,
     scheduler=None,
+    units_per_kernel=50,
 ) -> BatchResult:
     """:func:`run_batch` once the run's lock is held: plan, register, execute, collect."""
     manifest = _read_manifest(outputs_p / run_id)
@@ -189,7 +199,7 @@ def _run_batch_locked(
 
     run_dir.mkdir(parents=True, exist_ok=True)
     save()
-    _execute(todo, manifest, by, n_workers, scheduler, progress, save)
+    _execute(todo, manifest, by, n_workers, scheduler, progress, save, units_per_kernel)
     manifest["families"][by]["last_finished"] = _iso(_utcnow())
     save()
     return _family_result(manifest, by, specs, todo, info, warnings, restrict=bool(only) or units is not None)
@@ -277,11 +287,32 @@ def _register(manifest: dict, by: str, todo: list[UnitSpec], info: dict, resume:
         ).to_dict()
 
 
-def _run_units_locally(todo: list[UnitSpec], n_workers: int) -> Iterator[tuple[UnitSpec, UnitResult]]:
-    """Run the units in a thread pool of ``n_workers`` (each thread drives one kernel); yield as they finish."""
+def _run_units_locally(
+    todo: list[UnitSpec], n_workers: int, units_per_kernel: int = 50
+) -> Iterator[tuple[UnitSpec, UnitResult]]:
+    """Run the units in a thread pool of ``n_workers``; yield as they finish.
+
+    Each thread drives one kernel at a time; with ``units_per_kernel > 1`` it keeps
+    a :class:`~modqa_lib.run.batch.kernels.WarmKernel` for up to that many units
+    in turn (1: a fresh kernel per unit).
+    """
+    local = threading.local()
+    kernels: list[WarmKernel] = []
+    kernels_lock = threading.Lock()
+
+    def work(s: UnitSpec) -> UnitResult:
+        if units_per_kernel <= 1:
+            return run_unit(s)
+        k = getattr(local, "kernel", None)
+        if k is None:
+            k = local.kernel = WarmKernel(units_per_kernel)
+            with kernels_lock:
+                kernels.append(k)
+        return run_unit(s, kernel=k)
+
     pool = ThreadPoolExecutor(max_workers=min(n_workers, len(todo)), thread_name_prefix="modqa-unit")
     try:
-        futures = {pool.submit(run_unit, s): s for s in todo}
+        futures = {pool.submit(work, s): s for s in todo}
         for fut in as_completed(futures):
             s = futures[fut]
             try:
@@ -302,9 +333,11 @@ def _run_units_locally(todo: list[UnitSpec], n_workers: int) -> Iterator[tuple[U
         raise
     finally:
         pool.shutdown(wait=True)
+        for k in kernels:  # each kernel is idle now; shut it down from this thread
+            k.discard()
 
 
-def _execute(todo, manifest, by, n_workers, scheduler, progress, save) -> None:
+def _execute(todo, manifest, by, n_workers, scheduler, progress, save, units_per_kernel=50) -> None:
     """Run ``todo`` locally or on the Dask cluster; record each result in the manifest as it arrives."""
     if not todo:
         return
@@ -315,7 +348,7 @@ def _execute(todo, manifest, by, n_workers, scheduler, progress, save) -> None:
 
         results = run_units_on_cluster(todo, scheduler)
     else:
-        results = _run_units_locally(todo, n_workers)
+        results = _run_units_locally(todo, n_workers, units_per_kernel)
     bar = tqdm(total=len(todo), desc=f"{by} reports", unit="report", file=sys.stderr, disable=not progress, leave=True)
     try:
         for s, res in results:
