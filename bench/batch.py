@@ -6,7 +6,9 @@ Run (after ``make run`` or ``modqa demo-data && modqa ingest``)::
     .venv/bin/python bench/batch.py --units 12           # a quicker look
 
 The units are vendor scorecards (``notebooks/10_vendor_scorecard.ipynb``):
-the 4 demo vendors x periods ``last:1`` ... ``last:12`` (48 distinct reports).
+the 4 demo vendors x periods ``last:12/10/8/6`` x alpha 0.05/0.1/0.01 (48 distinct
+reports; shorter periods are avoided: the scorecard's heatmap fails on an empty
+vendor x period slice, e.g. Vendor B with ``last:1``).
 The baseline is what a user would write: for each unit, ``papermill`` then
 ``jupyter nbconvert --to html --no-input``, one after the other. The batch is
 :func:`modqa_lib.run.batch.run_batch` with ``--workers`` (default 2) and warm
@@ -40,11 +42,12 @@ NOTEBOOK = NOTEBOOKS_DIR / "10_vendor_scorecard.ipynb"
 
 
 def make_units(n: int) -> list[tuple[str, dict]]:
-    """``n`` distinct units: (name, parameters)."""
+    """``n`` distinct units: (name, parameters); vendors x periods x alpha, 48 before repeating."""
+    combos = [(v, f"last:{w}", a) for a in (0.05, 0.1, 0.01) for w in (12, 10, 8, 6) for v in VENDORS]
     units = []
     for k in range(n):
-        v, period = VENDORS[k % len(VENDORS)], f"last:{k // len(VENDORS) % 12 + 1}"
-        units.append((f"{v} {period}", {"vendor": v, "period": period}))
+        v, period, alpha = combos[k % len(combos)]
+        units.append((f"{v} {period} a{alpha} #{k}", {"vendor": v, "period": period, "alpha": alpha}))
     return units
 
 
