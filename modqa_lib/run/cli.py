@@ -28,7 +28,12 @@ def _cmd_demo_data(a: argparse.Namespace) -> int:
 def _cmd_ingest(a: argparse.Namespace) -> int:
     from modqa_lib.data.ingest import ingest
 
-    report = ingest(a.raw, a.processed)
+    if a.source:
+        from modqa_lib.data.sources import ingest_from_source
+
+        report = ingest_from_source(a.source, a.processed, sources=a.sources)
+    else:
+        report = ingest(a.raw, a.processed)
     print(report.summary())
     return 0
 
@@ -98,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ingest", help="validate data/raw and write typed parquet to data/processed")
     s.add_argument("--raw", type=Path, default=RAW_DIR)
     s.add_argument("--processed", type=Path, default=PROCESSED_DIR)
+    s.add_argument(
+        "--source", default=None, help="read the tables from postgresql://user@host:port/db instead of --raw"
+    )
+    s.add_argument("--sources", type=Path, default=None, help="tables/queries per table (default params/sources.yaml)")
     s.set_defaults(func=_cmd_ingest)
 
     s = sub.add_parser("summary", help="print what the processed data holds")
