@@ -192,3 +192,27 @@ def test_cli_passes_the_scheduler(monkeypatch, capsys):
     assert main(["batch", "--by", "vendor", "--scheduler", "tcp://10.0.0.5:8786"]) == 2
     assert seen["scheduler"] == "tcp://10.0.0.5:8786"
     assert capsys.readouterr().err.strip() == "modqa batch: error: stop here"
+
+
+def test_worker_thread_keeps_a_warm_kernel_between_tasks(tmp_path):
+    from modqa_lib.run.batch import cluster
+
+    spec = lambda u: B.UnitSpec(  # noqa: E731
+        family="vendor",
+        unit=u,
+        slug=u.lower().replace(" ", "-"),
+        notebook=str(KILLER_NB),
+        parameters={"vendor": u},
+        run_dir=str(tmp_path / "run"),
+        title="t",
+        timeout=UNIT_TIMEOUT,
+        meta={"run_id": "x"},
+    )
+    try:
+        a = cluster.run_unit_attempt(spec("Vendor A"), "tok", units_per_kernel=5)
+        b = cluster.run_unit_attempt(spec("Vendor B"), "tok", units_per_kernel=5)
+    finally:
+        cluster._discard_kernels()
+    assert a.ok and b.ok, (a.error, b.error)
+    assert a.timings["kernel_start"] > 0 and b.timings["kernel_start"] == 0
+    assert not list((tmp_path / "run").rglob(".modqa-attempt-*"))

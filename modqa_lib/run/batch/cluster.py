@@ -10,18 +10,41 @@ local batch.
 
 from __future__ import annotations
 
+import atexit
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 from modqa_lib.errors import ConfigError
 from modqa_lib.run.batch._common import _display_path, _one_line
+from modqa_lib.run.batch.kernels import WarmKernel
 from modqa_lib.run.batch.units import UnitResult, UnitSpec, run_unit
 
 __all__ = ["connect", "run_unit_attempt", "run_units_on_cluster"]
 
 _ATTEMPT = ".modqa-attempt-{token}-{n}"
+_KERNELS: dict[int, WarmKernel] = {}  # on a worker: one warm kernel per worker thread
+
+
+def _discard_kernels() -> None:
+    for k in list(_KERNELS.values()):
+        k.discard()
+
+
+def _worker_kernel(units_per_kernel: int) -> WarmKernel | None:
+    """This worker thread's warm kernel (kept between tasks and batches), or None for a fresh kernel per unit."""
+    if units_per_kernel <= 1:
+        return None
+    ident = threading.get_ident()
+    k = _KERNELS.get(ident)
+    if k is None:
+        if not _KERNELS:
+            atexit.register(_discard_kernels)  # a worker killed outright: the kernels exit with their parent
+        k = _KERNELS[ident] = WarmKernel(units_per_kernel)
+    k.max_units = max(1, int(units_per_kernel))
+    return k
 
 
 def connect(scheduler: str, timeout: float = 20):
@@ -47,7 +70,7 @@ def connect(scheduler: str, timeout: float = 20):
         ) from None
 
 
-def run_unit_attempt(spec: UnitSpec, token: str) -> UnitResult:
+def run_unit_attempt(spec: UnitSpec, token: str, units_per_kernel: int = 1) -> UnitResult:
     """Run one unit on a worker, counting attempts in the shared unit folder.
 
     When a worker dies mid-unit the scheduler may run the task again on another
@@ -61,6 +84,10 @@ def run_unit_attempt(spec: UnitSpec, token: str) -> UnitResult:
     spec : UnitSpec
     token : str
         One value per submission of the batch.
+    units_per_kernel : int, default 1
+        Above 1, the worker thread keeps a warm kernel for up to this many units
+        (see :class:`~modqa_lib.run.batch.kernels.WarmKernel`); it stays warm on
+        the worker between batches.
 
     Returns
     -------
@@ -77,7 +104,7 @@ def run_unit_attempt(spec: UnitSpec, token: str) -> UnitResult:
             break
         except FileExistsError:
             n += 1
-    res = run_unit(spec)
+    res = run_unit(spec, kernel=_worker_kernel(units_per_kernel))
     if n > 1:
         res.warnings.append(f"retried: attempt {n}, after {n - 1} earlier attempt(s) were lost with their Dask worker")
     _clear_attempts(unit_dir, token)
@@ -112,7 +139,7 @@ def _lost_worker_result(spec: UnitSpec, exc: BaseException, token: str) -> UnitR
 
 
 def run_units_on_cluster(
-    specs: list[UnitSpec], scheduler: str, *, connect_timeout: float = 20
+    specs: list[UnitSpec], scheduler: str, *, connect_timeout: float = 20, units_per_kernel: int = 1
 ) -> Iterator[tuple[UnitSpec, UnitResult]]:
     """Submit every unit to the cluster and yield ``(spec, result)`` as units finish.
 
@@ -125,6 +152,8 @@ def run_units_on_cluster(
     scheduler : str
         Scheduler address, e.g. ``tcp://HOST:8786``.
     connect_timeout : float, default 20
+    units_per_kernel : int, default 1
+        Warm kernels on the workers (see :func:`run_unit_attempt`).
 
     Yields
     ------
@@ -137,7 +166,7 @@ def run_units_on_cluster(
     futures: dict = {}
     try:
         futures = {
-            client.submit(run_unit_attempt, s, token, pure=False, key=f"modqa-unit-{token}-{i}"): s
+            client.submit(run_unit_attempt, s, token, units_per_kernel, pure=False, key=f"modqa-unit-{token}-{i}"): s
             for i, s in enumerate(specs)
         }
         for fut in as_completed(list(futures), loop=client.loop):

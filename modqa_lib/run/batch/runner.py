@@ -78,8 +78,8 @@ def run_batch(
         reason once the scheduler's retries (``allowed-failures``) are spent; a
         retry is recorded in the unit's warnings.
     units_per_kernel : int, default 50
-        Local workers keep one warm kernel each for up to this many units in
-        turn (namespace wiped between units; modules stay imported), which
+        Each worker thread (local, or on the Dask workers) keeps one warm
+        kernel for up to this many units in turn (namespace wiped between units; modules stay imported), which
         saves kernel start-up and imports per unit; 1 starts a fresh kernel for
         every unit. A kernel that dies or times out is replaced at once.
 
@@ -346,7 +346,7 @@ def _execute(todo, manifest, by, n_workers, scheduler, progress, save, units_per
     if scheduler:
         from modqa_lib.run.batch.cluster import run_units_on_cluster
 
-        results = run_units_on_cluster(todo, scheduler)
+        results = run_units_on_cluster(todo, scheduler, units_per_kernel=units_per_kernel)
     else:
         results = _run_units_locally(todo, n_workers, units_per_kernel)
     bar = tqdm(total=len(todo), desc=f"{by} reports", unit="report", file=sys.stderr, disable=not progress, leave=True)
