@@ -119,8 +119,10 @@ def _clear_attempts(unit_dir: Path, token: str) -> None:
 def _lost_worker_result(spec: UnitSpec, exc: BaseException, token: str) -> UnitResult:
     """The failed result of a unit whose task did not return (its worker died, or the task was lost)."""
     unit_dir = Path(spec.run_dir) / spec.slug
-    attempts = len(list(unit_dir.glob(_ATTEMPT.format(token=token, n="*")))) if unit_dir.exists() else 0
-    _clear_attempts(unit_dir, token) if unit_dir.exists() else None
+    attempts = 0
+    if unit_dir.exists():
+        attempts = len(list(unit_dir.glob(_ATTEMPT.format(token=token, n="*"))))
+        _clear_attempts(unit_dir, token)
     name = type(exc).__name__
     if name == "KilledWorker":
         why = f"worker lost mid-unit: the Dask worker running it died in each of {max(attempts, 1)} attempt(s)"
