@@ -15,6 +15,7 @@ __all__ = [
     "InputFileError",
     "ModqaError",
     "SamplingError",
+    "SourceError",
 ]
 
 
@@ -76,3 +77,7 @@ class ConcurrentRunError(ModqaError):
 
 class BatchError(ModqaError):
     """One or more units of a batch run failed; the manifest says which and why."""
+
+
+class SourceError(InputFileError):
+    """A database source cannot be read: connection refused, bad credentials, missing table or column."""

@@ -35,7 +35,12 @@ def _cmd_demo_data(a: argparse.Namespace) -> int:
 def _cmd_ingest(a: argparse.Namespace) -> int:
     from modqa_lib.data.ingest import ingest
 
-    report = ingest(a.raw, a.processed)
+    if a.source:
+        from modqa_lib.data.sources import ingest_from_source
+
+        report = ingest_from_source(a.source, a.processed, sources=a.sources)
+    else:
+        report = ingest(a.raw, a.processed)
     print(report.summary())
     return 0
 
@@ -84,6 +89,8 @@ def _cmd_batch(a: argparse.Namespace) -> int:
         timeout=a.timeout,
         outputs=a.out,
         processed=a.processed,
+        scheduler=a.scheduler,
+        units_per_kernel=a.units_per_kernel,
     )
     print(result.summary())
     return 0 if result.ok else 1
@@ -182,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ingest", help="validate data/raw and write typed parquet to data/processed")
     s.add_argument("--raw", type=Path, default=RAW_DIR)
     s.add_argument("--processed", type=Path, default=PROCESSED_DIR)
+    s.add_argument(
+        "--source", default=None, help="read the tables from postgresql://user@host:port/db instead of --raw"
+    )
+    s.add_argument("--sources", type=Path, default=None, help="tables/queries per table (default params/sources.yaml)")
     s.set_defaults(func=_cmd_ingest)
 
     s = sub.add_parser("summary", help="print what the processed data holds")
@@ -226,6 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--timeout", type=_number(int, 1, 7 * 86400), default=900, help="seconds per unit")
     s.add_argument("--out", type=Path, default=OUTPUTS_DIR)
     s.add_argument("--processed", type=Path, default=PROCESSED_DIR)
+    s.add_argument("--scheduler", default=None, help="Dask scheduler address tcp://HOST:PORT: run the units there")
+    s.add_argument(
+        "--units-per-kernel", type=int, default=50, help="units a worker runs in one warm kernel (1: fresh kernel each)"
+    )
     s.set_defaults(func=_cmd_batch)
 
     s = sub.add_parser("readiness", help="check a queue before go-live (capacity, training, nesting quality)")

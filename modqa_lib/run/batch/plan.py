@@ -140,7 +140,7 @@ def _unparsed_hint(nb_path: Path, names: list[str]) -> str:
     )
 
 
-def plan_batch(  # noqa: C901
+def plan_batch(
     by: str,
     only: Iterable[str] | None = None,
     period: str | None = None,
@@ -167,8 +167,6 @@ def plan_batch(  # noqa: C901
         ``run_id``, ``run_dir``, ``notebook``, ``period``, ``data_fingerprint``,
         ``params_source``, ``warnings``.
     """
-    import papermill as pm
-
     cfg = load_family_config(by, params)
     for name in ("targets", "sites"):  # the notebooks read these: check them before any kernel starts
         if (PARAMS_DIR / f"{name}.yaml").exists():
@@ -177,6 +175,64 @@ def plan_batch(  # noqa: C901
     outputs = Path(outputs or OUTPUTS_DIR)
     processed = Path(processed or PROCESSED_DIR)
     warnings: list[str] = []
+
+    nb_path, declared = _notebook_and_parameters(cfg, notebooks_dir)
+    base, period = _base_parameters(cfg, period, declared, processed)
+    decisions = _data_context(processed) if (units is None or fam["vendor_facing"]) else None
+    all_units, overrides = _unit_list(by, cfg, units, decisions, processed, only, warnings)
+    col = fam["column"]
+    no_audits = _units_without_audits(processed, col, all_units) if col in (S.VENDOR, S.SITE) else {}
+    run_id = _check_run_id(by, run_id)
+    run_dir = outputs / str(run_id)
+    fingerprint = processed_fingerprint(processed)
+    site_vendor = _site_vendors(decisions) if by == "site" else {}
+    base_privacy = _privacy_context(decisions, "") if (fam["vendor_facing"] and decisions is not None) else None
+
+    specs: list[UnitSpec] = []
+    slugs: set[str] = set()
+    for u in all_units:
+        p = _unit_parameters(by, u, base, overrides.get(u, {}), site_vendor)
+        _check_parameter_names(p, declared, cfg["source"], nb_path)
+        slug = _unique_slug(u, slugs)
+        privacy = None
+        if fam["vendor_facing"]:
+            if base_privacy is not None:
+                privacy = {**base_privacy, "focus_vendor": p.get("vendor", u)}
+            elif not any("privacy check" in w for w in warnings):
+                warnings.append(
+                    "privacy check reduced: no processed decisions to list other vendors' sites and moderators"
+                )
+        specs.append(
+            UnitSpec(
+                family=by,
+                unit=u,
+                slug=slug,
+                notebook=str(nb_path.resolve()),
+                parameters=p,
+                run_dir=str(run_dir),
+                title=_unit_title(cfg["title"], u, p),
+                timeout=float(timeout),
+                meta={"period": p.get("period", period), "data_fingerprint": fingerprint, "run_id": str(run_id)}
+                | ({"no_audits": no_audits[u]} if u in no_audits else {}),
+                privacy=privacy,
+                kernel_name=kernel_name,
+            )
+        )
+    info = {
+        "run_id": str(run_id),
+        "run_dir": run_dir,
+        "notebook": _display_path(nb_path),
+        "period": period,
+        "data_fingerprint": fingerprint,
+        "params_source": cfg["source"],
+        "warnings": warnings,
+    }
+    return specs, info
+
+
+def _notebook_and_parameters(cfg: dict, notebooks_dir) -> tuple[Path, dict]:
+    """The family's notebook path and the parameters its ``parameters`` cell declares."""
+    import papermill as pm
 
     nb_path = Path(cfg["notebook"])
     if not nb_path.is_absolute():
@@ -189,7 +245,11 @@ def plan_batch(  # noqa: C901
         raise ConfigError(
             f"{_display_path(nb_path)}: cannot read its parameters ({type(exc).__name__}: {_one_line(exc, 160)})"
         ) from None
+    return nb_path, declared
 
+
+def _base_parameters(cfg: dict, period: str | None, declared: Mapping, processed: Path) -> tuple[dict, str]:
+    """Parameters shared by all units (period and processed folder filled in) and the checked period."""
     base = dict(cfg["parameters"])
     period = period if period is not None else base.get("period", "last:12")
     parse_period(period)
@@ -197,10 +257,12 @@ def plan_batch(  # noqa: C901
         base["period"] = period
     if "processed_dir" in declared and processed.resolve() != PROCESSED_DIR.resolve():
         base["processed_dir"] = str(processed.resolve())
+    return base, period
 
-    decisions = _data_context(processed) if (units is None or fam["vendor_facing"]) else None
-    # --- the unit list
-    col = fam["column"]
+
+def _unit_list(by, cfg, units, decisions, processed: Path, only, warnings: list[str]) -> tuple[list[str], dict]:
+    """The units to run (forced, from the YAML or from the data; filtered by ``only``) and per-unit overrides."""
+    col = FAMILIES[by]["column"]
     overrides: dict[str, dict] = {}
     if isinstance(cfg["units"], Mapping):
         overrides = {str(k): dict(v or {}) for k, v in cfg["units"].items()}
@@ -231,87 +293,68 @@ def plan_batch(  # noqa: C901
                 f"--only: unknown {by} unit(s) {', '.join(map(repr, unknown))}; valid: {', '.join(all_units)}"
             )
         all_units = [u for u in all_units if u in wanted]
+    return all_units, overrides
 
-    no_audits = _units_without_audits(processed, col, all_units) if col in (S.VENDOR, S.SITE) else {}
 
-    # --- run id
+def _check_run_id(by: str, run_id: str | None) -> str:
+    """``run_id`` checked, or the default ``<UTC time>-<family>``."""
     if run_id is None:
         run_id = f"{_utcnow().strftime('%Y%m%dT%H%M%SZ')}-{by}"
     if not _RUN_ID.match(str(run_id)):
         raise ConfigError(f"--run-id {run_id!r}: use letters, digits, '.', '_' and '-' only")
-    run_dir = outputs / str(run_id)
-    fingerprint = processed_fingerprint(processed)
+    return str(run_id)
 
-    site_vendor: dict[str, str] = {}
+
+def _site_vendors(decisions) -> dict[str, str]:
+    """Site -> its (main) vendor, from the decisions or else from ``params/sites.yaml``."""
+    if decisions is not None and S.SITE in decisions.columns:
+        return _privacy_context(decisions, "")["sites"]
+    if (PARAMS_DIR / "sites.yaml").exists():  # sites.yaml also maps site -> vendor
+        raw = load_yaml(PARAMS_DIR / "sites.yaml").get("sites") or {}
+        return {str(k): str(v.get("vendor")) for k, v in raw.items() if isinstance(v, Mapping)}
+    return {}
+
+
+def _unit_parameters(by: str, u: str, base: dict, override: dict, site_vendor: dict[str, str]) -> dict:
+    """One unit's notebook parameters: the shared ones, the unit's own, then its YAML overrides."""
+    fam = FAMILIES[by]
+    p = dict(base)
+    if fam["unit_parameter"]:
+        p[fam["unit_parameter"]] = u
     if by == "site":
-        if decisions is not None and S.SITE in decisions.columns:
-            site_vendor = _privacy_context(decisions, "")["sites"]  # site -> its (main) vendor
-        elif (PARAMS_DIR / "sites.yaml").exists():  # sites.yaml also maps site -> vendor
-            raw = load_yaml(PARAMS_DIR / "sites.yaml").get("sites") or {}
-            site_vendor = {str(k): str(v.get("vendor")) for k, v in raw.items() if isinstance(v, Mapping)}
+        if u not in site_vendor:
+            raise ConfigError(f"site {u!r}: its vendor is unknown (not in the decisions or params/sites.yaml)")
+        p["vendor"] = site_vendor[u]
+    p.update(override)
+    if "period" in override:
+        parse_period(p["period"])
+    return p
 
-    base_privacy = _privacy_context(decisions, "") if (fam["vendor_facing"] and decisions is not None) else None
-    specs: list[UnitSpec] = []
-    slugs: set[str] = set()
-    for u in all_units:
-        p = dict(base)
-        if fam["unit_parameter"]:
-            p[fam["unit_parameter"]] = u
-        if by == "site":
-            if u not in site_vendor:
-                raise ConfigError(f"site {u!r}: its vendor is unknown (not in the decisions or params/sites.yaml)")
-            p["vendor"] = site_vendor[u]
-        p.update(overrides.get(u, {}))
-        if "period" in overrides.get(u, {}):
-            parse_period(p["period"])
-        unknown = sorted(set(p) - set(declared))
-        if unknown:
-            raise ConfigError(
-                f"{cfg['source']}: parameter(s) {', '.join(unknown)} are not parameters of "
-                f"{nb_path.name} (it declares: {', '.join(declared) or 'none'}); "
-                "keys must match the notebook's parameters cell exactly" + _unparsed_hint(nb_path, unknown)
-            )
-        slug = unit_slug(u)
-        if slug in slugs:
-            import hashlib
 
-            slug = f"{slug}-{hashlib.sha256(u.encode()).hexdigest()[:6]}"
-        slugs.add(slug)
-        privacy = None
-        if fam["vendor_facing"]:
-            if base_privacy is not None:
-                privacy = {**base_privacy, "focus_vendor": p.get("vendor", u)}
-            elif not any("privacy check" in w for w in warnings):
-                warnings.append(
-                    "privacy check reduced: no processed decisions to list other vendors' sites and moderators"
-                )
-        try:
-            title = cfg["title"].format(unit=u, **p)
-        except (KeyError, IndexError, ValueError):
-            title = f"{cfg['title']} {u}"
-        specs.append(
-            UnitSpec(
-                family=by,
-                unit=u,
-                slug=slug,
-                notebook=str(nb_path.resolve()),
-                parameters=p,
-                run_dir=str(run_dir),
-                title=title,
-                timeout=float(timeout),
-                meta={"period": p.get("period", period), "data_fingerprint": fingerprint, "run_id": str(run_id)}
-                | ({"no_audits": no_audits[u]} if u in no_audits else {}),
-                privacy=privacy,
-                kernel_name=kernel_name,
-            )
+def _check_parameter_names(p: Mapping, declared: Mapping, source: str, nb_path: Path) -> None:
+    """Raise :class:`ConfigError` if a parameter is not declared by the notebook."""
+    unknown = sorted(set(p) - set(declared))
+    if unknown:
+        raise ConfigError(
+            f"{source}: parameter(s) {', '.join(unknown)} are not parameters of "
+            f"{nb_path.name} (it declares: {', '.join(declared) or 'none'}); "
+            "keys must match the notebook's parameters cell exactly" + _unparsed_hint(nb_path, unknown)
         )
-    info = {
-        "run_id": str(run_id),
-        "run_dir": run_dir,
-        "notebook": _display_path(nb_path),
-        "period": period,
-        "data_fingerprint": fingerprint,
-        "params_source": cfg["source"],
-        "warnings": warnings,
-    }
-    return specs, info
+
+
+def _unique_slug(u: str, slugs: set[str]) -> str:
+    """The unit's folder name, made unique among ``slugs`` (which it is added to)."""
+    slug = unit_slug(u)
+    if slug in slugs:
+        import hashlib
+
+        slug = f"{slug}-{hashlib.sha256(u.encode()).hexdigest()[:6]}"
+    slugs.add(slug)
+    return slug
+
+
+def _unit_title(template: str, u: str, p: Mapping) -> str:
+    try:
+        return template.format(unit=u, **p)
+    except (KeyError, IndexError, ValueError):
+        return f"{template} {u}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from modqa_lib.data.io import write_json_atomic
 from modqa_lib.data.locks import folder_lock
 from modqa_lib.errors import ConfigError
 from modqa_lib.run.batch._common import _RUN_ID, FAMILIES, LOCK_NAME, _display_path, _iso, _one_line, _utcnow
+from modqa_lib.run.batch.kernels import WarmKernel
 from modqa_lib.run.batch.manifest import _read_manifest, write_index
 from modqa_lib.run.batch.plan import plan_batch
 from modqa_lib.run.batch.units import BatchResult, UnitResult, UnitSpec, run_unit
@@ -36,6 +37,8 @@ def run_batch(
     notebooks_dir: str | os.PathLike | None = None,
     progress: bool = True,
     kernel_name: str = "python3",
+    scheduler: str | None = None,
+    units_per_kernel: int = 50,
 ) -> BatchResult:
     """Run a family's report notebook for every unit, in parallel; write manifest and index.
 
@@ -65,6 +68,20 @@ def run_batch(
         Where relative ``notebook:`` names resolve (default ``notebooks/``).
     progress : bool, default True
         tqdm progress bar on stderr.
+    kernel_name : str, default "python3"
+    scheduler : str, optional
+        Address of a Dask distributed scheduler (``tcp://HOST:PORT``): the units
+        run on its workers instead of local threads (``workers`` is then
+        ignored). Workers need the package, read access to the processed data
+        and write access to the run folder; the manifest and index are written
+        here as for a local batch. A unit whose worker dies fails with that
+        reason once the scheduler's retries (``allowed-failures``) are spent; a
+        retry is recorded in the unit's warnings.
+    units_per_kernel : int, default 50
+        Each worker thread (local, or on the Dask workers) keeps one warm
+        kernel for up to this many units in turn (namespace wiped between units; modules stay imported), which
+        saves kernel start-up and imports per unit; 1 starts a fresh kernel for
+        every unit. A kernel that dies or times out is replaced at once.
 
     Returns
     -------
@@ -114,6 +131,8 @@ def run_batch(
                 notebooks_dir,
                 progress,
                 kernel_name,
+                scheduler,
+                units_per_kernel,
             )
         ok = True
         return result
@@ -125,7 +144,7 @@ def run_batch(
                 pass
 
 
-def _run_batch_locked(  # noqa: C901
+def _run_batch_locked(
     by,
     only,
     n_workers,
@@ -140,9 +159,58 @@ def _run_batch_locked(  # noqa: C901
     notebooks_dir,
     progress,
     kernel_name,
+    scheduler=None,
+    units_per_kernel=50,
 ) -> BatchResult:
-    """:func:`run_batch` once the run's lock is held."""
+    """:func:`run_batch` once the run's lock is held: plan, register, execute, collect."""
     manifest = _read_manifest(outputs_p / run_id)
+    period, units = _check_resume(manifest, by, run_id, resume, period, units, outputs_p, only)
+    specs, info = plan_batch(
+        by,
+        only=only,
+        period=period,
+        run_id=run_id,
+        timeout=timeout,
+        outputs=outputs_p,
+        processed=processed,
+        units=units,
+        params=params,
+        notebooks_dir=notebooks_dir,
+        kernel_name=kernel_name,
+    )
+    run_dir: Path = info["run_dir"]
+    warnings = list(info["warnings"])
+    now = _iso(_utcnow())
+    manifest = manifest or {"run_id": info["run_id"], "created": now, "units": {}, "families": {}}
+    manifest.setdefault("families", {})
+    todo = _units_to_run(manifest, specs, by, resume, run_dir)
+    if resume and manifest["families"][by].get("data_fingerprint") != info["data_fingerprint"] and todo:
+        warnings.append(
+            "processed data changed since this run started: kept and rerun units were computed from different data"
+        )
+    _register(manifest, by, todo, info, resume, now)
+
+    from modqa_lib.report.export import make_readable
+
+    def save() -> None:
+        manifest["updated"] = _iso(_utcnow())
+        make_readable(write_json_atomic(manifest, run_dir / "manifest.json"))
+        make_readable(write_index(run_dir, manifest))
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save()
+    _execute(todo, manifest, by, n_workers, scheduler, progress, save, units_per_kernel)
+    manifest["families"][by]["last_finished"] = _iso(_utcnow())
+    save()
+    return _family_result(manifest, by, specs, todo, info, warnings, restrict=bool(only) or units is not None)
+
+
+def _key(by: str, unit: str) -> str:
+    return f"{by}/{unit}"
+
+
+def _check_resume(manifest, by, run_id, resume, period, units, outputs_p, only):
+    """Check ``resume`` against the run's manifest; return the period and units to plan with."""
     if resume:
         if manifest is None:
             raise ConfigError(f"--resume: no manifest in {_display_path(outputs_p / str(run_id))}")
@@ -165,52 +233,36 @@ def _run_batch_locked(  # noqa: C901
         raise ConfigError(
             f"run {run_id} already has {by} units: use --resume to rerun failed ones, or another --run-id"
         )
+    return period, units
 
-    specs, info = plan_batch(
-        by,
-        only=only,
-        period=period,
-        run_id=run_id,
-        timeout=timeout,
-        outputs=outputs_p,
-        processed=processed,
-        units=units,
-        params=params,
-        notebooks_dir=notebooks_dir,
-        kernel_name=kernel_name,
-    )
-    run_dir: Path = info["run_dir"]
-    warnings = list(info["warnings"])
-    now = _iso(_utcnow())
-    manifest = manifest or {"run_id": info["run_id"], "created": now, "units": {}, "families": {}}
-    manifest.setdefault("families", {})
-    key = lambda u: f"{by}/{u}"  # noqa: E731
 
+def _units_to_run(manifest: dict, specs: list[UnitSpec], by: str, resume: bool, run_dir: Path) -> list[UnitSpec]:
+    """Fix the slugs (no clash with other families, reruns write where the first attempt did); drop kept units."""
     # slugs must not collide with another family's folders in a shared run
     taken = {e.get("slug"): k for k, e in manifest["units"].items() if e.get("family") != by}
     for s in specs:
         if s.slug in taken:
             s.slug = f"{by}-{s.slug}"
-
     todo: list[UnitSpec] = []
     for s in specs:
-        prev = manifest["units"].get(key(s.unit))
+        prev = manifest["units"].get(_key(by, s.unit))
         if prev and prev.get("slug"):
             s.slug = prev["slug"]  # a rerun writes where the first attempt did
+        outs = (prev.get("outputs") or {}) if prev else {}
         if (
             resume
             and prev
             and prev.get("status") == "ok"
-            and all((run_dir / rel).exists() for rel in (prev.get("outputs") or {}).values())
-            and {"notebook", "html"} <= set(prev.get("outputs") or {})
+            and all((run_dir / rel).exists() for rel in outs.values())
+            and {"notebook", "html"} <= set(outs)
         ):
             continue
         todo.append(s)
-    if resume and manifest["families"][by].get("data_fingerprint") != info["data_fingerprint"] and todo:
-        warnings.append(
-            "processed data changed since this run started: kept and rerun units were computed from different data"
-        )
+    return todo
 
+
+def _register(manifest: dict, by: str, todo: list[UnitSpec], info: dict, resume: bool, now: str) -> None:
+    """Write the family's entry and a "pending" entry per unit to run into ``manifest``."""
     fam_entry = manifest["families"].setdefault(by, {})
     fam_entry.update(
         {
@@ -224,7 +276,7 @@ def _run_batch_locked(  # noqa: C901
         }
     )
     for s in todo:
-        manifest["units"][key(s.unit)] = UnitResult(
+        manifest["units"][_key(by, s.unit)] = UnitResult(
             family=by,
             unit=s.unit,
             slug=s.slug,
@@ -233,60 +285,91 @@ def _run_batch_locked(  # noqa: C901
             notebook=info["notebook"],
             data_fingerprint=info["data_fingerprint"],
         ).to_dict()
-    lock = threading.Lock()
-    from modqa_lib.report.export import make_readable
 
-    def save() -> None:
-        manifest["updated"] = _iso(_utcnow())
-        make_readable(write_json_atomic(manifest, run_dir / "manifest.json"))
-        make_readable(write_index(run_dir, manifest))
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save()
-    if todo:
-        from tqdm.auto import tqdm
+def _run_units_locally(
+    todo: list[UnitSpec], n_workers: int, units_per_kernel: int = 50
+) -> Iterator[tuple[UnitSpec, UnitResult]]:
+    """Run the units in a thread pool of ``n_workers``; yield as they finish.
 
-        bar = tqdm(
-            total=len(todo), desc=f"{by} reports", unit="report", file=sys.stderr, disable=not progress, leave=True
-        )
-        pool = ThreadPoolExecutor(max_workers=min(n_workers, len(todo)), thread_name_prefix="modqa-unit")
-        try:
-            futures = {pool.submit(run_unit, s): s for s in todo}
-            for fut in as_completed(futures):
-                s = futures[fut]
-                try:
-                    res = fut.result()
-                except BaseException as exc:  # run_unit catches everything; belt and braces
-                    res = UnitResult(
-                        family=by,
-                        unit=s.unit,
-                        slug=s.slug,
-                        status="failed",
-                        parameters=s.parameters,
-                        notebook=info["notebook"],
-                        error=f"{type(exc).__name__}: {_one_line(exc)}",
-                    )
-                with lock:
-                    manifest["units"][key(s.unit)] = res.to_dict()
-                    save()
-                bar.set_postfix_str(f"{s.unit}: {res.status}", refresh=False)
-                bar.update(1)
-        except KeyboardInterrupt:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        finally:
-            pool.shutdown(wait=True)
-            bar.close()
-    manifest["families"][by]["last_finished"] = _iso(_utcnow())
-    save()
+    Each thread drives one kernel at a time; with ``units_per_kernel > 1`` it keeps
+    a :class:`~modqa_lib.run.batch.kernels.WarmKernel` for up to that many units
+    in turn (1: a fresh kernel per unit).
+    """
+    local = threading.local()
+    kernels: list[WarmKernel] = []
+    kernels_lock = threading.Lock()
+
+    def work(s: UnitSpec) -> UnitResult:
+        if units_per_kernel <= 1:
+            return run_unit(s)
+        k = getattr(local, "kernel", None)
+        if k is None:
+            k = local.kernel = WarmKernel(units_per_kernel)
+            with kernels_lock:
+                kernels.append(k)
+        return run_unit(s, kernel=k)
+
+    pool = ThreadPoolExecutor(max_workers=min(n_workers, len(todo)), thread_name_prefix="modqa-unit")
+    try:
+        futures = {pool.submit(work, s): s for s in todo}
+        for fut in as_completed(futures):
+            s = futures[fut]
+            try:
+                res = fut.result()
+            except BaseException as exc:  # run_unit catches everything; belt and braces
+                res = UnitResult(
+                    family=s.family,
+                    unit=s.unit,
+                    slug=s.slug,
+                    status="failed",
+                    parameters=s.parameters,
+                    notebook=_display_path(s.notebook),
+                    error=f"{type(exc).__name__}: {_one_line(exc)}",
+                )
+            yield s, res
+    except (KeyboardInterrupt, GeneratorExit):
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+        for k in kernels:  # each kernel is idle now; shut it down from this thread
+            k.discard()
+
+
+def _execute(todo, manifest, by, n_workers, scheduler, progress, save, units_per_kernel=50) -> None:
+    """Run ``todo`` locally or on the Dask cluster; record each result in the manifest as it arrives."""
+    if not todo:
+        return
+    from tqdm.auto import tqdm
+
+    if scheduler:
+        from modqa_lib.run.batch.cluster import run_units_on_cluster
+
+        results = run_units_on_cluster(todo, scheduler, units_per_kernel=units_per_kernel)
+    else:
+        results = _run_units_locally(todo, n_workers, units_per_kernel)
+    bar = tqdm(total=len(todo), desc=f"{by} reports", unit="report", file=sys.stderr, disable=not progress, leave=True)
+    try:
+        for s, res in results:
+            manifest["units"][_key(by, s.unit)] = res.to_dict()
+            save()
+            bar.set_postfix_str(f"{s.unit}: {res.status}", refresh=False)
+            bar.update(1)
+    finally:
+        bar.close()
+
+
+def _family_result(manifest, by, specs, todo, info, warnings, restrict: bool) -> BatchResult:
+    """The :class:`BatchResult` of the family: its units in plan order (only the planned ones if restricted)."""
     order = {s.unit: i for i, s in enumerate(specs)}
     fam_units = [UnitResult.from_dict(e) for e in manifest["units"].values() if e.get("family") == by]
     fam_units.sort(key=lambda u: (order.get(u.unit, len(order)), u.unit))
-    if only or units is not None:
+    if restrict:
         fam_units = [u for u in fam_units if u.unit in order]
     return BatchResult(
         run_id=info["run_id"],
-        run_dir=run_dir,
+        run_dir=info["run_dir"],
         family=by,
         units=fam_units,
         ran=[s.unit for s in todo],

@@ -17,6 +17,7 @@ from typing import Any
 from modqa_lib.errors import BatchError, ModqaError
 from modqa_lib.report.notebook_headline import read_headline
 from modqa_lib.run.batch._common import _TIMEOUT_ENAME, STATUSES, _display_path, _iso, _one_line, _rel, _utcnow
+from modqa_lib.run.batch.kernels import WarmKernel
 
 
 # ---------------------------------------------------------------- dataclasses
@@ -83,6 +84,10 @@ class UnitResult:
         Figures from :func:`record_headline`.
     warnings : list of str
         Export warnings (size, removed markup), skipped checks.
+    html_bytes : int or None
+    timings : dict
+        Seconds per step: ``kernel_start`` (0 when a warm kernel was reused),
+        ``kernel_reset``, ``notebook`` (all cells), ``export`` (HTML and privacy check).
     """
 
     family: str
@@ -100,6 +105,7 @@ class UnitResult:
     headline: dict | None = None
     warnings: list = field(default_factory=list)
     html_bytes: int | None = None
+    timings: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -193,7 +199,23 @@ def _export_meta(spec: UnitSpec, headline: Any) -> dict:
     return meta
 
 
-def run_unit(spec: UnitSpec) -> UnitResult:
+def _warm_kernel_kwargs(
+    kernel: WarmKernel | None, spec: UnitSpec, cwd: str, deadline: float, timings: dict
+) -> dict[str, Any]:
+    """papermill's engine arguments for a warm kernel (none without one); records its start and reset times."""
+    if kernel is None:
+        return {}
+    if not Path(spec.notebook).exists():  # as papermill would say, before starting a kernel
+        raise FileNotFoundError(f"No such file or directory: '{spec.notebook}'")
+    with _report_env():  # a kernel started here inherits the report environment
+        km, (t_start, t_reset) = kernel.acquire(
+            spec.kernel_name, cwd, max(1.0, min(spec.start_timeout, deadline - time.monotonic()))
+        )
+    timings.update(kernel_start=round(t_start, 3), kernel_reset=round(t_reset, 3))
+    return {"km": km}
+
+
+def run_unit(spec: UnitSpec, kernel: WarmKernel | None = None) -> UnitResult:
     """Execute one unit's notebook, export it, check it; never raises.
 
     Steps: papermill executes ``spec.notebook`` into a temporary file in the
@@ -211,6 +233,10 @@ def run_unit(spec: UnitSpec) -> UnitResult:
     Parameters
     ----------
     spec : UnitSpec
+    kernel : WarmKernel, optional
+        Run in this worker's warm kernel (namespace wiped first) instead of a
+        fresh kernel; a kernel that died, timed out or failed outside a cell is
+        discarded so the next unit gets a fresh one.
 
     Returns
     -------
@@ -246,6 +272,8 @@ def run_unit(spec: UnitSpec) -> UnitResult:
         if ((execute_reply or {}).get("content") or {}).get("ename") == _TIMEOUT_ENAME:
             timed_out.setdefault("cell", cell_index)
 
+    timings: dict[str, float] = {}
+    kernel_ok = False
     try:
         unit_dir.mkdir(parents=True, exist_ok=True)
         # a rerun never leaves an older attempt's files behind, nor the temporary files of an
@@ -253,6 +281,8 @@ def run_unit(spec: UnitSpec) -> UnitResult:
         for stale in (html_out, nb_out, *unit_dir.glob(f".{glob.escape(stem)}.*.partial.*")):
             stale.unlink(missing_ok=True)
         notebook = _notebook_to_run(spec, unit_dir / f".{stem}.{tag}.partial.stub.ipynb", warnings)
+        engine_kwargs = _warm_kernel_kwargs(kernel, spec, cwd, deadline, timings)
+        t_nb = time.monotonic()
         with _report_env():
             nb_done = pm.execute_notebook(
                 notebook,
@@ -273,11 +303,15 @@ def run_unit(spec: UnitSpec) -> UnitResult:
                 },
                 resources={"metadata": {"path": cwd}},
                 extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                **engine_kwargs,
             )
+        timings["notebook"] = round(time.monotonic() - t_nb, 3)
+        kernel_ok = True
         if (nb_done.metadata.get("papermill") or {}).get("exception"):
             # a cell was stopped (e.g. the timeout interrupt was swallowed) without an error output
             status, error = "failed", "execution stopped before the last cell without an error output"
     except PapermillExecutionError as exc:
+        kernel_ok = True  # a cell raised: the kernel itself is fine
         status = "failed"
         error = f"{exc.ename}: {_one_line(exc.evalue, 240)} (cell {exc.cell_index}, In [{exc.exec_count}])"
     except TimeoutError as exc:  # nbclient CellTimeoutError: the kernel did not answer the interrupt
@@ -291,6 +325,8 @@ def run_unit(spec: UnitSpec) -> UnitResult:
             if name == "DeadKernelError"
             else f"{name}: {_one_line(exc, 240)}"
         )
+    if kernel is not None and (timed_out or not kernel_ok):
+        kernel.discard()  # dead, stuck or interrupted: the next unit gets a fresh kernel
     if timed_out:
         status = "timeout"
         error = (
@@ -326,6 +362,7 @@ def run_unit(spec: UnitSpec) -> UnitResult:
             outputs["notebook"] = _rel(nb_out, run_dir)
 
     if status == "ok":
+        t_exp = time.monotonic()
         try:
             from modqa_lib.report.export import export_html
 
@@ -357,6 +394,7 @@ def run_unit(spec: UnitSpec) -> UnitResult:
             status, error = "failed", f"export failed: {type(exc).__name__}: {_one_line(exc, 240)}"
         finally:
             tmp_html.unlink(missing_ok=True)
+            timings["export"] = round(time.monotonic() - t_exp, 3)
     tmp_nb.unlink(missing_ok=True)
     (unit_dir / f".{stem}.{tag}.partial.stub.ipynb").unlink(missing_ok=True)
     finished = _utcnow()
@@ -376,6 +414,7 @@ def run_unit(spec: UnitSpec) -> UnitResult:
         headline=headline,
         warnings=warnings,
         html_bytes=html_bytes,
+        timings=timings,
     )
 
 

@@ -1,0 +1,127 @@
+"""Warm kernels: one Jupyter kernel per batch worker thread, reused across units.
+
+Starting a kernel and importing pandas, matplotlib, statsmodels and modqa_lib
+costs several seconds per unit; a batch of many units on few cores spends much
+of its time there. A :class:`WarmKernel` keeps one kernel alive for the units a
+worker thread runs in turn: before each unit the kernel's namespace is wiped
+(``InteractiveShell.reset(new_session=True)``: no variable of the previous unit
+survives and ``In [n]`` restarts at 1; imported modules stay loaded, which is
+the saving) and open figures are closed. A kernel that died, timed out, failed
+outside a cell, or has run ``max_units`` units is shut down and a fresh one is
+started for the next unit.
+"""
+
+from __future__ import annotations
+
+import time
+
+__all__ = ["WarmKernel"]
+
+_RESET = (
+    "get_ipython().reset(new_session=True)\n"
+    "import sys as _s\n"
+    "if 'matplotlib.pyplot' in _s.modules:\n"
+    "    _s.modules['matplotlib.pyplot'].close('all')\n"
+    "del _s\n"
+)
+
+
+def _tracking_manager(kernel_name: str):
+    """An AsyncKernelManager (what nbclient expects) that remembers the clients made from it."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class _TrackingKernelManager(AsyncKernelManager):
+        def client(self, **kwargs):
+            kc = super().client(**kwargs)
+            self.__dict__.setdefault("_modqa_clients", []).append(kc)
+            return kc
+
+    return _TrackingKernelManager(kernel_name=kernel_name)
+
+
+class WarmKernel:
+    """A kernel kept across units (not thread-safe: one per worker thread).
+
+    Parameters
+    ----------
+    max_units : int, default 20
+        Units per kernel before it is replaced by a fresh one (bounds memory growth).
+    """
+
+    def __init__(self, max_units: int = 20) -> None:
+        self.max_units = max(1, int(max_units))
+        self.km = None
+        self._key: tuple | None = None
+        self.units = 0
+        self.starts = 0
+
+    def acquire(self, kernel_name: str, cwd: str, timeout: float):
+        """A ready kernel manager for the next unit, its namespace wiped; start one if needed.
+
+        Returns
+        -------
+        jupyter_client.AsyncKernelManager
+        (float, float)
+            Seconds spent starting a kernel (0 if reused) and resetting it.
+        """
+        from jupyter_core.utils import run_sync
+
+        t0 = time.monotonic()
+        key = (kernel_name, cwd)
+        self.release_clients()
+        if self.km is not None and (
+            key != self._key or self.units >= self.max_units or not run_sync(self.km.is_alive)()
+        ):
+            self.discard()
+        started = 0.0
+        if self.km is None:
+            km = _tracking_manager(kernel_name)
+            self.km, self._key, self.units = km, key, 0
+            run_sync(km.start_kernel)(cwd=cwd, extra_arguments=["--IPKernelApp.log_level=ERROR"])
+            self.starts += 1
+            self._run(None, timeout)
+            started = time.monotonic() - t0
+        else:
+            self._run(_RESET, timeout)
+        self.units += 1
+        return self.km, (started, time.monotonic() - t0 - started)
+
+    def _run(self, code: str | None, timeout: float) -> None:
+        """Wait until the kernel is ready; then run ``code`` (if any) and check it succeeded."""
+        from jupyter_core.utils import run_sync
+
+        kc = self.km.client()
+        kc.start_channels()
+        try:
+            if code is None:
+                run_sync(kc.wait_for_ready)(timeout=timeout)
+            else:
+                reply = run_sync(kc.execute_interactive)(
+                    code, timeout=timeout, store_history=False, output_hook=lambda msg: None
+                )
+                if reply["content"].get("status") != "ok":
+                    raise RuntimeError(f"could not reset the warm kernel: {reply['content'].get('ename')}")
+        finally:
+            self.release_clients()
+
+    def release_clients(self) -> None:
+        """Close the channels of the clients nbclient and we opened on the kernel (they are per unit)."""
+        if self.km is None:
+            return
+        for kc in self.km.__dict__.pop("_modqa_clients", []):
+            try:
+                kc.stop_channels()
+            except Exception:
+                pass
+
+    def discard(self) -> None:
+        """Shut the kernel down (at once); the next :meth:`acquire` starts a fresh one."""
+        from jupyter_core.utils import run_sync
+
+        self.release_clients()
+        km, self.km, self._key, self.units = self.km, None, None, 0
+        if km is not None:
+            try:
+                run_sync(km.shutdown_kernel)(now=True)
+            except Exception:  # already dead
+                pass
