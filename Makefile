@@ -77,6 +77,7 @@ typecheck: setup ## mypy on the contract, data and stats layers (config in pypro
 
 # -E: a fresh build each time, so every warning shows again; -W: warnings are errors
 docs: setup ## build the API reference (Sphinx + numpydoc) into docs/_build/html; a broken docstring fails
+	$(BIN)/python docs/gen_api.py
 	$(BIN)/sphinx-build -b html -E -W --keep-going -q -d docs/_build/doctrees docs docs/_build/html
 
 test-fast: setup ## the tests not marked slow (the quick loop; make test runs them all)

@@ -9,7 +9,7 @@ navigable structure without any notebook knowing about it:
 - a short table of contents (``<nav>`` with a ``<details>`` list of the
   ``<h2>`` sections, closed so the headline stays on a phone's first screen);
 - a ``<main>`` landmark around the report body;
-- a ``<caption>`` on every table, taken from the explanatory line above it;
+- a ``<caption>`` on every table, taken from the explanatory line above it [1]_;
 - ``data-label`` on every cell, so that below 640 px each table row reflows into
   a card of "column: value" lines: estimate, interval and status stay visible
   without sideways scrolling;

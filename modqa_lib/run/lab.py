@@ -1,6 +1,6 @@
 """JupyterLab that leaves the repository clean: a pre-save hook that strips outputs from tracked notebooks.
 
-``make lab`` starts JupyterLab with ``.jupyter/jupyter_server_config.py``, which
+``make lab`` starts JupyterLab with ``.jupyter/jupyter_server_config.py``, which [1]_
 registers :func:`strip_outputs_hook`. Exploring a report in the browser keeps
 its outputs on screen, but every save (autosave included) of a notebook under
 ``notebooks/`` writes it without outputs, execution counts or widget state, so

@@ -127,7 +127,7 @@ def quantile_ci(x, q: float = 0.5, alpha: float = 0.05) -> tuple[float, float, f
     Notes
     -----
     The interval is the exact binomial interval for the ``q`` quantile from
-    order statistics [1]_, computed by :func:`scipy.stats.quantile_test`
+    order statistics (Conover 1999, section 3.2), computed by :func:`scipy.stats.quantile_test`
     (``p=q``); the estimate is :func:`numpy.quantile` (linear interpolation).
 
     Examples
