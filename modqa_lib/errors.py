@@ -76,3 +76,10 @@ class ConcurrentRunError(ModqaError):
 
 class BatchError(ModqaError):
     """One or more units of a batch run failed; the manifest says which and why."""
+
+
+class TooLargeError(ModqaError):
+    """More rows than a pandas-only function can hold; the message names the DuckDB path to use instead."""
+
+
+__all__ += ["TooLargeError"]

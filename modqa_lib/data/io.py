@@ -40,6 +40,7 @@ __all__ = [
     "load_targets",
     "load_yaml",
     "read_raw_table",
+    "read_raw_table_header_checks",
     "write_csv_atomic",
     "write_json_atomic",
     "write_parquet_atomic",
@@ -97,15 +98,42 @@ def read_raw_table(path: str | os.PathLike, table: str | None = None) -> pd.Data
         Empty file, not UTF-8, wrong delimiter, unreadable parquet.
     """
     p = Path(path)
+    if p.suffix == ".parquet":
+        read_raw_table_header_checks(p, table)
+        try:
+            return pd.read_parquet(p)
+        except Exception as exc:  # pyarrow raises several types
+            raise InputFileError(f"{p}: not a readable parquet file ({type(exc).__name__}: {exc})") from None
+    read_raw_table_header_checks(p, table)
+    try:
+        df = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{p}: not UTF-8 encoded ({exc.reason} at byte {exc.start}); re-save as UTF-8") from None
+    except pd.errors.ParserError as exc:
+        raise InputFileError(f"{p}: malformed CSV ({str(exc).strip()})") from None
+    except pd.errors.EmptyDataError:
+        raise InputFileError(f"{p}: file is empty (expected a header row and data)") from None
+    return df
+
+
+def read_raw_table_header_checks(path: str | os.PathLike, table: str | None = None) -> None:
+    """The checks :func:`read_raw_table` makes before parsing (exists, not empty, type, UTF-8 head, delimiter).
+
+    Shared with the streaming reader (:func:`modqa_lib.data.stream.iter_raw_batches`) so both
+    refuse the same files with the same message.
+
+    Raises
+    ------
+    InputFileError
+        Missing or empty file, unsupported type, not UTF-8, not comma-delimited.
+    """
+    p = Path(path)
     if not p.exists():
         raise InputFileError(f"{p}: file not found")
     if p.stat().st_size == 0:
         raise InputFileError(f"{p}: file is empty (expected a header row and data)")
     if p.suffix == ".parquet":
-        try:
-            return pd.read_parquet(p)
-        except Exception as exc:  # pyarrow raises several types
-            raise InputFileError(f"{p}: not a readable parquet file ({type(exc).__name__}: {exc})") from None
+        return
     if p.suffix != ".csv":
         raise InputFileError(f"{p}: unsupported file type '{p.suffix}' (use .csv or .parquet)")
     with open(p, "rb") as fh:
@@ -124,15 +152,6 @@ def read_raw_table(path: str | os.PathLike, table: str | None = None) -> pd.Data
         delim = next((d for d in (";", "\t", "|") if d in first), None)
         hint = f" (it looks '{'TAB' if delim == chr(9) else delim}'-delimited)" if delim else ""
         raise InputFileError(f"{p}: header has no commas{hint}; modqa reads comma-delimited CSV")
-    try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{p}: not UTF-8 encoded ({exc.reason} at byte {exc.start}); re-save as UTF-8") from None
-    except pd.errors.ParserError as exc:
-        raise InputFileError(f"{p}: malformed CSV ({str(exc).strip()})") from None
-    except pd.errors.EmptyDataError:
-        raise InputFileError(f"{p}: file is empty (expected a header row and data)") from None
-    return df
 
 
 # ------------------------------------------------------------------ atomic writes
@@ -229,6 +248,14 @@ def load_processed(
     out: dict[str, pd.DataFrame] = {}
     for t in wanted:
         p = d / f"{t}.parquet"
+        if t == "decisions" and (d / "decisions").is_dir():  # hive-partitioned (large logs)
+            from modqa_lib.data import duck
+
+            duck.check_pandas_rows(
+                duck.decision_rows(d), "decisions", "modqa_lib.data.duck (read_decisions, decision_volumes)"
+            )
+            out[t] = duck.read_decisions(d)
+            continue
         if not p.exists():
             raise InputFileError(f"{p}: not found; run 'modqa ingest' first (make run does it)")
         out[t] = pd.read_parquet(p)
