@@ -206,6 +206,31 @@ def write_json_atomic(obj, path: str | os.PathLike) -> Path:
 
 
 # ---------------------------------------------------------------------- processed
+def decisions_partitioned(processed_dir: str | os.PathLike | None = None) -> bool:
+    """True when the published decisions are a hive-partitioned dataset (a large log; read it with DuckDB)."""
+    return (processed_snapshot(processed_dir) / "decisions").is_dir()
+
+
+def load_report_tables(processed_dir: str | os.PathLike | None = None) -> dict[str, pd.DataFrame]:
+    """The processed tables a report needs, without loading a large decisions log.
+
+    Like :func:`load_processed`, except that when decisions are partitioned
+    (:func:`decisions_partitioned`) ``decisions`` holds only the decisions some
+    audit points at, read with the ids pushed into the scan; population counts
+    then come from :func:`modqa_lib.data.duck.decision_volumes`. Memory is that of
+    the audits, whatever the size of the log.
+    """
+    d = processed_snapshot(processed_dir)
+    if not decisions_partitioned(d):
+        return load_processed(d)
+    from modqa_lib.data import duck
+
+    names = [t for t in S.TABLE_NAMES if t != "decisions" and ((d / f"{t}.parquet").exists() or t == "audits")]
+    out = load_processed(d, tables=names)
+    dec = duck.read_decisions(d, ids=out["audits"][S.DECISION_ID])
+    return {"decisions": dec, **out}
+
+
 def processed_snapshot(processed_dir: str | os.PathLike | None = None) -> Path:
     """The folder holding one consistent published version of the processed data.
 
@@ -336,14 +361,19 @@ def add_derived_columns(decisions: pd.DataFrame, site_timezones: Mapping[str, st
 
 
 def audited_decisions(
-    tables: Mapping[str, pd.DataFrame], include_golden: bool = False, site_timezones: Mapping[str, str] | None = None
+    tables: Mapping[str, pd.DataFrame] | str | os.PathLike,
+    include_golden: bool = False,
+    site_timezones: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Audits joined to their decisions, with derived columns: the frame scoring and RCA use.
 
     Parameters
     ----------
-    tables : mapping
-        At least ``decisions`` and ``audits`` (as returned by :func:`load_processed`).
+    tables : mapping or path-like
+        At least ``decisions`` and ``audits`` (as returned by :func:`load_processed`);
+        or a processed folder: then only the audits are loaded and their decisions
+        are read with the audited ids pushed into the parquet scan
+        (:func:`modqa_lib.data.duck.read_decisions`), so the log is never loaded.
     include_golden : bool, default False
         Golden (known-answer) audits test the auditors, not the sample design; they
         are excluded from accuracy estimates unless asked for.
@@ -354,6 +384,14 @@ def audited_decisions(
         One row per audit: every audit column, every decision column, and
         ``week``, ``hour``, ``shift``, ``tenure_band``.
     """
+    if not isinstance(tables, Mapping):
+        from modqa_lib.data import duck
+
+        snap = processed_snapshot(tables)
+        audits = load_processed(snap, tables=["audits"])["audits"]
+        if not include_golden:
+            audits = audits[~audits[S.IS_GOLDEN].astype(bool)]
+        tables = {"audits": audits, "decisions": duck.read_decisions(snap, ids=audits[S.DECISION_ID])}
     audits = tables["audits"]
     if not include_golden:
         audits = audits[~audits[S.IS_GOLDEN].astype(bool)]
@@ -523,4 +561,4 @@ def processed_fingerprint(processed: str | os.PathLike | None = None) -> str | N
     return data_fingerprint(files) if files else None
 
 
-__all__ += ["processed_fingerprint", "processed_snapshot"]
+__all__ += ["decisions_partitioned", "load_report_tables", "processed_fingerprint", "processed_snapshot"]

@@ -19,7 +19,7 @@ from modqa_lib.contract import schema as S
 from modqa_lib.data.io import (
     audited_decisions,
     data_fingerprint,
-    load_processed,
+    load_report_tables,
     processed_fingerprint,
     processed_snapshot,
 )
@@ -151,7 +151,7 @@ def load_scope(
     fingerprint = None
     if tables is None:
         where = processed_snapshot(Path(processed_dir) if processed_dir else PROCESSED_DIR)
-        tables = load_processed(where)
+        tables = load_report_tables(where)  # a partitioned log: only the audited decisions are read
         fingerprint = processed_fingerprint(where)  # the same one the batch manifest and HTML header show
     every = audited_decisions(tables)
     start, end = parse_period(period, every[S.WEEK])
