@@ -13,6 +13,7 @@ from modqa_lib.contract import schema as S
 from modqa_lib.errors import DataContractError, SamplingError
 from modqa_lib.stats.sampling._common import STRATUM_SEP, _require_columns, _rng
 from modqa_lib.stats.sampling.allocation import _allocate, _key_strings
+from modqa_lib.stats.sampling.log import is_log_source, stratified_sample_log
 
 # ---------------------------------------------------------- permanent random numbers
 _GOLDEN64 = 0x9E3779B97F4A7C15
@@ -207,6 +208,10 @@ def stratified_sample(
        numbers. In Cox et al. (eds), *Business Survey Methods*, Wiley, 153-169.
     .. [3] Cochran, W. G. (1977). *Sampling Techniques*, 3rd ed. Wiley, Ch. 5.
     """
+    if is_log_source(decisions):  # a log on disk: GROUP BY counts and a streamed draw (sampling.log)
+        return stratified_sample_log(
+            decisions, strata, n, allocation, min_per_stratum, prior_error_rates, default_prior, seed=seed
+        )
     rng = _rng(seed)
     st, _, alloc = _allocate(decisions, strata, n, allocation, min_per_stratum, prior_error_rates, default_prior)
     keys = _prn_keys(decisions, rng)
