@@ -55,7 +55,8 @@ def _scan(source: str | os.PathLike) -> str:
     q = "'" + str(p).replace("'", "''") + "'"
     if p.suffix == ".parquet":
         return f"read_parquet({q})"
-    if p.is_dir() and not (p / ".current").exists() and not (p / "decisions.parquet").exists():
+    processed = any((p / x).exists() for x in (".current", "decisions.parquet", "decisions"))
+    if p.is_dir() and not processed:
         if not any(p.glob("*=*")) and not any(p.glob("*.parquet")):
             raise SamplingError(f"{p}: no parquet files (give a processed folder, a parquet file or a dataset folder)")
         glob = "'" + str(p / "**" / "*.parquet").replace("'", "''") + "'"
