@@ -93,14 +93,19 @@ def main() -> None:
             (base / "c").mkdir()
             tc, rc = _child(CHILD_COPY.format(**{**fmt, "out": str(base / "c")}))
             rows.append((n, ti, ri, tc, rc))
-            print(f"{n:>11,}  {mb:>7,.0f}  {ti:>8.1f}  {ri:>6,.0f}  {tc:>7.1f}  {rc:>6,.0f}  {ti / tc:.2f}x"
-                  f"   (generated in {gen:.1f} s)", flush=True)
+            print(
+                f"{n:>11,}  {mb:>7,.0f}  {ti:>8.1f}  {ri:>6,.0f}  {tc:>7.1f}  {rc:>6,.0f}  {ti / tc:.2f}x"
+                f"   (generated in {gen:.1f} s)",
+                flush=True,
+            )
     finally:
         shutil.rmtree(base, ignore_errors=True)
     if len(rows) > 1:
         (n0, t0, r0, *_), (n1, t1, r1, *_) = rows[0], rows[-1]
-        print(f"growth exponent {n0:,} -> {n1:,}: time {math.log(t1 / t0) / math.log(n1 / n0):.2f}, "
-              f"peak RSS {math.log(r1 / r0) / math.log(n1 / n0):.2f} (1 = linear, 0 = flat)")
+        print(
+            f"growth exponent {n0:,} -> {n1:,}: time {math.log(t1 / t0) / math.log(n1 / n0):.2f}, "
+            f"peak RSS {math.log(r1 / r0) / math.log(n1 / n0):.2f} (1 = linear, 0 = flat)"
+        )
 
 
 if __name__ == "__main__":

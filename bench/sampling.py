@@ -116,8 +116,10 @@ def main() -> None:
         t0, t1 = res[("log", logs[0])][0], res[("log", logs[-1])][0]
         r0, r1 = res[("log", logs[0])][1], res[("log", logs[-1])][1]
         k = math.log(logs[-1] / logs[0])
-        print(f"growth exponent log path {logs[0]:,} -> {logs[-1]:,}: time {math.log(t1 / t0) / k:.2f}, "
-              f"peak RSS {math.log(r1 / r0) / k:.2f}")
+        print(
+            f"growth exponent log path {logs[0]:,} -> {logs[-1]:,}: time {math.log(t1 / t0) / k:.2f}, "
+            f"peak RSS {math.log(r1 / r0) / k:.2f}"
+        )
 
 
 if __name__ == "__main__":
