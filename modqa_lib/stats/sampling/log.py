@@ -247,13 +247,21 @@ def draw_from_log(
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
     """Contract dtypes for the contract columns present (other columns as DuckDB gives them)."""
-    from modqa_lib.contract.validation import _target_dtype
-
     out = df.copy()
     for col in S.TABLES["decisions"].columns:
         if col.name in out.columns:
-            out[col.name] = out[col.name].astype(_target_dtype(col))
+            out[col.name] = out[col.name].astype(_DTYPES[col.dtype][col.nullable])
     return out
+
+
+#: contract dtype -> pandas dtype (non-nullable, nullable), as validation gives them (without importing pandera)
+_DTYPES = {
+    "str": ("str", "str"),
+    "float": ("float64", "float64"),
+    "datetime": (pd.DatetimeTZDtype("us", "UTC"),) * 2,
+    "int": ("int64", "Int64"),
+    "bool": ("bool", "boolean"),
+}
 
 
 def stratified_sample_log(
