@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -59,9 +60,13 @@ _biglog.report("copy", time.perf_counter() - t)
 """
 
 
-def _child(code: str) -> tuple[float, float]:
-    """Run ``code`` in a fresh Python; return (seconds, peak RSS MB) it reported."""
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+def _child(code: str, pythonpath: str | None = None) -> tuple[float, float]:
+    """Run ``code`` in a fresh Python (optionally another modqa checkout first on the path); return
+    (seconds, peak RSS MB) it reported."""
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env)
     if r.returncode:
         raise RuntimeError(r.stderr[-3000:])
     line = next(x for x in r.stdout.splitlines() if x.startswith("RESULT "))
@@ -73,6 +78,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[2_000_000, 10_000_000, 50_000_000])
     ap.add_argument("--dir", default="/tmp/modqa-bench-ingest")
+    ap.add_argument(
+        "--before", default=None, help="another modqa checkout (e.g. the commit before streaming) to time side by side"
+    )
     a = ap.parse_args()
     sys.path.insert(0, str(HERE))
     import _biglog
@@ -92,6 +100,9 @@ def main() -> None:
             ti, ri = _child(CHILD_INGEST.format(**fmt))
             (base / "c").mkdir()
             tc, rc = _child(CHILD_COPY.format(**{**fmt, "out": str(base / "c")}))
+            if a.before:
+                tb, rb = _child(CHILD_INGEST.format(**{**fmt, "out": str(base / "b")}), a.before)
+                print(f"    before ({a.before}): ingest {tb:.1f} s, peak RSS {rb:,.0f} MB, {tb / tc:.2f}x copy")
             rows.append((n, ti, ri, tc, rc))
             print(
                 f"{n:>11,}  {mb:>7,.0f}  {ti:>8.1f}  {ri:>6,.0f}  {tc:>7.1f}  {rc:>6,.0f}  {ti / tc:.2f}x"
