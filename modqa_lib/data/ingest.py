@@ -45,7 +45,7 @@ from modqa_lib.contract import schema as S
 from modqa_lib.data import io as mio
 from modqa_lib.data.duck import WEEK_PARTITION
 from modqa_lib.data.locks import folder_lock
-from modqa_lib.data.stream import BATCH_ROWS, STREAMED, iter_raw_batches, validate_streaming
+from modqa_lib.data.stream import BATCH_ROWS, STREAMED, ArrowFallback, iter_raw_batches, validate_streaming
 from modqa_lib.errors import ConfigError, InputFileError
 
 __all__ = ["LOCK_NAME", "MANIFEST_NAME", "PARTITION_ROWS", "IngestReport", "TableReport", "file_sha256", "ingest"]
@@ -262,10 +262,13 @@ def _read_and_validate(
             if len(unreadable) == 1
             else f"{len(unreadable)} unreadable file(s):\n  " + "\n  ".join(unreadable)
         )
-    batches = iter_raw_batches(found[STREAMED], STREAMED, batch_rows)
-    typed, rows, columns = validate_streaming(
-        frames, batches, staging / f"{STREAMED}.parquet", {name: p.name for name, p in found.items()}
-    )
+    files = {name: p.name for name, p in found.items()}
+    try:  # pyarrow's CSV reader; anything it might read differently from pandas: again with pandas
+        batches = iter_raw_batches(found[STREAMED], STREAMED, batch_rows, engine="arrow")
+        typed, rows, columns = validate_streaming(frames, batches, staging / f"{STREAMED}.parquet", files)
+    except ArrowFallback:
+        batches = iter_raw_batches(found[STREAMED], STREAMED, batch_rows)
+        typed, rows, columns = validate_streaming(frames, batches, staging / f"{STREAMED}.parquet", files)
     return found, source_sha, typed, ignored, (rows, columns)
 
 

@@ -46,7 +46,7 @@ from modqa_lib.contract import schema as S
 from modqa_lib.contract import validation as V
 from modqa_lib.errors import DataContractError, InputFileError
 
-__all__ = ["BATCH_ROWS", "iter_raw_batches", "validate_streaming"]
+__all__ = ["BATCH_ROWS", "ArrowFallback", "iter_raw_batches", "validate_streaming"]
 
 #: rows per batch of the streamed decisions table (about 250 MB of pandas strings)
 BATCH_ROWS = 500_000
@@ -55,13 +55,76 @@ STREAMED = "decisions"
 
 
 # --------------------------------------------------------------------- reading
-def iter_raw_batches(path: str | os.PathLike, table: str, batch_rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
+class ArrowFallback(Exception):
+    """The fast Arrow CSV reader met something only the pandas parser reads the same way; start again with it."""
+
+
+def _arrow_csv_batches(p: Path, batch_rows: int) -> Iterator[pd.DataFrame]:
+    """CSV batches by pyarrow's reader, as the pandas parser would give them, or :class:`ArrowFallback`.
+
+    Every cell is text, only empty cells (quoted or not) are missing, quoted line
+    breaks are kept. Anything the two parsers might read differently (a repeated
+    or empty header name, a row with too few or too many fields, bytes that are
+    not UTF-8, a parse error) raises :class:`ArrowFallback` instead.
+    """
+    import csv
+
+    import pyarrow.csv as pacsv
+
+    with open(p, encoding="utf-8-sig", newline="") as fh:
+        try:
+            header = next(csv.reader(fh))
+        except (StopIteration, UnicodeDecodeError, csv.Error):
+            raise ArrowFallback from None
+    if not header or len(set(header)) != len(header) or any(not h for h in header):
+        raise ArrowFallback
+    try:
+        reader = pacsv.open_csv(
+            p,
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={h: pa.string() for h in header},
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+        start, pending, got = 0, [], 0
+        for rb in reader:
+            pending.append(rb)
+            got += rb.num_rows
+            while got >= batch_rows:
+                t = pa.Table.from_batches(pending)
+                head, rest = t.slice(0, batch_rows), t.slice(batch_rows)
+                yield _to_frame(head, start)
+                start += batch_rows
+                pending, got = rest.to_batches(), rest.num_rows
+        if got or start == 0:
+            t = pa.Table.from_batches(pending, schema=reader.schema)
+            yield _to_frame(t, start)
+    except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError):
+        raise ArrowFallback from None
+
+
+def _to_frame(t: pa.Table, start: int) -> pd.DataFrame:
+    df = t.to_pandas(types_mapper=lambda _: pd.StringDtype(storage="pyarrow", na_value=np.nan))
+    df.index = pd.RangeIndex(start, start + len(df))
+    return df
+
+
+def iter_raw_batches(
+    path: str | os.PathLike, table: str, batch_rows: int = BATCH_ROWS, engine: str = "pandas"
+) -> Iterator[pd.DataFrame]:
     """Yield a raw table in batches, untyped, as :func:`modqa_lib.data.io.read_raw_table` reads it whole.
 
     CSV is parsed by the same pandas parser with the same options (strings,
     only blank cells missing, UTF-8 with or without BOM), so headers, blanks,
     quoting and parse errors behave exactly as in the whole-file read; parquet
     is read by row groups. Each batch keeps the global row index (0-based).
+    ``engine="arrow"`` reads CSV with pyarrow's (much faster) reader and raises
+    :class:`ArrowFallback` on anything it might read differently, so the caller
+    starts again with ``engine="pandas"``.
 
     Raises
     ------
@@ -89,6 +152,9 @@ def iter_raw_batches(path: str | os.PathLike, table: str, batch_rows: int = BATC
         return
     # the whole-file checks (exists, empty, suffix, UTF-8 head, delimiter) on a tiny read
     mio.read_raw_table_header_checks(p, table)
+    if engine == "arrow":
+        yield from _arrow_csv_batches(p, batch_rows)
+        return
     try:
         reader = pd.read_csv(
             p, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig", chunksize=batch_rows

@@ -133,3 +133,51 @@ def test_reingest_switches_between_file_and_partitioned(tmp_path):
         np.sort(mio.load_processed(out)["decisions"][S.DECISION_ID].to_numpy()),
         np.sort(make_valid_tables()["decisions"][S.DECISION_ID].to_numpy()),
     )
+
+
+# ------------------------------------------------------------- the Arrow reader
+TRICKY = '\ufeffa,b,c\n1,"two\nlines",""\n  ,x,\n"q""uote",é,3\n\n4,5,6\r\n'
+
+
+@pytest.mark.parametrize("batch_rows", [1, 2, 100])
+def test_arrow_reader_reads_as_pandas_does(tmp_path, batch_rows):
+    from modqa_lib.data.stream import iter_raw_batches
+
+    p = tmp_path / "decisions.csv"
+    p.write_text(TRICKY, encoding="utf-8")
+    a = list(iter_raw_batches(p, "decisions", batch_rows, engine="arrow"))
+    b = list(iter_raw_batches(p, "decisions", batch_rows))
+    assert [len(x) for x in a] == [len(x) for x in b]
+    pd.testing.assert_frame_equal(pd.concat(a), pd.concat(b))
+    assert pd.concat(a).shape == (4, 3)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a,b,c\n1,2\n",  # short row: pandas pads it
+        "a,b,c\n1,2,3,4\n",  # long row: pandas refuses
+        "a,a,c\n1,2,3\n",  # repeated header: pandas renames a.1
+        "a,b,c\n1,\xff,3\n",  # not UTF-8
+    ],
+)
+def test_arrow_reader_falls_back_on_what_pandas_reads_differently(tmp_path, text):
+    from modqa_lib.data.stream import ArrowFallback, iter_raw_batches
+
+    p = tmp_path / "decisions.csv"
+    p.write_bytes(text.encode("latin-1"))
+    with pytest.raises(ArrowFallback):
+        list(iter_raw_batches(p, "decisions", 10, engine="arrow"))
+
+
+def test_short_rows_give_the_same_problems_as_before(tmp_path):
+    t = make_valid_tables()
+    raw = write_raw(t, tmp_path / "raw")
+    lines = (raw / "decisions.csv").read_text().splitlines(keepends=True)
+    lines[3] = ",".join(lines[3].split(",")[:5]) + "\n"  # a short row (pandas pads it with empty cells)
+    (raw / "decisions.csv").write_text("".join(lines))
+    with pytest.raises(DataContractError) as ei:
+        ingest(raw, tmp_path / "p", batch_rows=4)
+    frames = {n: mio.read_raw_table(raw / f"{n}.csv", n) for n in S.TABLE_NAMES if (raw / f"{n}.csv").exists()}
+    assert str(ei.value) == _whole_message(frames)
+    assert "data rows 3" in str(ei.value)
