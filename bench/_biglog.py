@@ -81,6 +81,7 @@ def write_raw(folder: Path, n: int, fmt: str = "csv") -> Path:
     """Write ``decisions`` and ``audits`` (CSV or parquet) for ``n`` decisions into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
+    con.execute("SET temp_directory = '/tmp/modqa-duckdb'")
     con.execute("SET memory_limit = '2GB'")
     opts = "(HEADER, DELIMITER ',')" if fmt == "csv" else "(FORMAT parquet)"
     dec = folder / f"decisions.{fmt}"

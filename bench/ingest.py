@@ -49,6 +49,7 @@ from modqa_lib.contract.validation import _target_dtype
 SQL = {{"str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "datetime": "TIMESTAMPTZ"}}
 t = time.perf_counter()
 con = duckdb.connect()
+con.execute("SET temp_directory = '/tmp/modqa-duckdb'")
 con.execute("SET memory_limit = '1GB'")
 for table in ("decisions", "audits"):
     types = ", ".join(f"'{{c.name}}': '{{SQL[c.dtype]}}'" for c in S.TABLES[table].columns)

@@ -61,6 +61,7 @@ def _write_log(folder: Path, n: int) -> float:
     cols = ", ".join(f"CAST({c.name} AS {sql[c.dtype]}) AS {c.name}" for c in S.TABLES["decisions"].columns)
     t = time.perf_counter()
     con = duckdb.connect()
+    con.execute("SET temp_directory = '/tmp/modqa-duckdb'")
     con.execute("SET memory_limit = '2GB'")
     con.execute("SET TimeZone = 'UTC'")
     folder.mkdir(parents=True, exist_ok=True)

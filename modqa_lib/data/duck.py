@@ -83,7 +83,15 @@ def connect(memory_limit: str = MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute("SET enable_progress_bar = false")
+    # spill to the system temp folder, not to ./.tmp of whatever folder the caller runs in
+    con.execute(f"SET temp_directory = '{_temp_dir()}'")
     return con
+
+
+def _temp_dir() -> str:
+    import tempfile
+
+    return str(Path(tempfile.gettempdir()) / "modqa-duckdb").replace("'", "''")
 
 
 def _sql_str(s: str | os.PathLike) -> str:

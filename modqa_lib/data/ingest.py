@@ -42,6 +42,7 @@ import pandas as pd
 
 from modqa_lib import __version__
 from modqa_lib.contract import schema as S
+from modqa_lib.data import duck
 from modqa_lib.data import io as mio
 from modqa_lib.data.duck import WEEK_PARTITION
 from modqa_lib.data.locks import folder_lock
@@ -278,13 +279,9 @@ def _partition_decisions(staging: Path) -> None:
     DuckDB streams the file into one folder per (ISO week Monday, UTC; vendor),
     keeping row order within each; the single file is then removed.
     """
-    import duckdb
-
     src, dst = staging / f"{STREAMED}.parquet", staging / STREAMED
-    con = duckdb.connect()
+    con = duck.connect(DUCKDB_MEMORY)
     try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
         con.execute(
             f"COPY (SELECT *, CAST(date_trunc('week', {S.DECIDED_AT}) AS DATE) AS {WEEK_PARTITION} "
             f"FROM read_parquet(?)) TO '{str(dst).replace(chr(39), chr(39) * 2)}' "

@@ -254,9 +254,9 @@ def _merge_found(rules: list[str]) -> str:
 # ------------------------------------------------------------------- the stream
 def _duplicate_ids_problem(ids_file: Path, file: str | None) -> dict | None:
     """``decision_id`` unique over the whole log: DuckDB over the staged (row, id) file."""
-    import duckdb
+    from modqa_lib.data import duck
 
-    con = duckdb.connect()
+    con = duck.connect()
     try:
         con.execute("SET preserve_insertion_order = false")
         src = f"read_parquet('{_sql_path(ids_file)}')"
