@@ -33,7 +33,6 @@ __all__ = [
     "connect",
     "decision_rows",
     "decision_volumes",
-    "decisions_relation",
     "decisions_scan",
     "read_decisions",
     "score_band_counts",
@@ -123,25 +122,6 @@ def decisions_scan(processed_dir: str | os.PathLike | None = None) -> str:
     if not p.exists():
         raise InputFileError(f"{p}: not found; run 'modqa ingest' first (make run does it)")
     return f"read_parquet({_sql_str(p)})"
-
-
-def decisions_relation(
-    source: str | os.PathLike | pd.DataFrame | duckdb.DuckDBPyRelation | None = None,
-    con: duckdb.DuckDBPyConnection | None = None,
-) -> duckdb.DuckDBPyRelation:
-    """A DuckDB relation over decisions given as a processed folder, a parquet file or dataset folder,
-    a relation, or a DataFrame."""
-    con = con or connect()
-    if isinstance(source, duckdb.DuckDBPyRelation):
-        return source
-    if isinstance(source, pd.DataFrame):
-        return con.from_df(source)
-    p = Path(source) if source is not None else None
-    if p is not None and p.suffix == ".parquet":
-        return con.sql(f"SELECT * FROM read_parquet({_sql_str(p)})")
-    if p is not None and p.is_dir() and not (p / ".current").exists() and any(p.glob("*=*")):
-        return con.sql(f"SELECT * FROM read_parquet({_sql_str(p / '**' / '*.parquet')}, hive_partitioning = true)")
-    return con.sql(f"SELECT * FROM {decisions_scan(p)}")
 
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
