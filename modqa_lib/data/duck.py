@@ -88,9 +88,9 @@ def connect(memory_limit: str = MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
 
 
 def _temp_dir() -> str:
-    import tempfile
-
-    return str(Path(tempfile.gettempdir()) / "modqa-duckdb").replace("'", "''")
+    # not tempfile.gettempdir(): its first call writes and unlinks a probe file (a file-system change
+    # the fault-injection tests count)
+    return str(Path(os.environ.get("TMPDIR") or "/tmp") / "modqa-duckdb").replace("'", "''")
 
 
 def _sql_str(s: str | os.PathLike) -> str:
