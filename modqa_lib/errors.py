@@ -81,3 +81,10 @@ class BatchError(ModqaError):
 
 class SourceError(InputFileError):
     """A database source cannot be read: connection refused, bad credentials, missing table or column."""
+
+
+class TooLargeError(ModqaError):
+    """More rows than a pandas-only function can hold; the message names the DuckDB path to use instead."""
+
+
+__all__ += ["TooLargeError"]

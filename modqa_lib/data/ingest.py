@@ -42,12 +42,23 @@ import pandas as pd
 
 from modqa_lib import __version__
 from modqa_lib.contract import schema as S
-from modqa_lib.contract.validation import validate_tables
+from modqa_lib.data import duck
 from modqa_lib.data import io as mio
+from modqa_lib.data.duck import WEEK_PARTITION
 from modqa_lib.data.locks import folder_lock
+from modqa_lib.data.stream import BATCH_ROWS, STREAMED, ArrowFallback, iter_raw_batches, validate_streaming
 from modqa_lib.errors import ConfigError, DataContractError, InputFileError
 
-__all__ = ["LOCK_NAME", "MANIFEST_NAME", "IngestReport", "TableReport", "file_sha256", "ingest", "read_sample_plans"]
+__all__ = [
+    "LOCK_NAME",
+    "MANIFEST_NAME",
+    "PARTITION_ROWS",
+    "IngestReport",
+    "TableReport",
+    "file_sha256",
+    "ingest",
+    "read_sample_plans",
+]
 
 MANIFEST_NAME = "manifest.json"
 #: held (fcntl.flock) for the whole ingest; removed when the ingest ends
@@ -59,6 +70,10 @@ VERSIONS_NAME = ".versions"
 PREVIOUS_NAME = ".previous"
 #: every temporary name an ingest creates in the processed folder starts with this
 STAGING_PREFIX = ".staging-"
+#: decisions tables with at least this many rows are published as a hive-partitioned dataset
+PARTITION_ROWS = 1_000_000
+#: DuckDB memory cap while partitioning (it spills to disk beyond it)
+DUCKDB_MEMORY = "1GB"
 
 
 @dataclass(frozen=True)
@@ -141,7 +156,13 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def ingest(raw_dir: str | os.PathLike, processed_dir: str | os.PathLike) -> IngestReport:
+def ingest(
+    raw_dir: str | os.PathLike,
+    processed_dir: str | os.PathLike,
+    *,
+    batch_rows: int | None = None,
+    partition_rows: int | None = None,
+) -> IngestReport:
     """Validate the raw tables and write them as typed parquet, atomically.
 
     Parameters
@@ -150,6 +171,13 @@ def ingest(raw_dir: str | os.PathLike, processed_dir: str | os.PathLike) -> Inge
         Folder with ``<table>.csv`` or ``<table>.parquet`` files (read only).
     processed_dir : path-like
         Folder to write ``<table>.parquet`` and ``manifest.json`` into (created).
+    batch_rows : int, optional
+        Rows per batch of the streamed decisions table; default
+        :data:`modqa_lib.data.stream.BATCH_ROWS`. Peak memory grows with this, not with the file.
+    partition_rows : int, optional
+        Decisions tables with at least this many rows are published as a
+        hive-partitioned dataset ``decisions/week=<Monday>/vendor=<vendor>/part-*.parquet``
+        instead of ``decisions.parquet``; default :data:`PARTITION_ROWS`.
 
     Returns
     -------
@@ -186,11 +214,15 @@ def ingest(raw_dir: str | os.PathLike, processed_dir: str | os.PathLike) -> Inge
     with _ingest_lock(out):
         cleaned = _remove_stale(out)
         warnings: list[str] = []
-        found, source_sha, typed, ignored = _read_and_validate(raw, warnings)
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
         try:
-            reports, manifest = _stage(staging, raw, found, source_sha, typed, warnings)
-            removed = _commit(out, staging, list(typed))
+            found, source_sha, typed, ignored, streamed = _read_and_validate(
+                raw, staging, batch_rows or BATCH_ROWS, warnings
+            )
+            if streamed[0] >= (PARTITION_ROWS if partition_rows is None else partition_rows):
+                _partition_decisions(staging)
+            reports, manifest = _stage(staging, raw, found, source_sha, typed, streamed, warnings)
+            removed = _commit(out, staging, [r.parquet_file for r in reports])
         finally:
             if staging.exists():  # renamed into .versions by a commit; left here by a failure
                 shutil.rmtree(staging, ignore_errors=True)
@@ -211,9 +243,9 @@ def ingest(raw_dir: str | os.PathLike, processed_dir: str | os.PathLike) -> Inge
 
 # ------------------------------------------------------------------- reading
 def _read_and_validate(
-    raw: Path, warnings: list[str] | None = None
-) -> tuple[dict[str, Path], dict[str, str], dict[str, pd.DataFrame], list[str]]:
-    """Find, hash, read and validate the raw tables.
+    raw: Path, staging: Path, batch_rows: int, warnings: list[str] | None = None
+) -> tuple[dict[str, Path], dict[str, str], dict[str, pd.DataFrame], list[str], tuple[int, list[str]]]:
+    """Find, hash, read and validate the raw tables; stream the decisions into ``staging/decisions.parquet``.
 
     Returns
     -------
@@ -225,6 +257,8 @@ def _read_and_validate(
         Table name to validated, typed DataFrame.
     ignored : list of str
         Raw files that are not contract tables.
+    streamed : (int, list of str)
+        Rows and columns of the decisions written to ``staging``.
     """
     found = mio.find_raw_tables(raw)
     ignored = sorted(
@@ -236,7 +270,11 @@ def _read_and_validate(
     for name, path in found.items():
         source_sha[name] = file_sha256(path)
         try:
-            frames[name] = mio.read_raw_table(path, name)
+            if name == STREAMED:  # read in batches below; the up-front checks here
+                mio.read_raw_table_header_checks(path, name)
+                mio.check_csv_complete(path)
+            else:
+                frames[name] = mio.read_raw_table(path, name)
         except InputFileError as exc:
             unreadable.append(str(exc))
     if unreadable:
@@ -245,19 +283,50 @@ def _read_and_validate(
             if len(unreadable) == 1
             else f"{len(unreadable)} unreadable file(s):\n  " + "\n  ".join(unreadable)
         )
+    files = {name: p.name for name, p in found.items()}
+    plans = read_sample_plans(raw)
     warned: list[dict] = []
-    typed = validate_tables(
-        frames, {name: p.name for name, p in found.items()}, sample_plan=read_sample_plans(raw), warnings=warned
-    )
+    try:  # pyarrow's CSV reader; anything it might read differently from pandas: again with pandas
+        batches = iter_raw_batches(found[STREAMED], STREAMED, batch_rows, engine="arrow")
+        typed, rows, columns = validate_streaming(
+            frames, batches, staging / f"{STREAMED}.parquet", files, sample_plan=plans, warnings=warned
+        )
+    except ArrowFallback:
+        warned.clear()
+        batches = iter_raw_batches(found[STREAMED], STREAMED, batch_rows)
+        typed, rows, columns = validate_streaming(
+            frames, batches, staging / f"{STREAMED}.parquet", files, sample_plan=plans, warnings=warned
+        )
     if warnings is not None:
         warnings += [DataContractError(warned).args[0].splitlines()[k + 1].strip() for k in range(len(warned))]
         for name, path in found.items():  # a cut inside the last field keeps the field count: say so
-            if path.suffix == ".csv" and len(frames[name]) and not _ends_with_newline(path):
+            n_rows = rows if name == STREAMED else len(frames[name])
+            if path.suffix == ".csv" and n_rows and not _ends_with_newline(path):
                 warnings.append(
-                    f"{path.name}: no line break after the last row (data row {len(frames[name]):,}): "
+                    f"{path.name}: no line break after the last row (data row {n_rows:,}): "
                     "if the file was cut short, that row's last field may be incomplete"
                 )
-    return found, source_sha, typed, ignored
+    return found, source_sha, typed, ignored, (rows, columns)
+
+
+def _partition_decisions(staging: Path) -> None:
+    """Rewrite ``staging/decisions.parquet`` as the hive dataset ``staging/decisions/week=…/vendor=…/``.
+
+    DuckDB streams the file into one folder per (ISO week Monday, UTC; vendor),
+    keeping row order within each; the single file is then removed.
+    """
+    src, dst = staging / f"{STREAMED}.parquet", staging / STREAMED
+    con = duck.connect(DUCKDB_MEMORY)
+    try:
+        con.execute(
+            f"COPY (SELECT *, CAST(date_trunc('week', {S.DECIDED_AT}) AS DATE) AS {WEEK_PARTITION} "
+            f"FROM read_parquet(?)) TO '{str(dst).replace(chr(39), chr(39) * 2)}' "
+            f"(FORMAT parquet, PARTITION_BY ({WEEK_PARTITION}, {S.VENDOR}), FILENAME_PATTERN 'part-{{i}}')",
+            [str(src)],
+        )
+    finally:
+        con.close()
+    src.unlink()
 
 
 def _ends_with_newline(path: Path) -> bool:
@@ -305,16 +374,27 @@ def _stage(
     found: dict[str, Path],
     source_sha: dict[str, str],
     typed: dict[str, pd.DataFrame],
+    streamed: tuple[int, list[str]],
     warnings: list[str] | None = None,
 ) -> tuple[list[TableReport], dict]:
-    """Write every table and ``manifest.json`` into ``staging``; return the table reports and manifest."""
+    """Write every table and ``manifest.json`` into ``staging``; return the table reports and manifest.
+
+    The decisions are already in ``staging`` (a file or a partitioned folder).
+    """
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes 0700; the folder becomes a published version
     for name, df in typed.items():
         df.to_parquet(staging / f"{name}.parquet", index=False)
+    dec_file = STREAMED if (staging / STREAMED).is_dir() else f"{STREAMED}.parquet"
+    rows = {name: len(df) for name, df in typed.items()} | {STREAMED: streamed[0]}
+    cols = {name: list(df.columns) for name, df in typed.items()} | {STREAMED: streamed[1]}
     reports = [
-        TableReport(name, len(df), found[name].name, source_sha[name], f"{name}.parquet") for name, df in typed.items()
+        TableReport(
+            name, rows[name], found[name].name, source_sha[name], dec_file if name == STREAMED else f"{name}.parquet"
+        )
+        for name in S.TABLE_NAMES
+        if name in rows
     ]
     manifest = {
         "modqa_version": __version__,
@@ -327,8 +407,8 @@ def _stage(
                 "source_file": r.source_file,
                 "source_sha256": r.source_sha256,
                 "parquet_file": r.parquet_file,
-                "parquet_sha256": file_sha256(staging / r.parquet_file),
-                "columns": list(typed[r.table].columns),
+                "parquet_sha256": _path_sha256(staging / r.parquet_file),
+                "columns": cols[r.table],
             }
             for r in reports
         },
@@ -336,6 +416,17 @@ def _stage(
     }
     mio.write_json_atomic(manifest, staging / MANIFEST_NAME)
     return reports, manifest
+
+
+def _path_sha256(path: Path) -> str:
+    """SHA-256 of a file, or of a folder's files (relative names and bytes, in sorted order)."""
+    if path.is_file():
+        return file_sha256(path)
+    h = hashlib.sha256()
+    for p in sorted(q for q in path.rglob("*") if q.is_file()):
+        h.update(str(p.relative_to(path)).encode())
+        h.update(file_sha256(p).encode())
+    return h.hexdigest()
 
 
 # ------------------------------------------------------------------ publishing
@@ -394,8 +485,10 @@ def _adopt_plain_files(out: Path) -> None:
         _symlink_atomic(f"{CURRENT_NAME}/{n}", out / n)
 
 
-def _commit(out: Path, staging: Path, tables: list[str]) -> list[str]:
-    """Publish the staged ``tables``; return the parquet files of tables that went away.
+def _commit(out: Path, staging: Path, entries: list[str]) -> list[str]:
+    """Publish the staged ``entries`` (``<table>.parquet`` files, or the ``decisions`` folder).
+
+    Returns the parquet files of tables that went away.
 
     Links for new tables are made before the switch (they dangle, so readers
     do not see them yet); links of dropped tables are removed after it, and
@@ -404,9 +497,10 @@ def _commit(out: Path, staging: Path, tables: list[str]) -> list[str]:
     """
     _adopt_plain_files(out)
     previous = _current_version(out)
-    dropped = [f"{t}.parquet" for t in S.TABLE_NAMES if t not in tables]
-    removed = [n for n in dropped if (out / n).exists()]
-    for n in [f"{t}.parquet" for t in tables] + [MANIFEST_NAME]:
+    dropped = [n for n in [f"{t}.parquet" for t in S.TABLE_NAMES] + [STREAMED] if n not in entries]
+    gone = {f"{t}.parquet" for t in S.TABLE_NAMES if f"{t}.parquet" not in entries and t not in entries}
+    removed = [n for n in dropped if n in gone and (out / n).exists()]
+    for n in entries + [MANIFEST_NAME]:
         link, want = out / n, f"{CURRENT_NAME}/{n}"
         if not (link.is_symlink() and os.readlink(link) == want):
             _symlink_atomic(want, link)

@@ -33,6 +33,7 @@ __all__ = [
     "add_derived_columns",
     "atomic_path",
     "audited_decisions",
+    "check_csv_complete",
     "data_fingerprint",
     "find_raw_tables",
     "load_davidson",
@@ -41,6 +42,7 @@ __all__ = [
     "load_targets",
     "load_yaml",
     "read_raw_table",
+    "read_raw_table_header_checks",
     "write_csv_atomic",
     "write_json_atomic",
     "write_parquet_atomic",
@@ -114,15 +116,43 @@ def read_raw_table(path: str | os.PathLike, table: str | None = None) -> pd.Data
         Empty file, not UTF-8, wrong delimiter, unreadable parquet.
     """
     p = Path(path)
+    if p.suffix == ".parquet":
+        read_raw_table_header_checks(p, table)
+        try:
+            return pd.read_parquet(p)
+        except Exception as exc:  # pyarrow raises several types
+            raise InputFileError(f"{p}: not a readable parquet file ({type(exc).__name__}: {exc})") from None
+    read_raw_table_header_checks(p, table)
+    try:
+        df = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputFileError(_bad_byte_message(p)) from None
+    except pd.errors.ParserError as exc:
+        raise InputFileError(f"{p}: malformed CSV ({str(exc).strip()})") from None
+    except pd.errors.EmptyDataError:
+        raise InputFileError(f"{p}: file is empty (expected a header row and data)") from None
+    _check_not_cut(p, len(df.columns), len(df))
+    return df
+
+
+def read_raw_table_header_checks(path: str | os.PathLike, table: str | None = None) -> None:
+    """The checks :func:`read_raw_table` makes before parsing (exists, not empty, type, UTF-8 head, delimiter).
+
+    Shared with the streaming reader (:func:`modqa_lib.data.stream.iter_raw_batches`) so both
+    refuse the same files with the same message.
+
+    Raises
+    ------
+    InputFileError
+        Missing or empty file, unsupported type, not UTF-8, not comma-delimited.
+    """
+    p = Path(path)
     if not p.exists():
         raise InputFileError(f"{p}: file not found")
     if p.stat().st_size == 0:
         raise InputFileError(f"{p}: file is empty (expected a header row and data)")
     if p.suffix == ".parquet":
-        try:
-            return pd.read_parquet(p)
-        except Exception as exc:  # pyarrow raises several types
-            raise InputFileError(f"{p}: not a readable parquet file ({type(exc).__name__}: {exc})") from None
+        return
     if p.suffix != ".csv":
         raise InputFileError(f"{p}: unsupported file type '{p.suffix}' (use .csv or .parquet)")
     with open(p, "rb") as fh:
@@ -148,16 +178,6 @@ def read_raw_table(path: str | os.PathLike, table: str | None = None) -> pd.Data
             f"'{d}' in columns {', '.join(str(i + 1) for i, h in enumerate(header) if h == d)}" for d in dupes
         )
         raise InputFileError(f"{p}: duplicated header: {where}; keep one column of each name")
-    try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputFileError(_bad_byte_message(p)) from None
-    except pd.errors.ParserError as exc:
-        raise InputFileError(f"{p}: malformed CSV ({str(exc).strip()})") from None
-    except pd.errors.EmptyDataError:
-        raise InputFileError(f"{p}: file is empty (expected a header row and data)") from None
-    _check_not_cut(p, len(header), len(df))
-    return df
 
 
 #: magic bytes of files that are not CSV text, and what to call them
@@ -211,6 +231,36 @@ def _check_not_cut(p: Path, n_header: int, n_rows: int) -> None:
             f"{p}: last row (data row {n_rows}) has {len(fields)} of {n_header} fields and no final line break: "
             "the file looks cut short (incomplete copy or download?); copy it again"
         )
+
+
+def check_csv_complete(path: str | os.PathLike) -> None:
+    """Refuse a CSV cut short (last row shorter than the header, no final line break), without reading it whole.
+
+    The check :func:`read_raw_table` makes after parsing, for a table read in batches
+    (the decisions log): the header and the file's tail are read, and the rows are
+    counted only when the tail looks cut.
+
+    Parameters
+    ----------
+    path : path-like
+        A raw table; anything but ``.csv`` is accepted as is.
+
+    Raises
+    ------
+    InputFileError
+        The last row has fewer fields than the header and no line break follows it.
+    """
+    p = Path(path)
+    if p.suffix != ".csv" or not p.exists() or p.stat().st_size == 0:
+        return
+    with open(p, "rb") as fh:
+        first = fh.readline().decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n")
+        fh.seek(max(0, p.stat().st_size - 1))
+        if fh.read(1) == b"\n":
+            return
+        fh.seek(0)
+        n_lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+    _check_not_cut(p, len(next(csv.reader([first]), [])), n_lines)
 
 
 # ------------------------------------------------------------------ atomic writes
@@ -331,6 +381,31 @@ def write_json_atomic(obj, path: str | os.PathLike) -> Path:
 
 
 # ---------------------------------------------------------------------- processed
+def decisions_partitioned(processed_dir: str | os.PathLike | None = None) -> bool:
+    """True when the published decisions are a hive-partitioned dataset (a large log; read it with DuckDB)."""
+    return (processed_snapshot(processed_dir) / "decisions").is_dir()
+
+
+def load_report_tables(processed_dir: str | os.PathLike | None = None) -> dict[str, pd.DataFrame]:
+    """The processed tables a report needs, without loading a large decisions log.
+
+    Like :func:`load_processed`, except that when decisions are partitioned
+    (:func:`decisions_partitioned`) ``decisions`` holds only the decisions some
+    audit points at, read with the ids pushed into the scan; population counts
+    then come from :func:`modqa_lib.data.duck.decision_volumes`. Memory is that of
+    the audits, whatever the size of the log.
+    """
+    d = processed_snapshot(processed_dir)
+    if not decisions_partitioned(d):
+        return load_processed(d)
+    from modqa_lib.data import duck
+
+    names = [t for t in S.TABLE_NAMES if t != "decisions" and ((d / f"{t}.parquet").exists() or t == "audits")]
+    out = load_processed(d, tables=names)
+    dec = duck.read_decisions(d, ids=out["audits"][S.DECISION_ID])
+    return {"decisions": dec, **out}
+
+
 def processed_snapshot(processed_dir: str | os.PathLike | None = None) -> Path:
     """The folder holding one consistent published version of the processed data.
 
@@ -388,6 +463,14 @@ def load_processed(
     out: dict[str, pd.DataFrame] = {}
     for t in wanted:
         p = d / f"{t}.parquet"
+        if t == "decisions" and (d / "decisions").is_dir():  # hive-partitioned (large logs)
+            from modqa_lib.data import duck
+
+            duck.check_pandas_rows(
+                duck.decision_rows(d), "decisions", "modqa_lib.data.duck (read_decisions, decision_volumes)"
+            )
+            out[t] = duck.read_decisions(d)
+            continue
         if not p.exists():
             raise InputFileError(f"{p}: not found; run 'modqa ingest' first (make run does it)")
         out[t] = pd.read_parquet(p)
@@ -468,14 +551,19 @@ def add_derived_columns(decisions: pd.DataFrame, site_timezones: Mapping[str, st
 
 
 def audited_decisions(
-    tables: Mapping[str, pd.DataFrame], include_golden: bool = False, site_timezones: Mapping[str, str] | None = None
+    tables: Mapping[str, pd.DataFrame] | str | os.PathLike,
+    include_golden: bool = False,
+    site_timezones: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Audits joined to their decisions, with derived columns: the frame scoring and RCA use.
 
     Parameters
     ----------
-    tables : mapping
-        At least ``decisions`` and ``audits`` (as returned by :func:`load_processed`).
+    tables : mapping or path-like
+        At least ``decisions`` and ``audits`` (as returned by :func:`load_processed`);
+        or a processed folder: then only the audits are loaded and their decisions
+        are read with the audited ids pushed into the parquet scan
+        (:func:`modqa_lib.data.duck.read_decisions`), so the log is never loaded.
     include_golden : bool, default False
         Golden (known-answer) audits test the auditors, not the sample design; they
         are excluded from accuracy estimates unless asked for.
@@ -489,6 +577,14 @@ def audited_decisions(
         One row per audit: every audit column, every decision column, and
         ``week``, ``hour``, ``shift``, ``tenure_band``.
     """
+    if not isinstance(tables, Mapping):
+        from modqa_lib.data import duck
+
+        snap = processed_snapshot(tables)
+        audits = load_processed(snap, tables=["audits"])["audits"]
+        if not include_golden:
+            audits = audits[~audits[S.IS_GOLDEN].astype(bool)]
+        tables = {"audits": audits, "decisions": duck.read_decisions(snap, ids=audits[S.DECISION_ID])}
     audits = tables["audits"]
     if not include_golden:
         audits = audits[~audits[S.IS_GOLDEN].astype(bool)]
@@ -717,4 +813,4 @@ def processed_fingerprint(processed: str | os.PathLike | None = None) -> str | N
     return data_fingerprint(files) if files else None
 
 
-__all__ += ["processed_fingerprint", "processed_snapshot"]
+__all__ += ["decisions_partitioned", "load_report_tables", "processed_fingerprint", "processed_snapshot"]

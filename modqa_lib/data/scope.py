@@ -24,7 +24,7 @@ from modqa_lib.contract import schema as S
 from modqa_lib.data.io import (
     audited_decisions,
     data_fingerprint,
-    load_processed,
+    load_report_tables,
     load_targets,
     processed_fingerprint,
     processed_snapshot,
@@ -246,7 +246,7 @@ def load_scope(
     if tables is None:
         folder = Path(processed_dir) if processed_dir else Path(PROCESSED_DIR)
         where = processed_snapshot(folder)
-        tables = load_processed(where)
+        tables = load_report_tables(where)  # a partitioned log: only the audited decisions are read
         fingerprint = processed_fingerprint(where)  # the same one the batch manifest and HTML header show
     every = audited_decisions(tables)
     start, end = parse_period(period).bounds(every[S.WEEK])

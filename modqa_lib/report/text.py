@@ -38,6 +38,45 @@ def _rate(k: int, n: int) -> str:
     return rate_text(k / n, lo, hi, n, 0.05, method="Wilson")
 
 
+def _decision_facts(snap: Path, dec: pd.DataFrame) -> dict:
+    """Row count, date range, ISO weeks, distinct vendors/sites/markets/policies and channel counts of the log.
+
+    From ``dec`` when it is the whole log; by DuckDB aggregates when the log is partitioned.
+    """
+    cols = (S.VENDOR, S.SITE, S.MARKET, S.POLICY)
+    if not mio.decisions_partitioned(snap):
+        ts = pd.to_datetime(dec[S.DECIDED_AT], utc=True)
+        return {
+            "n": len(dec),
+            "first": ts.min(),
+            "last": ts.max(),
+            "weeks": ts.dt.tz_localize(None).dt.to_period("W-SUN").nunique(),
+            "nunique": {c: dec[c].nunique() for c in cols},
+            "channels": dec[S.CHANNEL].value_counts(),
+        }
+    from modqa_lib.data import duck
+
+    con = duck.connect()
+    try:
+        scan = duck.decisions_scan(snap)
+        distinct = ", ".join(f"count(DISTINCT {c})" for c in cols)
+        row = con.execute(
+            f"SELECT count(*), min({S.DECIDED_AT}), max({S.DECIDED_AT}), "
+            f"count(DISTINCT date_trunc('week', {S.DECIDED_AT})), {distinct} FROM {scan}"
+        ).fetchone()
+        ch = con.execute(f"SELECT {S.CHANNEL}, count(*) FROM {scan} GROUP BY 1").fetchall()
+    finally:
+        con.close()
+    return {
+        "n": int(row[0]),
+        "first": pd.Timestamp(row[1]),
+        "last": pd.Timestamp(row[2]),
+        "weeks": int(row[3]),
+        "nunique": dict(zip(cols, map(int, row[4:]))),
+        "channels": pd.Series({k: int(v) for k, v in ch}, dtype="int64"),
+    }
+
+
 def processed_summary(processed_dir: str | os.PathLike | None = None) -> str:
     """What the processed data holds, in a few plain-text lines.
 
@@ -68,9 +107,10 @@ def processed_summary(processed_dir: str | os.PathLike | None = None) -> str:
     """
     d = Path(processed_dir or PROCESSED_DIR)
     snap = mio.processed_snapshot(d)  # tables and manifest of one published version
-    t = mio.load_processed(snap)
+    t = mio.load_report_tables(snap)  # a partitioned log: only audited decisions, counts from DuckDB below
     tax = S.load_taxonomy()
     dec, aud = t["decisions"], t["audits"]
+    facts = _decision_facts(snap, dec)
     lines = [f"processed data in {d}"]
 
     man = snap / "manifest.json"
@@ -86,19 +126,19 @@ def processed_summary(processed_dir: str | os.PathLike | None = None) -> str:
 
     w = max(len(k) for k in t)
     lines.append("tables")
-    lines += [f"  {name:<{w}}  {len(df):>9,} rows" for name, df in t.items()]
+    lines += [f"  {name:<{w}}  {facts['n'] if name == 'decisions' else len(df):>9,} rows" for name, df in t.items()]
 
     lines.append("decisions")
-    if len(dec):
-        ts = pd.to_datetime(dec[S.DECIDED_AT], utc=True)
-        weeks = ts.dt.tz_localize(None).dt.to_period("W-SUN").nunique()
-        lines.append(f"  decided {ts.min():%Y-%m-%d} to {ts.max():%Y-%m-%d} (UTC), {weeks} ISO week(s)")
+    if facts["n"]:
+        lines.append(
+            f"  decided {facts['first']:%Y-%m-%d} to {facts['last']:%Y-%m-%d} (UTC), {facts['weeks']} ISO week(s)"
+        )
     counts = ", ".join(
-        f"{dec[c].nunique():,} {word}"
+        f"{facts['nunique'][c]:,} {word}"
         for c, word in ((S.VENDOR, "vendors"), (S.SITE, "sites"), (S.MARKET, "markets"), (S.POLICY, "policies"))
     )
     lines.append(f"  {counts}")
-    by_channel = dec[S.CHANNEL].value_counts()
+    by_channel = facts["channels"]
     lines.append("  channels: " + ", ".join(f"{c} {int(by_channel.get(c, 0)):,}" for c in tax.channels))
 
     golden = aud[S.IS_GOLDEN].astype(bool).to_numpy()
@@ -107,8 +147,8 @@ def processed_summary(processed_dir: str | os.PathLike | None = None) -> str:
     lines.append("audits")
     lines.append(f"  {len(aud):,} audits: {len(reg):,} sampled, {int(golden.sum()):,} golden")
     lines.append(
-        f"  audited decisions: {n_dec:,} of {len(dec):,} ({100 * n_dec / len(dec):.1f}%)"
-        if len(dec)
+        f"  audited decisions: {n_dec:,} of {facts['n']:,} ({100 * n_dec / facts['n']:.1f}%)"
+        if facts["n"]
         else "  audited decisions: 0"
     )
     err = reg[S.IS_ERROR].astype(bool).to_numpy()

@@ -463,7 +463,13 @@ def ratio_estimates(
     else:
         z = w * (yu - R[codes] * xu) / X[codes]
         key = codes * H + h
-        uk, inv = np.unique(key, return_inverse=True)
+        if 4 * len(key) + 4096 >= G * H:  # dense keys: bincount, linear (np.unique sorts: 6x a groupby at 10M)
+            present = np.flatnonzero(np.bincount(key, minlength=G * H))
+            remap = np.zeros(G * H, dtype=np.int64)
+            remap[present] = np.arange(len(present))
+            uk, inv = present, remap[key]
+        else:
+            uk, inv = np.unique(key, return_inverse=True)
         s1 = np.bincount(inv, z)
         s2 = np.bincount(inv, z * z)
         gk, hk = uk // H, uk % H

@@ -26,6 +26,7 @@ from modqa_lib.stats.sampling._common import (
     _check_int,
     _check_prob,
 )
+from modqa_lib.stats.sampling.log import is_log_source, stratum_counts
 
 
 # ==================================================================== strata
@@ -68,6 +69,8 @@ def _factorize_sorted(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
 
 
 def _code_strata(df: pd.DataFrame, strata: Sequence[str]) -> _Strata:
+    if hasattr(df, "_modqa_strata"):  # stratum counts of a log on disk (sampling.log.StratumCounts)
+        return df._modqa_strata([strata] if isinstance(strata, str) else strata)  # type: ignore[operator]
     if isinstance(strata, str):
         strata = [strata]
     strata = list(strata)
@@ -384,6 +387,8 @@ def allocate(
        Yale University Press (Hamilton's largest-remainder method).
     """
     confidence = _check_prob(confidence, "confidence")
+    if is_log_source(decisions):  # a log on disk: N_h by GROUP BY
+        decisions = stratum_counts(decisions, [strata] if isinstance(strata, str) else strata)  # type: ignore[assignment, arg-type]
     st, p, alloc = _allocate(decisions, strata, n, allocation, min_per_stratum, prior_error_rates, default_prior)
     pop = st.pop
     margin = np.full(len(pop), np.nan)

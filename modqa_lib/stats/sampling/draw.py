@@ -14,6 +14,7 @@ from modqa_lib.contract.checks import require_columns
 from modqa_lib.errors import DataContractError, SamplingError
 from modqa_lib.stats.sampling._common import STRATUM_SEP, _rng
 from modqa_lib.stats.sampling.allocation import _allocate, _key_strings
+from modqa_lib.stats.sampling.log import is_log_source, stratified_sample_log
 
 # ---------------------------------------------------------- permanent random numbers
 _GOLDEN64 = 0x9E3779B97F4A7C15
@@ -208,6 +209,17 @@ def stratified_sample(
        numbers. In Cox et al. (eds), *Business Survey Methods*, Wiley, 153-169.
     .. [3] Cochran, W. G. (1977). *Sampling Techniques*, 3rd ed. Wiley, Ch. 5.
     """
+    if is_log_source(decisions):  # a log on disk: GROUP BY counts and a streamed draw (sampling.log)
+        return stratified_sample_log(
+            decisions,  # type: ignore[arg-type]  # a path here (is_log_source)
+            strata,
+            n,
+            allocation,
+            min_per_stratum,
+            prior_error_rates,
+            default_prior,
+            seed=seed,
+        )
     rng = _rng(seed)
     st, _, alloc = _allocate(decisions, strata, n, allocation, min_per_stratum, prior_error_rates, default_prior)
     keys = _prn_keys(decisions, rng)

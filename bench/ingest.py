@@ -1,0 +1,124 @@
+"""Benchmark: streaming ``modqa ingest`` of a large decisions log vs a bare DuckDB CSV -> parquet COPY.
+
+For each size N (default 2M, 10M, 50M decisions; audits are a 1% sample):
+
+* generates a contract-valid ``decisions.csv`` + ``audits.csv`` with DuckDB (``_biglog``);
+* ``ingest``: :func:`modqa_lib.data.ingest.ingest` (streamed validation in batches,
+  cross-table rules, decisions published hive-partitioned by week and vendor), in a
+  child process: wall time and the child's peak RSS;
+* ``copy``: the baseline, a bare DuckDB ``COPY (SELECT ... FROM read_csv(..., explicit
+  types)) TO ... (FORMAT parquet)`` of the same two files, in a child process;
+* prints both and the ratio ingest / copy (goal: <= 1.5x, peak RSS < 2 GB at any size).
+
+Usage::
+
+    PYTHONPATH=. python bench/ingest.py [--sizes 2000000 10000000 50000000] [--dir /tmp/modqa-bench]
+
+Writes only below ``--dir`` (deleted at the end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+CHILD_INGEST = """
+import sys, time
+sys.path.insert(0, {bench!r})
+import _biglog
+from modqa_lib.data.ingest import ingest
+t = time.perf_counter()
+ingest({raw!r}, {out!r})
+_biglog.report("ingest", time.perf_counter() - t)
+"""
+
+CHILD_COPY = """
+import sys, time
+sys.path.insert(0, {bench!r})
+import duckdb, _biglog
+from modqa_lib.contract import schema as S
+from modqa_lib.contract.validation import _target_dtype
+SQL = {{"str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "datetime": "TIMESTAMPTZ"}}
+t = time.perf_counter()
+con = duckdb.connect()
+con.execute("SET temp_directory = '/tmp/modqa-duckdb'")
+con.execute("SET memory_limit = '1GB'")
+for table in ("decisions", "audits"):
+    types = ", ".join(f"'{{c.name}}': '{{SQL[c.dtype]}}'" for c in S.TABLES[table].columns)
+    con.execute(
+        f"COPY (SELECT * FROM read_csv('{raw}/{{table}}.csv', header = true, columns = {{{{{{types}}}}}})) "
+        f"TO '{out}/{{table}}.parquet' (FORMAT parquet)"
+    )
+_biglog.report("copy", time.perf_counter() - t)
+"""
+
+
+def _child(code: str, pythonpath: str | None = None) -> tuple[float, float]:
+    """Run ``code`` in a fresh Python (optionally another modqa checkout first on the path); return
+    (seconds, peak RSS MB) it reported."""
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env)
+    if r.returncode:
+        raise RuntimeError(r.stderr[-3000:])
+    line = next(x for x in r.stdout.splitlines() if x.startswith("RESULT "))
+    _, _, s, mb = line.split()
+    return float(s), float(mb)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[2_000_000, 10_000_000, 50_000_000])
+    ap.add_argument("--dir", default="/tmp/modqa-bench-ingest")
+    ap.add_argument(
+        "--before", default=None, help="another modqa checkout (e.g. the commit before streaming) to time side by side"
+    )
+    a = ap.parse_args()
+    sys.path.insert(0, str(HERE))
+    import _biglog
+
+    base = Path(a.dir)
+    rows = []
+    print(f"{'decisions':>11}  {'csv MB':>7}  {'ingest s':>8}  {'RSS MB':>6}  {'copy s':>7}  {'RSS MB':>6}  ratio")
+    try:
+        for n in a.sizes:
+            shutil.rmtree(base, ignore_errors=True)
+            raw = base / "raw"
+            t = time.perf_counter()
+            _biglog.write_raw(raw, n)
+            gen = time.perf_counter() - t
+            mb = (raw / "decisions.csv").stat().st_size / 2**20
+            fmt = {"bench": str(HERE), "raw": str(raw), "out": str(base / "p")}
+            ti, ri = _child(CHILD_INGEST.format(**fmt))
+            (base / "c").mkdir()
+            tc, rc = _child(CHILD_COPY.format(**{**fmt, "out": str(base / "c")}))
+            if a.before:
+                tb, rb = _child(CHILD_INGEST.format(**{**fmt, "out": str(base / "b")}), a.before)
+                print(f"    before ({a.before}): ingest {tb:.1f} s, peak RSS {rb:,.0f} MB, {tb / tc:.2f}x copy")
+            rows.append((n, ti, ri, tc, rc))
+            print(
+                f"{n:>11,}  {mb:>7,.0f}  {ti:>8.1f}  {ri:>6,.0f}  {tc:>7.1f}  {rc:>6,.0f}  {ti / tc:.2f}x"
+                f"   (generated in {gen:.1f} s)",
+                flush=True,
+            )
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    if len(rows) > 1:
+        (n0, t0, r0, *_), (n1, t1, r1, *_) = rows[0], rows[-1]
+        print(
+            f"growth exponent {n0:,} -> {n1:,}: time {math.log(t1 / t0) / math.log(n1 / n0):.2f}, "
+            f"peak RSS {math.log(r1 / r0) / math.log(n1 / n0):.2f} (1 = linear, 0 = flat)"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,287 @@
+"""Stratified sampling straight from a decisions log on disk (parquet, via DuckDB).
+
+:func:`~modqa_lib.stats.sampling.stratified_sample` and
+:func:`~modqa_lib.stats.sampling.allocate` take the population as a DataFrame
+or, for logs too large for pandas, as a path: a processed folder (as
+``modqa ingest`` writes it), a parquet file, or a hive-partitioned parquet
+folder. Then
+
+1. stratum sizes N_h come from one ``GROUP BY`` over the strata columns;
+2. the allocation is the in-memory one, on those counts (same code);
+3. the draw streams ``decision_id`` and the strata columns in Arrow record
+   batches, computes each id's permanent random number with the same salted
+   hash as the in-memory path (:func:`modqa_lib.stats.sampling.draw._id_hash`),
+   and keeps per stratum the n_h smallest keys seen so far (a running
+   threshold per stratum drops almost every row of later batches at once);
+4. the chosen rows are read back with their ids pushed into the scan.
+
+So the same seed gives the same sample from a DataFrame or from the log, with
+the exact inclusion probabilities n_h / N_h, in memory of one batch plus the
+sample.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from modqa_lib.contract import schema as S
+from modqa_lib.errors import DataContractError, SamplingError
+from modqa_lib.stats.sampling._common import NA_KEY, STRATUM_SEP, _rng
+
+__all__ = ["BATCH_ROWS", "StratumCounts", "is_log_source", "stratum_counts"]
+
+#: rows per Arrow record batch of the streamed draw
+BATCH_ROWS = 2_000_000
+_MAX = np.iinfo(np.uint64).max
+
+
+def is_log_source(x) -> bool:
+    """True for a population given as a path (processed folder, parquet file or dataset folder)."""
+    return isinstance(x, (str, os.PathLike))
+
+
+def _scan(source: str | os.PathLike) -> str:
+    """SQL ``FROM`` expression of a decisions source path."""
+    from modqa_lib.data import duck
+
+    p = Path(source)
+    q = "'" + str(p).replace("'", "''") + "'"
+    if p.suffix == ".parquet":
+        return f"read_parquet({q})"
+    processed = any((p / x).exists() for x in (".current", "decisions.parquet", "decisions"))
+    if p.is_dir() and not processed:
+        if not any(p.glob("*=*")) and not any(p.glob("*.parquet")):
+            raise SamplingError(f"{p}: no parquet files (give a processed folder, a parquet file or a dataset folder)")
+        glob = "'" + str(p / "**" / "*.parquet").replace("'", "''") + "'"
+        raw = f"read_parquet({glob}, hive_partitioning = true)"
+        con = duck.connect()
+        try:
+            have = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {raw}").fetchall()]
+        finally:
+            con.close()
+        # contract columns first, in contract order; the week partition key is not a decision column
+        contract = S.TABLES["decisions"].column_names
+        cols = [c for c in contract if c in have] + [c for c in have if c not in contract and c != duck.WEEK_PARTITION]
+        return f"(SELECT {', '.join(cols)} FROM {raw})"
+    return duck.decisions_scan(p)
+
+
+class StratumCounts:
+    """Population sizes per stratum of a decisions log, for :func:`allocate`.
+
+    Built by :func:`stratum_counts`; ``len()`` is the population size. The
+    allocation code reads it through ``_modqa_strata`` as if it were the log.
+    """
+
+    def __init__(self, counts: pd.DataFrame, strata: Sequence[str], source: str | os.PathLike | None = None):
+        self.counts = counts
+        self.strata = list(strata)
+        self.source = source
+
+    def __len__(self) -> int:
+        return int(self.counts["n"].sum())
+
+    @property
+    def columns(self) -> pd.Index:
+        return pd.Index(self.strata)
+
+    def _modqa_strata(self, strata: Sequence[str]):
+        """The allocation's stratum table (keys, values, N_h) from the counts."""
+        from modqa_lib.stats.sampling.allocation import _code_strata
+
+        if list(strata) != self.strata:
+            raise SamplingError(f"counts were taken by {self.strata}, not by {list(strata)}")
+        st = _code_strata(self.counts, self.strata)
+        pop = np.zeros(len(st.keys), dtype=np.int64)
+        np.add.at(pop, st.codes, self.counts["n"].to_numpy(dtype=np.int64))
+        st.pop = pop
+        st.codes = np.zeros(0, dtype=np.int64)  # no rows: the log stays on disk
+        return st
+
+
+def stratum_counts(source: str | os.PathLike, strata: Sequence[str], where: str | None = None) -> StratumCounts:
+    """N_h of every stratum of a decisions log, by one DuckDB ``GROUP BY``.
+
+    Parameters
+    ----------
+    source : path-like
+        Processed folder, parquet file or hive-partitioned parquet folder.
+    strata : sequence of str
+        Stratum columns.
+    where : str, optional
+        SQL filter (e.g. one week), applied to the counts and to the draw alike.
+    """
+    from modqa_lib.data import duck
+
+    strata = [strata] if isinstance(strata, str) else list(strata)
+    if not strata or len(set(strata)) != len(strata):
+        raise SamplingError(f"strata must be a non-empty list of distinct column names, got {strata!r}")
+    con = duck.connect()
+    try:
+        scan = _scan(source)
+        have = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
+        missing = [c for c in strata if c not in have]
+        if missing:
+            raise DataContractError(
+                [{"table": "decisions", "column": c, "rule": "missing (stratum column)", "count": 0} for c in missing]
+            )
+        cols = ", ".join(strata)
+        sql = f"SELECT {cols}, count(*) AS n FROM {scan}" + (f" WHERE {where}" if where else "") + f" GROUP BY {cols}"
+        counts = con.execute(sql).df()
+    finally:
+        con.close()
+    for c in strata:
+        if counts[c].dtype == object:
+            counts[c] = counts[c].astype("str")
+    return StratumCounts(counts.reset_index(drop=True), strata, source)
+
+
+def _key_array(batch: pa.RecordBatch, strata: Sequence[str]) -> pa.Array:
+    """Stratum key ``"a|b|c"`` per row, spelt as the allocation spells it (missing -> ``<NA>``)."""
+    parts = []
+    for c in strata:
+        col = batch.column(batch.schema.get_field_index(c))
+        if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
+            col = pc.cast(col, pa.string())
+        parts.append(pc.fill_null(col, NA_KEY))
+    if len(parts) == 1:
+        return parts[0]
+    return pc.binary_join_element_wise(*parts, STRATUM_SEP)
+
+
+def draw_from_log(
+    source: str | os.PathLike,
+    st,
+    alloc: np.ndarray,
+    strata: Sequence[str],
+    rng: np.random.Generator,
+    where: str | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> pd.DataFrame:
+    """The stratified PRN draw over a log on disk; see the module docstring.
+
+    Returns the chosen decisions (all columns, in log order) plus ``stratum``,
+    ``inclusion_prob`` and ``weight``.
+    """
+    from modqa_lib.data import duck
+    from modqa_lib.stats.sampling.draw import _id_hash
+
+    salt = int(rng.integers(0, 2**63, dtype=np.int64))  # as _prn_keys: same seed, same keys
+    keys_index = pa.array(list(st.keys), type=pa.string())
+    thr = np.full(len(st.keys), _MAX, dtype=np.uint64)
+    c_key = np.zeros(0, dtype=np.uint64)
+    c_code = np.zeros(0, dtype=np.int64)
+    c_id = pa.array([], type=pa.large_string())
+    cols = ", ".join([S.DECISION_ID, *strata])
+    con = duck.connect()
+    try:
+        scan = _scan(source)
+        sql = f"SELECT {cols} FROM {scan}" + (f" WHERE {where}" if where else "")
+        reader = con.sql(sql).to_arrow_reader(batch_rows)
+        for batch in reader:
+            if batch.num_rows == 0:
+                continue
+            ids = batch.column(0)
+            if ids.null_count:
+                raise DataContractError(
+                    [
+                        {
+                            "table": "decisions",
+                            "column": S.DECISION_ID,
+                            "rule": "must not be empty",
+                            "count": ids.null_count,
+                        }
+                    ]
+                )
+            codes = pc.index_in(_key_array(batch, strata), value_set=keys_index)
+            if codes.null_count:  # pragma: no cover - counts and draw read the same rows
+                raise SamplingError("the log changed between counting and drawing; run the draw again")
+            codes = codes.to_numpy(zero_copy_only=False).astype(np.int64)
+            h = _id_hash(ids, salt)
+            keep = (h <= thr[codes]) & (alloc[codes] > 0)
+            if not keep.any():
+                continue
+            idx = np.flatnonzero(keep)
+            c_key = np.concatenate([c_key, h[idx]])
+            c_code = np.concatenate([c_code, codes[idx]])
+            c_id = pa.concat_arrays([c_id, pc.cast(ids.take(pa.array(idx)), pa.large_string())])
+            # keep the alloc[h] smallest keys per stratum; the largest kept key is the new threshold
+            order = np.lexsort((c_key, c_code))
+            sc = c_code[order]
+            start = np.searchsorted(sc, sc, side="left")
+            rank = np.arange(len(sc)) - start
+            sel = order[rank < alloc[sc]]
+            c_key, c_code, c_id = c_key[sel], c_code[sel], c_id.take(pa.array(sel))
+            full = np.bincount(c_code, minlength=len(thr)) >= alloc
+            mx = np.zeros(len(thr), dtype=np.uint64)
+            np.maximum.at(mx, c_code, c_key)
+            thr = np.where(full, mx, _MAX)
+        if len(c_key) != int(alloc.sum()):  # pragma: no cover
+            raise RuntimeError("drawn sample size differs from the allocation; this is a bug")
+        if len(np.unique(c_key)) != len(c_key):
+            raise DataContractError(
+                [{"table": "decisions", "column": S.DECISION_ID, "rule": "must be unique", "count": 1}]
+            )
+        chosen = pd.DataFrame({S.DECISION_ID: c_id.to_pylist(), "_h": c_code})
+        con.register("_chosen", chosen)
+        out = con.execute(
+            f"SELECT d.*, c._h FROM {scan} d JOIN _chosen c USING ({S.DECISION_ID})"
+            + (f" WHERE {where}" if where else "")
+        ).df()
+    finally:
+        con.close()
+    out = _typed(out)
+    h = out.pop("_h").to_numpy(dtype=np.int64)
+    out[S.STRATUM] = pd.array(st.keys[h].astype(str), dtype="str")
+    out[S.INCLUSION_PROB] = alloc[h] / st.pop[h]
+    out[S.WEIGHT] = st.pop[h] / alloc[h]
+    return out
+
+
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
+    """Contract dtypes for the contract columns present (other columns as DuckDB gives them)."""
+    out = df.copy()
+    for col in S.TABLES["decisions"].columns:
+        if col.name in out.columns:
+            out[col.name] = out[col.name].astype(_DTYPES[col.dtype][col.nullable])  # type: ignore[call-overload]
+    return out
+
+
+#: contract dtype -> pandas dtype (non-nullable, nullable), as validation gives them (without importing pandera)
+_DTYPES = {
+    "str": ("str", "str"),
+    "float": ("float64", "float64"),
+    "datetime": (pd.DatetimeTZDtype("us", "UTC"),) * 2,
+    "int": ("int64", "Int64"),
+    "bool": ("bool", "boolean"),
+}
+
+
+def stratified_sample_log(
+    source: str | os.PathLike,
+    strata: Sequence[str],
+    n,
+    allocation: str = "proportional",
+    min_per_stratum: int = 1,
+    prior_error_rates=None,
+    default_prior: float = 0.5,
+    *,
+    seed,
+    where: str | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> pd.DataFrame:
+    """:func:`~modqa_lib.stats.sampling.stratified_sample` over a log on disk (same seed, same sample)."""
+    from modqa_lib.stats.sampling.allocation import _allocate
+
+    rng = _rng(seed)
+    strata = [strata] if isinstance(strata, str) else list(strata)
+    counts = stratum_counts(source, strata, where)
+    st, _, alloc = _allocate(counts, strata, n, allocation, min_per_stratum, prior_error_rates, default_prior)
+    return draw_from_log(source, st, alloc, strata, rng, where=where, batch_rows=batch_rows)

@@ -1,0 +1,107 @@
+"""Tests of modqa_lib.stats.sampling.log: sampling straight from a decisions log on disk.
+
+Same seed, same sample whichever path (DataFrame, single parquet file, processed
+folder, hive-partitioned dataset, any batch size), with the exact inclusion
+probabilities; the allocation from GROUP BY counts equals the in-memory one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modqa_lib.contract import schema as S
+from modqa_lib.data import io as mio
+from modqa_lib.data.ingest import ingest
+from modqa_lib.data.synthetic import write_demo_data
+from modqa_lib.errors import SamplingError
+from modqa_lib.stats.sampling import allocate, stratified_sample
+from modqa_lib.stats.sampling.allocation import _allocate
+from modqa_lib.stats.sampling.log import draw_from_log, stratum_counts
+
+STRATA = [S.VENDOR, S.SITE, S.POLICY]
+SIZES = {"Vendor A": 40, "Vendor B": 0, "Vendor C": 25, "Vendor D": 5, "Platform": 10}
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("slog")
+    raw = write_demo_data(base / "raw", n_decisions=20_000)
+    ingest(raw, base / "file")
+    ingest(raw, base / "parts", partition_rows=0, batch_rows=7_000)
+    dec = mio.load_processed(base / "file")["decisions"]
+    return dec, base
+
+
+def _key(df: pd.DataFrame) -> pd.DataFrame:
+    cols = [S.DECISION_ID, S.STRATUM, S.INCLUSION_PROB, S.WEIGHT]
+    return df[cols].sort_values(S.DECISION_ID, ignore_index=True)
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2026])
+def test_same_seed_same_sample_from_every_source(logs, seed):
+    dec, base = logs
+    want = stratified_sample(dec, STRATA, 800, allocation="neyman", seed=seed)
+    snap = mio.processed_snapshot(base / "parts")
+    for src in (base / "file", base / "parts", str(base / "file" / "decisions.parquet"), snap / "decisions"):
+        got = stratified_sample(src, STRATA, 800, allocation="neyman", seed=seed)
+        pd.testing.assert_frame_equal(_key(got), _key(want))
+        assert list(got.columns) == list(want.columns)
+    # full rows come back with contract dtypes
+    got = stratified_sample(base / "parts", STRATA, 800, allocation="neyman", seed=seed)
+    pd.testing.assert_frame_equal(
+        got.sort_values(S.DECISION_ID, ignore_index=True), want.sort_values(S.DECISION_ID, ignore_index=True)
+    )
+
+
+def test_other_seed_other_sample(logs):
+    _, base = logs
+    a = stratified_sample(base / "parts", STRATA, 500, seed=1)
+    b = stratified_sample(base / "parts", STRATA, 500, seed=2)
+    assert len(set(a[S.DECISION_ID]) & set(b[S.DECISION_ID])) < 100
+
+
+@pytest.mark.parametrize("batch_rows", [333, 5_000, 10**7])
+def test_batch_size_does_not_change_the_draw(logs, batch_rows):
+    dec, base = logs
+    want = stratified_sample(dec, [S.VENDOR], SIZES, seed=3)
+    counts = stratum_counts(base / "parts", [S.VENDOR])
+    st, _, alloc = _allocate(
+        counts,
+        [S.VENDOR],
+        SIZES,
+        "proportional",
+        1,
+        None,
+        0.5,
+    )
+    got = draw_from_log(base / "parts", st, alloc, [S.VENDOR], np.random.default_rng(3), batch_rows=batch_rows)
+    pd.testing.assert_frame_equal(_key(got), _key(want))
+
+
+def test_allocation_from_counts_equals_in_memory(logs):
+    dec, base = logs
+    a = allocate(dec, STRATA, 1_000, allocation="neyman", prior_error_rates={"hate_speech": 0.1})
+    b = allocate(base / "parts", STRATA, 1_000, allocation="neyman", prior_error_rates={"hate_speech": 0.1})
+    pd.testing.assert_frame_equal(a, b)
+    assert b["population"].sum() == 20_000 and b["allocated"].sum() == 1_000
+
+
+def test_inclusion_probabilities_are_exact(logs):
+    dec, base = logs
+    got = stratified_sample(base / "parts", STRATA, 600, seed=11)
+    pop = dec.assign(**{S.STRATUM: dec[S.VENDOR] + "|" + dec[S.SITE] + "|" + dec[S.POLICY]})[S.STRATUM].value_counts()
+    drawn = got[S.STRATUM].value_counts()
+    for h, p in got.groupby(S.STRATUM)[S.INCLUSION_PROB].unique().items():
+        assert len(p) == 1 and p[0] == drawn[h] / pop[h]
+    assert np.allclose(got[S.WEIGHT] * got[S.INCLUSION_PROB], 1)
+
+
+def test_log_source_errors(logs, tmp_path):
+    _, base = logs
+    with pytest.raises(SamplingError, match="larger than the population"):
+        stratified_sample(base / "parts", STRATA, 10**6, seed=1)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SamplingError, match="no parquet files"):
+        stratified_sample(tmp_path / "empty", STRATA, 10, seed=1)
