@@ -23,6 +23,7 @@ __all__ = [
     "cost_display",
     "handle_time_display",
     "operations_inputs",
+    "plain_findings",
     "productivity_display",
     "pseudonymised_decisions",
     "sla_display",
@@ -230,3 +231,55 @@ def speed_quality_display(table: pd.DataFrame, unit: str, caption: str | None = 
         "reading": "reading",
     }
     return show(table, columns=cols, rename=rename, pct=["accuracy", "ci_low", "ci_high"], caption=caption)
+
+
+def plain_findings(cost: pd.DataFrame | None = None, peaks: pd.DataFrame | None = None, speed=None, unit: str = S.SITE):
+    """The operations findings in plain words (escaped Markdown bullets), or a line saying there are none.
+
+    Parameters
+    ----------
+    cost : DataFrame, optional
+        :func:`modqa_lib.stats.operations.cost_table` output (by vendor).
+    peaks : DataFrame, optional
+        :func:`modqa_lib.stats.operations.sla_peaks` output (by queue).
+    speed : DataFrame, optional
+        :func:`modqa_lib.stats.operations.speed_quality` output.
+    unit : str, default SITE
+        The unit column of ``speed``.
+
+    Returns
+    -------
+    IPython.display.Markdown
+    """
+    from modqa_lib.report.export import safe_markdown
+
+    lines: list[str] = []
+    if speed is not None and len(speed) and "flag" in speed:
+        for r in speed[speed["flag"]].itertuples(index=False):
+            lines.append(
+                f"{getattr(r, unit)} is significantly faster than the others (median "
+                f"{r.median_s:.0f} s) and less accurate ({r.accuracy:.1%}, 95% CI {r.ci_low:.1%}–{r.ci_high:.1%}): "
+                "speed bought with accuracy."
+            )
+    if cost is not None and len(cost) > 1 and cost["cost_per_decision"].notna().sum() > 1:
+        cheap = cost.loc[cost["cost_per_decision"].idxmin()]
+        if cheap["rank_per_correct"] > 1:
+            best = cost.loc[cost["cost_per_correct"].idxmin()]
+            lines.append(
+                f"{cheap[S.VENDOR]} is the cheapest per decision but ranks "
+                f"{int(cheap['rank_per_correct'])} per correct decision; {best[S.VENDOR]} "
+                "gives the most correct decisions for the money (the intervals say how sure that ranking is)."
+            )
+    if peaks is not None and len(peaks) and "flag" in peaks:
+        flagged = peaks[peaks["flag"]]
+        for q, g in flagged.groupby(S.QUEUE, sort=True) if S.QUEUE in flagged else []:
+            blocks = ", ".join(f"{d} {int(h):02d}:00" for d, h in zip(g["day"], g["hour"]))
+            lines.append(
+                f"{q} misses its SLA target in these 3-hour blocks (UTC): {blocks} "
+                f"(share within SLA {g['share'].min():.0%}–{g['share'].max():.0%} against "
+                f"{g['target'].iloc[0]:.0%})."
+            )
+    if not lines:
+        return safe_markdown("*No operations finding: nothing is significantly off.*")
+    template = "\n".join("- {" + f"l{i}" + "}" for i in range(len(lines)))
+    return safe_markdown(template, **{f"l{i}": s for i, s in enumerate(lines)})

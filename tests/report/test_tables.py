@@ -272,3 +272,21 @@ def test_intervals_are_one_column_and_q_values_read_as_words():
     assert "95% CI" in html and "80.0–95.0%" in html and "median 95% CI" in html and "3.00–4.50" in html
     assert "ci_low" not in html and "✓" in html and "q-value" in html
     assert "90% CI" in _html(report.show(df, alpha=0.10))
+
+
+def test_operations_findings_in_plain_words(demo60k):
+    from modqa_lib.data import io
+    from modqa_lib.report.operations import plain_findings
+    from modqa_lib.stats import operations as op
+
+    dec = demo60k.tables["decisions"]
+    human, audits = dec[dec[S.HANDLE_TIME_S].notna()], io.audited_decisions(demo60k.tables)
+    text = plain_findings(
+        cost=op.cost_table(human, audits, io.load_yaml("rates")),
+        peaks=op.sla_peaks(dec[dec[S.CONTENT_TYPE] == "livestream"], io.load_targets()["operations"], by=S.QUEUE),
+        speed=op.speed_quality(human, audits),
+    ).data
+    assert "Pune is significantly faster" in text and "speed bought with accuracy" in text
+    assert "Vendor D is the cheapest per decision but ranks" in text
+    assert "ID\\-livestream misses its SLA target" in text
+    assert "nothing is significantly off" in plain_findings().data
