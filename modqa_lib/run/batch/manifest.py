@@ -13,7 +13,7 @@ from typing import Any
 from modqa_lib.contract.checks import check_alpha
 from modqa_lib.data.io import write_text_atomic
 from modqa_lib.errors import ConfigError
-from modqa_lib.report.format import interval_text, rate_text
+from modqa_lib.report.format import interval_text, percent, rate_text
 from modqa_lib.run.batch._common import FAMILIES
 
 
@@ -60,7 +60,8 @@ def _headline_cell(head: Mapping[str, Any], esc, alpha: float | None = None) -> 
         for k in ("critical_rate", "critical_ci_low", "critical_ci_high"):
             head.pop(k, None)
     for k, v in head.items():
-        shown = f"{v:.2%}" if isinstance(v, float) and ("rate" in k or "precision" in k or "recall" in k) else _fmt(v)
+        is_share = isinstance(v, float) and (any(w in k for w in ("rate", "precision", "recall")) or k == "target")
+        shown = percent(v) if is_share else _fmt(v)
         parts.append(f"{esc(k.replace('_', ' '))} <b>{esc(shown)}</b>")
     return " · ".join(parts) or "—"
 
@@ -129,6 +130,7 @@ th {{ background: #f3f3f3; }}
   table, tbody, tr, td {{ display: block; }} thead {{ position: absolute; clip: rect(0 0 0 0); width: 1px; height: 1px; overflow: hidden; }}
   tr {{ border: 1px solid #ccc; border-radius: 4px; margin-bottom: 0.6em; }} td {{ border: none; }}
   td::before {{ content: attr(data-label); font-weight: 600; display: block; color: #555; font-size: 0.85em; }}
+  caption {{ display: block; text-align: left; font-weight: 600; }}
 }}
 </style></head>
 <body><header><h1>modqa run {esc(manifest.get("run_id"))}</h1>
