@@ -141,10 +141,21 @@ def read_raw_table_header_checks(path: str | os.PathLike, table: str | None = No
     Shared with the streaming reader (:func:`modqa_lib.data.stream.iter_raw_batches`) so both
     refuse the same files with the same message.
 
+    Parameters
+    ----------
+    path : path-like
+        A raw table (``.csv`` or ``.parquet``).
+    table : str, optional
+        Its contract table, to check the header looks comma-delimited.
+
+    Returns
+    -------
+    None
+
     Raises
     ------
     InputFileError
-        Missing or empty file, unsupported type, not UTF-8, not comma-delimited.
+        Missing or empty file, unsupported type, not UTF-8, not comma-delimited, duplicated header.
     """
     p = Path(path)
     if not p.exists():
@@ -244,6 +255,10 @@ def check_csv_complete(path: str | os.PathLike) -> None:
     ----------
     path : path-like
         A raw table; anything but ``.csv`` is accepted as is.
+
+    Returns
+    -------
+    None
 
     Raises
     ------
@@ -382,7 +397,17 @@ def write_json_atomic(obj, path: str | os.PathLike) -> Path:
 
 # ---------------------------------------------------------------------- processed
 def decisions_partitioned(processed_dir: str | os.PathLike | None = None) -> bool:
-    """True when the published decisions are a hive-partitioned dataset (a large log; read it with DuckDB)."""
+    """True when the published decisions are a hive-partitioned dataset (a large log; read it with DuckDB).
+
+    Parameters
+    ----------
+    processed_dir : path-like, optional
+        Defaults to ``data/processed``.
+
+    Returns
+    -------
+    bool
+    """
     return (processed_snapshot(processed_dir) / "decisions").is_dir()
 
 
@@ -394,6 +419,16 @@ def load_report_tables(processed_dir: str | os.PathLike | None = None) -> dict[s
     audit points at, read with the ids pushed into the scan; population counts
     then come from :func:`modqa_lib.data.duck.decision_volumes`. Memory is that of
     the audits, whatever the size of the log.
+
+    Parameters
+    ----------
+    processed_dir : path-like, optional
+        Defaults to ``data/processed``.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        Table name to typed frame, as :func:`load_processed` gives them.
     """
     d = processed_snapshot(processed_dir)
     if not decisions_partitioned(d):
