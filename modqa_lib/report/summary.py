@@ -32,8 +32,6 @@ from modqa_lib.stats.rca import (
     MIX_EFFECT,
     N_AFTER,
     N_BEFORE,
-    RATE_AFTER,
-    RATE_BEFORE,
     RATE_EFFECT,
     REST_N,
     REST_RATE,
@@ -51,7 +49,7 @@ from modqa_lib.stats.rca import (
     top_findings,
     two_proportion_ztest,
 )
-from modqa_lib.stats.scoring import accuracy_table, proportion_ci
+from modqa_lib.stats.scoring import accuracy_table, proportion_ci, ratio_estimates
 
 __all__ = ["SUMMARY_MIN_CONCENTRATION", "summary_text"]
 
@@ -68,13 +66,23 @@ def _int(x) -> str:
     return f"{int(round(float(x))):,}"
 
 
-def _rate_n(rate: float, n, alpha: float) -> str:
-    """An unweighted rate with its Wilson interval (:func:`proportion_ci`), written by :func:`rate_text`."""
-    k, m = int(round(float(rate) * float(n))), int(round(float(n)))
-    if m <= 0:
+def _rate_in(audits: pd.DataFrame, y: np.ndarray, mask: np.ndarray, weights: str | None, alpha: float) -> str:
+    """Accuracy of the audits in ``mask`` with its interval and n, written by :func:`rate_text`.
+
+    With ``weights`` the design-weighted (Hájek) accuracy and its linearised interval from
+    :func:`ratio_estimates` (a domain of the whole sample, strata from ``stratum`` when present),
+    as in the headline; without, the Wilson interval on the counts.
+    """
+    if not mask.any():
         return "no audits"
-    lo, hi = proportion_ci(k, m, alpha=alpha, method="wilson")
-    return rate_text(rate, lo, hi, m, alpha)
+    strata = S.STRATUM if weights is not None and S.STRATUM in audits.columns else None
+    r = ratio_estimates(audits, 1.0 - y, weights=weights, strata=strata, mask=mask, alpha=alpha).iloc[0]
+    return rate_text(r["estimate"], r[S.CI_LOW], r[S.CI_HIGH], int(r[S.N]), alpha)
+
+
+def _labels(col: pd.Series) -> np.ndarray:
+    """A column's values as the labels the statistics layer uses (missing: "(missing)")."""
+    return col.astype(object).where(col.notna(), "(missing)").astype(str).to_numpy()
 
 
 def _label(value: Any) -> str:
@@ -133,9 +141,15 @@ def summary_text(
 ) -> str:
     """A short generated paragraph: level, change, where it comes from, biggest slice, root cause.
 
-    With ``weights`` (e.g. ``"weight"``) the opening accuracy is the design-weighted
-    estimate of :func:`modqa_lib.stats.scoring.accuracy_table` (so it matches the
-    report's headline); the comparisons that follow are on the audited sample.
+    With ``weights`` (e.g. ``"weight"``) every rate is design-weighted: the opening accuracy
+    is :func:`modqa_lib.stats.scoring.accuracy_table`'s (so it matches the report's
+    headline), each period's and group's accuracy is the Hájek estimate with the
+    linearised interval of :func:`~modqa_lib.stats.scoring.ratio_estimates`, the change
+    and its attribution come from :func:`decompose_change` with the weights (so the
+    change is the difference of the two rates shown), and the largest excess from
+    :func:`top_findings` / :func:`drilldown` with the weights (excess errors then count
+    decisions, not audits). Only the root-cause shares are of the audited errors
+    (unweighted; the text says "audited errors"). ``n`` is always the audits behind a rate.
 
     Parameters
     ----------
@@ -174,9 +188,16 @@ def summary_text(
     Notes
     -----
     Generated from :func:`decompose_change`, :func:`top_findings` (i.e.
-    :func:`drilldown` and :func:`pareto`) and a Wilson interval on overall
-    accuracy; no number is typed by hand. A change whose interval includes 0 is
-    reported as not detectable and not attributed.
+    :func:`drilldown` and :func:`pareto`), :func:`accuracy_table` and
+    :func:`ratio_estimates`; no number is typed by hand. A change whose interval
+    includes 0 is reported as not detectable and not attributed. When the
+    single slice with the largest excess is explained by a pair (the
+    drill-down's ``explained_by``: the night shift's excess all sits in one
+    site), the sentence leads with the pair and names the parent it explains,
+    so a reader is not sent to sites where nothing is wrong.
+    ``tests/report/test_summary.py`` checks on the demo that the change equals
+    the difference of the weighted rates and that the planted site × shift
+    slice is named.
 
     References
     ----------
@@ -190,7 +211,6 @@ def summary_text(
     n = len(y)
     if n == 0:
         return f"No audits for {unit_label}."
-    conf = confidence_label(alpha)
     if weights is not None and outcome == S.IS_ERROR:
         row = accuracy_table(audits, weights=weights, alpha=alpha).iloc[0]
         acc, lo, hi, kind = row[S.ACCURACY], row[S.CI_LOW], row[S.CI_HIGH], "design-weighted accuracy"
@@ -218,125 +238,200 @@ def summary_text(
                 cand_by = [period_col]
             decs = [
                 decompose_change(
-                    audits, before, after, period_col=period_col, by=d, outcome=outcome, metric="accuracy", alpha=alpha
+                    audits,
+                    before,
+                    after,
+                    period_col=period_col,
+                    by=d,
+                    outcome=outcome,
+                    metric="accuracy",
+                    alpha=alpha,
+                    weights=weights,
                 )
                 for d in cand_by
             ]
-            tot = decs[0][decs[0][IS_TOTAL]].iloc[0]
-            lab0 = _period_label(audits, period_col, before, periods)
-            lab1 = _period_label(audits, period_col, after, periods)
-            ch = float(tot[TOTAL_EFFECT])
-            span = (
-                f"from {_rate_n(tot[RATE_BEFORE], tot[N_BEFORE], alpha)} in {lab0} "
-                f"to {_rate_n(tot[RATE_AFTER], tot[N_AFTER], alpha)} in {lab1}"
+            labs = (
+                _period_label(audits, period_col, before, periods),
+                _period_label(audits, period_col, after, periods),
             )
-            if not (tot[S.CI_LOW] > 0 or tot[S.CI_HIGH] < 0):
-                parts.append(
-                    f"Accuracy did not change detectably {span}: "
-                    f"{interval_text(ch, tot[S.CI_LOW], tot[S.CI_HIGH], points=True, alpha=alpha)}."
-                )
-            else:
-                sign = 1.0 if ch > 0 else -1.0
-                lo_, hi_ = sorted((sign * tot[S.CI_LOW], sign * tot[S.CI_HIGH]))
-                noun = "rise" if ch > 0 else "fall"
-                s = (
-                    f"Accuracy {'rose' if ch > 0 else 'fell'} {_pts(abs(ch))} pts ({conf} {_pts(lo_)} to "
-                    f"{_pts(hi_)}) {span}"
-                )
-                # the dimension with the most disproportionate contributor; a group qualifies only
-                # if its own change is detectable (rate: CI of its accuracy change excludes 0;
-                # mix: its share of audits changed, two-proportion test p < alpha)
-                best = None
-                for dc in decs:
-                    grp = dc[~dc[IS_TOTAL]]
-                    if grp.empty:
-                        continue
-                    n0, n1 = float(grp[N_BEFORE].sum()), float(grp[N_AFTER].sum())
-                    _, p_mix = two_proportion_ztest(grp[N_AFTER], n1, grp[N_BEFORE], n0)
-                    rate_dom = grp[RATE_EFFECT].abs() >= grp[MIX_EFFECT].abs()
-                    detect = np.where(rate_dom, (grp[S.CI_LOW] > 0) | (grp[S.CI_HIGH] < 0), p_mix < alpha)
-                    conc = grp[SHARE_OF_CHANGE] - (grp[SHARE_BEFORE] + grp[SHARE_AFTER]) / 2
-                    ok = detect & (grp[SHARE_OF_CHANGE] > 0).to_numpy() & (conc >= SUMMARY_MIN_CONCENTRATION).to_numpy()
-                    if ok.any():
-                        i: Any = conc[ok].idxmax()
-                        if best is None or conc[i] > best[2]:
-                            best = (dc, grp.loc[i], float(conc[i]))
-                dc, g = (best[0], best[1]) if best is not None else (decs[0], None)
-                t = dc[dc[IS_TOTAL]].iloc[0]
-                kind = "rate" if abs(t[RATE_EFFECT]) >= abs(t[MIX_EFFECT]) else "mix"
-                d = t[DIMENSION]
-                s += (
-                    f"; it is mostly a {kind} effect "
-                    + ("(accuracy changed within groups" if kind == "rate" else "(the mix of audits changed")
-                    + f" of {d})"
-                )
-                if g is not None:
-                    gs = float(g[SHARE_OF_CHANGE])
-                    share_txt = f"{percent(gs, 0)} of the {noun}" if gs <= 1 else f"more than the whole {noun}"
-                    if abs(g[RATE_EFFECT]) >= abs(g[MIX_EFFECT]):
-                        detail = (
-                            f"its accuracy went from {_rate_n(g[RATE_BEFORE], g[N_BEFORE], alpha)} "
-                            f"to {_rate_n(g[RATE_AFTER], g[N_AFTER], alpha)}"
-                        )
-                    else:
-                        detail = (
-                            f"its share of audits went from {percent(g[SHARE_BEFORE])} "
-                            f"(n = {_int(g[N_BEFORE])}) to {percent(g[SHARE_AFTER])} "
-                            f"(n = {_int(g[N_AFTER])})"
-                        )
-                    s += f"; {share_txt} is {d} {g[GROUP]} ({detail})"
-                else:
-                    s += f", spread over the {d} groups with no single group standing out"
-                parts.append(s + ".")
+            masks = (
+                period_mask(audits[period_col], before, "before"),
+                period_mask(audits[period_col], after, "after"),
+            )
+            parts.append(_change_sentence(audits, y, decs, labs, masks, weights, alpha))
 
-    # biggest slice and its root cause
     if dims:
-        has_cause = cause in audits.columns
-        dep = depth if len(dims) > 1 else 1
-        frame = audits if has_cause else audits[[outcome, *dims]].assign(**{cause: None})
-        tf = top_findings(
-            frame, dims, depth=dep, outcome=outcome, cause=cause, alpha=alpha, min_n=min_n, max_findings=1
-        )
-        if tf.empty:
-            dd = drilldown(audits, dims, outcome=outcome, depth=dep, alpha=alpha, min_n=min_n)
-            k = int(dd[S.P_VALUE].notna().sum())
-            parts.append(
-                f"No slice of {', '.join(dims)} has an error rate above the rest after "
-                f"Benjamini–Hochberg control (q < {alpha:g}, {k} tests"
-                f"{' of single values and pairs' if dep == 2 else ''})."
-            )
-            if has_cause and y.sum() > 0:
-                pt = pareto(audits, cause=cause, outcome=outcome, alpha=alpha)
-                t = pt.iloc[0]
-                parts.append(
-                    f"Root cause of errors mostly {_cause_name(t[cause])}: "
-                    f"{rate_text(t[SHARE], t[S.CI_LOW], t[S.CI_HIGH], t[S.N], alpha, noun='errors', decimals=0)}."
-                )
-        else:
-            t = tf.iloc[0]
-            s = (
-                f"Largest excess: {t[VALUE]} ({t[DIMENSION]}), error rate "
-                f"{rate_text(t[S.ERROR_RATE], t[S.CI_LOW], t[S.CI_HIGH], t[S.N], alpha)} vs "
-                f"{percent(t[REST_RATE])} elsewhere (n = {_int(t[REST_N])}), about {_int(t[EXCESS_ERRORS])} "
-                f"excess errors ({_q(t[S.Q_VALUE])})"
-            )
-            held = _held_by(frame, dims, t, outcome, alpha, min_n) if dep == 1 and len(dims) > 1 else None
-            if held:
-                s += f"; the excess sits in {held}, not in the rest of {t[VALUE]}"
-            if has_cause and t[CAUSE_N] > 0 and t[cause] is not None:
-                s += (
-                    f"; root cause mostly {_cause_name(t[cause])}: "
-                    f"{rate_text(t[CAUSE_SHARE], t[CAUSE_CI_LOW], t[CAUSE_CI_HIGH], t[CAUSE_N], alpha, noun='errors', decimals=0)}"
-                )
-            parts.append(s + ".")
+        parts.extend(_excess_sentences(audits, y, dims, depth, outcome, cause, alpha, min_n, weights))
     return " ".join(parts)
 
 
-def _held_by(frame, dims, top, outcome, alpha, min_n) -> str | None:
-    """The pair (e.g. "Penang × night (site × shift)") that the depth-2 drill-down finds explains the
+def _change_sentence(audits, y, decs, labs, masks, weights, alpha) -> str:
+    """The sentence on the change between the periods and, if one group stands out, where it comes from.
+
+    Every rate is the period's (or the group's) accuracy as :func:`_rate_in` writes it: design-weighted
+    with ``weights``, like the decomposition itself, so the change equals the difference of the rates shown.
+    """
+    conf = confidence_label(alpha)
+    tot = decs[0][decs[0][IS_TOTAL]].iloc[0]
+    ch = float(tot[TOTAL_EFFECT])
+    what = "Design-weighted accuracy" if weights is not None else "Accuracy"
+    span = (
+        f"from {_rate_in(audits, y, masks[0], weights, alpha)} in {labs[0]} "
+        f"to {_rate_in(audits, y, masks[1], weights, alpha)} in {labs[1]}"
+    )
+    if not (tot[S.CI_LOW] > 0 or tot[S.CI_HIGH] < 0):
+        return (
+            f"{what} did not change detectably {span}: "
+            f"{interval_text(ch, tot[S.CI_LOW], tot[S.CI_HIGH], points=True, alpha=alpha)}."
+        )
+    sign = 1.0 if ch > 0 else -1.0
+    lo_, hi_ = sorted((sign * tot[S.CI_LOW], sign * tot[S.CI_HIGH]))
+    noun = "rise" if ch > 0 else "fall"
+    s = f"{what} {'rose' if ch > 0 else 'fell'} {_pts(abs(ch))} pts ({conf} {_pts(lo_)} to {_pts(hi_)}) {span}"
+    dc, g = _standout_group(decs, alpha)
+    t = dc[dc[IS_TOTAL]].iloc[0]
+    kind = "rate" if abs(t[RATE_EFFECT]) >= abs(t[MIX_EFFECT]) else "mix"
+    d = t[DIMENSION]
+    s += (
+        f"; it is mostly a {kind} effect "
+        + ("(accuracy changed within groups" if kind == "rate" else "(the mix of audits changed")
+        + f" of {d})"
+    )
+    if g is None:
+        return s + f", spread over the {d} groups with no single group standing out."
+    gs = float(g[SHARE_OF_CHANGE])
+    share_txt = f"{percent(gs, 0)} of the {noun}" if gs <= 1 else f"more than the whole {noun}"
+    if abs(g[RATE_EFFECT]) >= abs(g[MIX_EFFECT]):
+        in_g = _labels(audits[d]) == str(g[GROUP])
+        detail = (
+            f"its accuracy went from {_rate_in(audits, y, masks[0] & in_g, weights, alpha)} "
+            f"to {_rate_in(audits, y, masks[1] & in_g, weights, alpha)}"
+        )
+    else:
+        of = "design-weighted share of decisions" if weights is not None else "share of audits"
+        detail = (
+            f"its {of} went from {percent(g[SHARE_BEFORE])} "
+            f"(n = {_int(g[N_BEFORE])}) to {percent(g[SHARE_AFTER])} "
+            f"(n = {_int(g[N_AFTER])})"
+        )
+    return s + f"; {share_txt} is {d} {g[GROUP]} ({detail})."
+
+
+def _standout_group(decs, alpha) -> tuple[pd.DataFrame, Any]:
+    """The decomposition and group that contribute most out of proportion to their size, or (first, None).
+
+    A group qualifies only if its own change is detectable (rate: the CI of its accuracy change
+    excludes 0; mix: its share of audits changed, two-proportion test p < alpha) and its share of the
+    change exceeds its share of audits by :data:`SUMMARY_MIN_CONCENTRATION`.
+    """
+    best = None
+    for dc in decs:
+        grp = dc[~dc[IS_TOTAL]]
+        if grp.empty:
+            continue
+        n0, n1 = float(grp[N_BEFORE].sum()), float(grp[N_AFTER].sum())
+        _, p_mix = two_proportion_ztest(grp[N_AFTER], n1, grp[N_BEFORE], n0)
+        rate_dom = grp[RATE_EFFECT].abs() >= grp[MIX_EFFECT].abs()
+        detect = np.where(rate_dom, (grp[S.CI_LOW] > 0) | (grp[S.CI_HIGH] < 0), p_mix < alpha)
+        conc = grp[SHARE_OF_CHANGE] - (grp[SHARE_BEFORE] + grp[SHARE_AFTER]) / 2
+        ok = detect & (grp[SHARE_OF_CHANGE] > 0).to_numpy() & (conc >= SUMMARY_MIN_CONCENTRATION).to_numpy()
+        if ok.any():
+            i: Any = conc[ok].idxmax()
+            if best is None or conc[i] > best[2]:
+                best = (dc, grp.loc[i], float(conc[i]))
+    return (best[0], best[1]) if best is not None else (decs[0], None)
+
+
+def _excess_sentences(audits, y, dims, depth, outcome, cause, alpha, min_n, weights) -> list[str]:
+    """The largest excess (the most specific slice that holds it) and its root cause, or that there is none.
+
+    With ``weights`` the rates and excess errors are design-weighted (:func:`top_findings` and
+    :func:`drilldown` with ``weights``); root-cause shares are of the audited errors (unweighted).
+    """
+    has_cause = cause in audits.columns
+    dep = depth if len(dims) > 1 else 1
+    frame = audits if has_cause else audits[[outcome, *dims, *([weights] if weights else [])]].assign(**{cause: None})
+    tf = top_findings(
+        frame, dims, depth=dep, outcome=outcome, cause=cause, alpha=alpha, min_n=min_n, max_findings=1, weights=weights
+    )
+    if tf.empty:
+        dd = drilldown(audits, dims, outcome=outcome, depth=dep, alpha=alpha, min_n=min_n, weights=weights)
+        k = int(dd[S.P_VALUE].notna().sum())
+        out = [
+            f"No slice of {', '.join(dims)} has an error rate above the rest after "
+            f"Benjamini–Hochberg control (q < {alpha:g}, {k} tests"
+            f"{' of single values and pairs' if dep == 2 else ''})."
+        ]
+        if has_cause and y.sum() > 0:
+            t = pareto(audits, cause=cause, outcome=outcome, alpha=alpha).iloc[0]
+            out.append(
+                f"Root cause of errors mostly {_cause_name(t[cause])}: "
+                f"{rate_text(t[SHARE], t[S.CI_LOW], t[S.CI_HIGH], t[S.N], alpha, noun='audited errors', decimals=0)}."
+            )
+        return out
+    t = tf.iloc[0]
+    parent = None
+    if dep == 1 and len(dims) > 1:
+        child = _held_by(frame, dims, t, outcome, alpha, min_n, weights)
+        if child is not None:
+            parent, t = t, child
+    wtd = " among all decisions (design-weighted)" if weights is not None else ""
+    s = (
+        f"Largest excess: {t[VALUE]} ({t[DIMENSION]}), error rate "
+        f"{rate_text(t[S.ERROR_RATE], t[S.CI_LOW], t[S.CI_HIGH], t[S.N], alpha)} vs "
+        f"{percent(t[REST_RATE])} elsewhere (n = {_int(t[REST_N])}), about {_int(t[EXCESS_ERRORS])} "
+        f"excess errors{wtd} ({_q(t[S.Q_VALUE])})"
+    )
+    if parent is not None:
+        s += (
+            f"; it holds the excess of {parent[VALUE]} ({parent[DIMENSION]}): "
+            f"the rest of {parent[VALUE]} is not worse than elsewhere"
+        )
+    cause_row = _cause_of(frame, dims, t, outcome, cause, alpha) if parent is not None else t
+    if has_cause and cause_row is not None and cause_row[CAUSE_N] > 0 and cause_row[cause] is not None:
+        s += f"; root cause mostly {_cause_name(cause_row[cause])}: " + rate_text(
+            cause_row[CAUSE_SHARE],
+            cause_row[CAUSE_CI_LOW],
+            cause_row[CAUSE_CI_HIGH],
+            cause_row[CAUSE_N],
+            alpha,
+            noun="audited errors",
+            decimals=0,
+        )
+    return [s + "."]
+
+
+def _slice_mask(frame: pd.DataFrame, row) -> np.ndarray:
+    """The audits of a drill-down slice ("Penang × night" of "site × shift")."""
+    m = np.ones(len(frame), bool)
+    for d, v in zip(str(row[DIMENSION]).split(" × "), str(row[VALUE]).split(" × ")):
+        m &= _labels(frame[d]) == v
+    return m
+
+
+def _cause_of(frame, dims, row, outcome, cause, alpha) -> dict | None:
+    """The most frequent cause among the slice's audited errors (:func:`pareto`), as top_findings reports it."""
+    yb = outcome_array(frame, outcome, "summary_text").astype(bool)
+    pt = pareto(frame.loc[_slice_mask(frame, row) & yb, [cause, outcome]], cause=cause, outcome=outcome, alpha=alpha)
+    if pt.empty:
+        return None
+    t = pt.iloc[0]
+    return {
+        cause: t[cause],
+        CAUSE_SHARE: t[SHARE],
+        CAUSE_CI_LOW: t[S.CI_LOW],
+        CAUSE_CI_HIGH: t[S.CI_HIGH],
+        CAUSE_N: int(t[S.N]),
+    }
+
+
+def _held_by(frame, dims, top, outcome, alpha, min_n, weights) -> pd.Series | None:
+    """The depth-2 drill-down row of the pair (e.g. Penang × night, site × shift) that explains the
     single slice ``top`` (its ``explained_by``), or None."""
-    dd = drilldown(frame, dims, outcome=outcome, depth=2, alpha=alpha, min_n=min_n)
+    dd = drilldown(frame, dims, outcome=outcome, depth=2, alpha=alpha, min_n=min_n, weights=weights)
     row = dd[(dd[DEPTH] == 1) & (dd[DIMENSION] == top[DIMENSION]) & (dd[VALUE] == top[VALUE])]
     if row.empty or row[EXPLAINED_BY].iloc[0] is None:
         return None
-    return str(row[EXPLAINED_BY].iloc[0])
+    name = str(row[EXPLAINED_BY].iloc[0])
+    kid = dd[(dd[DEPTH] == 2) & (dd[VALUE] + " (" + dd[DIMENSION] + ")" == name)]
+    return None if kid.empty else kid.iloc[0]

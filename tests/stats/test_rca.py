@@ -986,12 +986,14 @@ def test_vendor_scorecard_drivers_do_not_flag_tenure_on_the_demo(demo_audits):
 
 def test_summary_names_the_slice_that_holds_the_excess(demo_audits):
     """Vendor B: the largest single excess is the night shift, but it sits in Penang nights. Before, the
-    summary named only "night (shift)"; after, it says the excess sits in Penang × night."""
+    summary led with "night (shift)"; after, it leads with the planted slice, Penang × night, and says
+    the rest of the night shift is not worse."""
     own = demo_audits[demo_audits[S.VENDOR] == "Vendor B"]
     dims = [S.SITE, S.SHIFT, S.POLICY, S.MARKET, S.CONTENT_TYPE, S.TENURE_BAND]
     from modqa_lib.report.summary import summary_text
 
     txt = summary_text(own, "Vendor B", dims=dims, weights=S.WEIGHT)
-    assert "the excess sits in Penang × night (site × shift)" in txt
+    assert "Largest excess: Penang × night (site × shift), error rate" in txt
+    assert "it holds the excess of night (shift): the rest of night is not worse than elsewhere" in txt
     # within Penang the night shift is the slice itself: nothing more to name
-    assert "sits in" not in summary_text(own[own[S.SITE] == "Penang"], "Penang")
+    assert "holds the excess" not in summary_text(own[own[S.SITE] == "Penang"], "Penang")
