@@ -1050,6 +1050,7 @@ def moderator_table(
     prior: str = "site",
     method: str = "wilson",
     adjust_for: Sequence[str] | str | None = "auto",
+    weights: str | None = None,
 ) -> pd.DataFrame:
     """Per-moderator accuracy with shrinkage for ranking and a test against the site.
 
@@ -1074,13 +1075,24 @@ def moderator_table(
         policy), so nobody is flagged for working a hard shift or queue.
         ``"auto"``: ``shift`` and ``policy``, those present in ``audits``.
         None or ``[]``: the unadjusted test against the rest of the site.
+    weights : str, optional
+        Design-weight column (e.g. ``"weight"``). ``accuracy``, ``ci_low`` and
+        ``ci_high`` then describe all the moderator's decisions: the Hájek
+        estimate and design-based interval of :func:`ratio_estimates`, as in
+        :func:`accuracy_table` (strata from ``stratum`` when present). The
+        shrinkage, the peer comparison and the test stay on audit counts
+        (see Notes).
 
     Returns
     -------
     DataFrame
         One row per (site, moderator), sorted by site then ``rank``: ``by_site``
         column, ``vendor`` (when present), ``moderator_id``, ``n``, ``errors``,
-        ``accuracy``, ``ci_low``, ``ci_high`` (raw), ``shrunk_accuracy`` (posterior
+        ``accuracy``, ``ci_low``, ``ci_high`` (raw; design-weighted with ``weights``),
+        ``estimator`` ("unweighted" or "hajek": what ``accuracy`` is), with
+        ``weights`` also ``accuracy_unweighted`` (``1 − errors / n``) and
+        ``n_eff`` (effective sample size behind the interval),
+        ``shrunk_accuracy`` (posterior
         mean), ``shrunk_ci_low``, ``shrunk_ci_high`` (equal-tailed posterior
         interval), ``prior_mean``, ``prior_strength`` (a + b, in audits),
         ``peer_accuracy`` (accuracy of the rest of the site),
@@ -1090,6 +1102,8 @@ def moderator_table(
         ``tested``, ``p_value`` (one-sided: more errors than expected),
         ``q_value`` (BH over the tested moderators), ``flag`` (q < alpha and
         below ``expected_accuracy``), ``rank`` (1 = best shrunk accuracy within the site).
+        ``shrunk_*``, ``prior_*``, ``peer_accuracy``, ``expected_*`` and the test
+        are always on audit counts (unweighted).
 
     Notes
     -----
@@ -1101,8 +1115,14 @@ def moderator_table(
     ``[1/(N+1), 0.999]``; ``a + b = 1/rho - 1``). When the moderators of a site
     are no more different than chance (``rho <= 0``), shrinkage is near-complete.
     The shrunk accuracy ``(k + a) / (n + a + b)`` ranks moderators, so one with 3
-    clean audits is not ranked first on luck. Audits are unweighted: this scores
-    the moderator's audited decisions.
+    clean audits is not ranked first on luck. Shrinkage, ranks and the test are
+    unweighted, on the moderator's audited decisions: the beta-binomial model
+    and the exact conditional test need counts, and the work-mix
+    standardisation compares each moderator with peers who worked the same
+    cells (site × shift × policy), across which the design's weights mostly
+    differ. With ``weights`` only the displayed accuracy and its interval are
+    design-weighted (``estimator`` says which), so the table's rate is
+    comparable with the report's weighted headline.
 
     *Work mix.* With ``adjust_for`` the test is indirectly standardised [5]_:
     ``expected_errors`` = Σ_cells n_mc · K_c / N_c over the cells (site ×
@@ -1165,6 +1185,9 @@ def moderator_table(
     k = n - e
     agg[S.ACCURACY] = k / n
     agg[S.CI_LOW], agg[S.CI_HIGH] = proportion_ci(k, n, alpha, method)
+    agg["estimator"] = "unweighted"
+    if weights is not None:
+        agg = _weighted_moderator_accuracy(audits, agg, keys, weights, alpha, method)
     peer = agg[site_col].to_numpy(dtype=object) if site_col else np.zeros(len(agg), dtype=object)
     peer_codes = pd.factorize(pd.Series(peer, dtype=object), use_na_sentinel=False)[0]
     P = peer_codes.max() + 1
@@ -1213,11 +1236,7 @@ def moderator_table(
     agg["tested"] = tested
     agg[S.P_VALUE] = p
     agg[S.Q_VALUE] = bh_qvalues(p)
-    agg["flag"] = (
-        tested
-        & (agg[S.Q_VALUE].to_numpy() < alpha)
-        & (agg[S.ACCURACY].to_numpy() < agg["expected_accuracy"].to_numpy())
-    )
+    agg["flag"] = tested & (agg[S.Q_VALUE].to_numpy() < alpha) & (k / n < agg["expected_accuracy"].to_numpy())
     grp = agg[site_col] if site_col else pd.Series(0, index=agg.index)
     agg["rank"] = agg.groupby(grp, dropna=False)["shrunk_accuracy"].rank(ascending=False, method="min").astype(np.int64)
     agg = agg.sort_values(([site_col] if site_col else []) + ["rank", S.MODERATOR_ID], kind="stable")
@@ -1228,6 +1247,32 @@ def moderator_table(
     )
     rest = [c for c in agg.columns if c not in front]
     return agg[front + rest].reset_index(drop=True)
+
+
+def _weighted_moderator_accuracy(audits, agg, keys, weights, alpha, method) -> pd.DataFrame:
+    """``agg`` with ``accuracy``, ``ci_low``, ``ci_high`` design-weighted (:func:`ratio_estimates` per moderator,
+    a domain of the whole sample), plus ``accuracy_unweighted``, ``n_eff`` and ``estimator`` "hajek"."""
+    design_weights(audits, weights)  # validates the column, with its message
+    strata = S.STRATUM if S.STRATUM in audits.columns else None
+    est = ratio_estimates(
+        audits,
+        1.0 - _bool_column(audits, S.IS_ERROR),
+        by=keys,
+        weights=weights,
+        strata=strata,
+        mask=audits[S.MODERATOR_ID].notna().to_numpy(),
+        alpha=alpha,
+        method=method,
+    )
+    est = est[[*keys, "estimate", "n_eff", S.CI_LOW, S.CI_HIGH]].rename(
+        columns={"estimate": "_acc_w", S.CI_LOW: "_lo_w", S.CI_HIGH: "_hi_w"}
+    )
+    out = agg.merge(est, on=keys, how="left", validate="one_to_one")
+    pos = out.columns.get_loc(S.ACCURACY)
+    out.insert(int(pos), "accuracy_unweighted", out[S.ACCURACY])
+    out[S.ACCURACY], out[S.CI_LOW], out[S.CI_HIGH] = out["_acc_w"], out["_lo_w"], out["_hi_w"]
+    out["estimator"] = "hajek"
+    return out.drop(columns=["_acc_w", "_lo_w", "_hi_w"])
 
 
 def _stratified_test(d, keys, site_col, adjust_for, err, agg) -> tuple[np.ndarray, np.ndarray]:

@@ -634,3 +634,46 @@ def test_moderator_expected_errors_by_hand():
     # b: 0 of 2 days + 1 of 2 nights: P(H_day + H_night >= 1)
     p0 = stats.hypergeom.pmf(0, 4, 1, 2) * stats.hypergeom.pmf(0, 6, 3, 2)
     assert t.loc["b", S.P_VALUE] == pytest.approx(1 - p0)
+
+
+def test_moderator_table_weighted_accuracy_matches_a_hand_computation():
+    """Issue #11 item 8: with weights the moderator's accuracy is the Hájek estimate over all their
+    decisions (risky ones oversampled), with the design-based interval of ratio_estimates; the
+    shrinkage and the test stay on counts and are labelled so (``estimator``)."""
+    rng = np.random.default_rng(118)
+    n = 1200
+    risky = rng.random(n) < 0.3
+    df = pd.DataFrame(
+        {
+            S.SITE: rng.choice(["X", "Y"], n),
+            S.MODERATOR_ID: rng.choice([f"m{i}" for i in range(8)], n),
+            S.SHIFT: rng.choice(["day", "night"], n),
+            S.IS_ERROR: rng.random(n) < np.where(risky, 0.15, 0.03),
+            S.STRATUM: np.where(risky, "risky", "rest"),
+            S.WEIGHT: np.where(risky, 2.0, 12.0),
+        }
+    )
+    before = df.copy()
+    un = moderator_table(df)
+    wt = moderator_table(df, weights=S.WEIGHT)
+    pd.testing.assert_frame_equal(df, before)
+    assert (un["estimator"] == "unweighted").all() and (wt["estimator"] == "hajek").all()
+    for _, r in wt.iterrows():
+        g = df[(df[S.SITE] == r[S.SITE]) & (df[S.MODERATOR_ID] == r[S.MODERATOR_ID])]
+        acc = np.average(1 - g[S.IS_ERROR], weights=g[S.WEIGHT])
+        assert r[S.ACCURACY] == pytest.approx(acc, rel=1e-12)
+        assert r["accuracy_unweighted"] == pytest.approx(1 - g[S.IS_ERROR].mean(), rel=1e-12)
+        assert r[S.CI_LOW] < acc < r[S.CI_HIGH]
+    ref = scoring.ratio_estimates(
+        df, 1.0 - df[S.IS_ERROR].to_numpy(float), by=[S.SITE, S.MODERATOR_ID], weights=S.WEIGHT
+    )
+    got = wt.set_index([S.SITE, S.MODERATOR_ID])
+    ref = ref.set_index([S.SITE, S.MODERATOR_ID]).loc[got.index]
+    np.testing.assert_allclose(got[S.CI_LOW], ref[S.CI_LOW], rtol=1e-12)
+    np.testing.assert_allclose(got["n_eff"], ref["n_eff"], rtol=1e-12)
+    assert (wt[S.ACCURACY] != wt["accuracy_unweighted"]).any(), "weights must matter here"
+    # everything that rests on counts is unchanged
+    same = ["shrunk_accuracy", "peer_accuracy", "expected_errors", S.P_VALUE, S.Q_VALUE, "flag", "rank"]
+    pd.testing.assert_frame_equal(wt[same], un[same])
+    with pytest.raises(EstimationError, match="weights column 'nope' not found"):
+        moderator_table(df, weights="nope")
