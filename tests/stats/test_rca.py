@@ -214,6 +214,33 @@ def test_drilldown_weights():
         assert ww.loc[site, rca.REST_RATE] == pytest.approx(np.average(rest[S.IS_ERROR], weights=rest[S.WEIGHT]))
 
 
+def test_top_findings_weighted_match_a_hand_computation():
+    """Issue #11 item 8: weighted findings are Hájek rates with the Wilson interval on Kish's n_eff,
+    and excess errors in population units (Σw over the slice × (rate − rest rate))."""
+    rng = np.random.default_rng(811)
+    n = 4000
+    df = pd.DataFrame({S.SITE: rng.choice(["A", "B", "C"], n), S.SHIFT: rng.choice(["day", "night"], n)})
+    risky = rng.random(n) < 0.3
+    slot = (df[S.SITE] == "B") & (df[S.SHIFT] == "night")
+    df[S.IS_ERROR] = rng.random(n) < np.where(slot, 0.15, 0.04) + 0.04 * risky
+    df[S.WEIGHT] = np.where(risky, 2.0, 15.0)
+    df[S.ROOT_CAUSE] = np.where(df[S.IS_ERROR], "fatigue_attention", None)
+    tf = rca.top_findings(df, [S.SITE, S.SHIFT], depth=2, weights=S.WEIGHT)
+    top = tf.iloc[0]
+    assert (top[rca.DIMENSION], top[rca.VALUE]) == ("site × shift", "B × night")
+    m = slot.to_numpy()
+    y, w = df[S.IS_ERROR].to_numpy(float), df[S.WEIGHT].to_numpy(float)
+    rate, rest = np.average(y[m], weights=w[m]), np.average(y[~m], weights=w[~m])
+    n_eff = w[m].sum() ** 2 / (w[m] ** 2).sum()
+    lo, hi = proportion_confint(rate * n_eff, n_eff, method="wilson")
+    assert top[S.ERROR_RATE] == pytest.approx(rate, rel=1e-12) and top[rca.REST_RATE] == pytest.approx(rest, rel=1e-12)
+    assert top[rca.N_EFF] == pytest.approx(n_eff, rel=1e-12) and top[S.N] == m.sum()
+    assert (top[S.CI_LOW], top[S.CI_HIGH]) == pytest.approx((lo, hi), rel=1e-9)
+    assert top[rca.EXCESS_ERRORS] == pytest.approx(w[m].sum() * (rate - rest), rel=1e-9)
+    assert top[rca.MARGINAL_EXCESS] == pytest.approx(top[rca.EXCESS_ERRORS], rel=1e-9)
+    assert top[rca.EXCESS_ERRORS] != pytest.approx(y[m].sum() - m.sum() * y[~m].mean(), rel=0.05), "weights matter"
+
+
 def test_drilldown_does_not_mutate_and_is_fast():
     rng = np.random.default_rng(0)
     n = 200_000

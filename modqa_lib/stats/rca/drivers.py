@@ -202,7 +202,7 @@ def error_drivers(
         rate Σw·y / Σw, an estimate for all decisions of the level),
         ``odds_ratio`` (adjusted, vs the reference, or vs the average level
         with ``"mean"``), ``ci_low``, ``ci_high``
-        (Wald, on the odds-ratio scale; robust with ``weights``), ``p_value``
+        (Wald, on the odds-ratio scale; design-based with ``weights``), ``p_value``
         (Wald), ``q_value`` (Benjamini–Hochberg over all non-reference
         levels), ``flag`` (q < alpha and OR > 1), ``is_reference``, ``note``
         (empty, what the level is compared with, or why a row has no
