@@ -130,13 +130,17 @@ def test_simulation_bias_and_coverage():
     )
     assert est["estimate"].notna().all()
     assert ((g["mean"] - g["truth"]).abs() < 0.015).all(), g
-    # ordinary cell: 93-97% (NPV near 99% has a slightly conservative Wilson/Korn-Graubard interval)
+    # ordinary cell: 93-97% (NPV near 99% gets a conservative exact interval)
     assert g.loc["de"].drop("npv")["cover"].between(0.93, 0.97).all(), g
-    assert 0.93 <= g.loc[("de", "npv"), "cover"] <= 0.985, g
-    # rare-violation (1%) and small cells: precision and recall 93-97%; the rest within 90-98%
+    assert 0.93 <= g.loc[("de", "npv"), "cover"] <= 0.995, g
+    # rare-violation (1%) and small cells: the Korn-Graubard interval keeps recall, FNR, NPV, FPR
+    # and precision at or above 93% (Wilson gave 92.3% for recall/FNR/NPV at 1% prevalence).
+    # With 0.5 false negatives found per draw the coverage is either ~91% or ~99% (a Poisson count),
+    # so the upper bound is 99.5% here, not 97%.
     for lang in ("pl", "mt"):
-        assert g.loc[lang, "cover"].between(0.90, 0.98).all(), g
-    assert g.loc[("mt", "precision"), "cover"] >= 0.93 and g.loc[("de", "recall"), "cover"] >= 0.93
+        assert g.loc[lang].drop("accuracy")["cover"].between(0.93, 0.995).all(), g
+    # known gap: accuracy in the rare cell when no false negative is found (91%)
+    assert g.loc[("pl", "accuracy"), "cover"] >= 0.90 and g.loc[("mt", "accuracy"), "cover"] >= 0.93, g
 
 
 def test_nonactioned_sample_design():
