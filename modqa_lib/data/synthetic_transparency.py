@@ -94,7 +94,9 @@ def generate_transparency(
     dict
         ``decisions``, ``audits``, ``appeals`` (contract tables) and ``truth``
         (:data:`PLANTED_TRANSPARENCY` plus the realised population recall per
-        system x language).
+        system x language), and ``violating``: the true violation status of every
+        decision (bool Series indexed by ``decision_id``; what a census audit would find),
+        for simulations that draw new audits from the demo population.
     """
     rng = np.random.default_rng([seed, 1401])
     n = int(n_decisions)
@@ -246,7 +248,8 @@ def generate_transparency(
             if m.any():
                 rec[f"{s_}|{lg}"] = round(float((model_label[m] != S.NO_VIOLATION).mean()), 4)
     truth = {**PLANTED_TRANSPARENCY, "realised_recall": rec}
-    return {"decisions": dec, "audits": aud, "appeals": app, "truth": truth}
+    violating = pd.Series(viol, index=pd.Index(dec[S.DECISION_ID].to_numpy(), name=S.DECISION_ID), name="violating")
+    return {"decisions": dec, "audits": aud, "appeals": app, "truth": truth, "violating": violating}
 
 
 def write_transparency_demo(out: str | Path, seed: int = DEFAULT_SEED, n_decisions: int = 60_000) -> Path:

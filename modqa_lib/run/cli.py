@@ -69,10 +69,13 @@ def _cmd_sample(a: argparse.Namespace) -> int:
             expected_rate=a.expected_rate,
         )
     )
-    if getattr(a, "nonactioned_per_cell", None):
+    adopt = bool(getattr(a, "adopt_transparency_plan", False))
+    if getattr(a, "nonactioned_per_cell", None) or adopt:
         from modqa_lib.run.transparency import write_nonactioned_sample
 
-        print(write_nonactioned_sample(a.week, a.nonactioned_per_cell, a.processed, a.out, seed=a.seed))
+        print(
+            write_nonactioned_sample(a.week, a.nonactioned_per_cell, a.processed, a.out, seed=a.seed, adopt_plan=adopt)
+        )
     return 0
 
 
@@ -220,6 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         help="also draw N non-actioned machine decisions per automated system x language, by score band (recall)",
+    )
+    s.add_argument(
+        "--adopt-transparency-plan",
+        action="store_true",
+        help="draw the non-actioned decisions with the transparency planner's sizes per system x language x band",
     )
     s.set_defaults(func=_cmd_sample)
 

@@ -63,12 +63,28 @@ def run_transparency(
     return f"{result.summary()}\nfiling CSV: {csv}"
 
 
+def _plan_targets() -> dict[str, float]:
+    """Target margins of the planner from ``params/transparency.yaml`` (``target_precision``, ``target_recall``)."""
+    import yaml
+
+    from modqa_lib.config import PARAMS_DIR
+    from modqa_lib.errors import ConfigError
+
+    p = PARAMS_DIR / "transparency.yaml"
+    try:
+        par = (yaml.safe_load(p.read_text(encoding="utf-8")) or {}).get("parameters") or {}
+        return {"precision": float(par["target_precision"]), "recall": float(par["target_recall"])}
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{p}: needs parameters.target_precision and target_recall ({exc})") from None
+
+
 def write_nonactioned_sample(
     week: str,
     n_per_cell: int,
     processed: str | os.PathLike | None = None,
     outputs: str | os.PathLike | None = None,
     seed: int = 1,
+    adopt_plan: bool = False,
 ) -> str:
     """``modqa sample --nonactioned-per-cell N``: draw non-actioned machine decisions for recall audits.
 
@@ -77,22 +93,34 @@ def write_nonactioned_sample(
     band with Neyman allocation (:func:`modqa_lib.stats.sampling.nonactioned_sample`),
     and writes ``<out>/samples/<week>/nonactioned_sample.csv`` with the design columns.
 
+    With ``adopt_plan`` (``modqa sample --adopt-transparency-plan``) the sizes come
+    from the transparency planner instead (``n_per_cell`` is ignored):
+    :func:`~modqa_lib.stats.transparency.plan_transparency_audits` on the week's
+    decisions, with the band violation rates of the audits on file and the target
+    margins of ``params/transparency.yaml`` (``target_precision``, ``target_recall``);
+    the non-actioned arm is drawn per system x language x score band with exactly the
+    planned sizes (:func:`~modqa_lib.stats.sampling.draw_by_plan`), and the whole plan
+    (both arms, with the actioned audits it asks for) is written next to it as
+    ``transparency_plan.csv``.
+
     Returns
     -------
     str
-        One line naming the file and the number of decisions drawn.
+        One line naming the file and the number of decisions drawn (and the plan file).
     """
     import pandas as pd
 
     from modqa_lib.config import OUTPUTS_DIR
     from modqa_lib.contract import schema as S
     from modqa_lib.errors import ConfigError
-    from modqa_lib.stats.sampling import SCORE_BAND, nonactioned_sample
-    from modqa_lib.stats.transparency import HUMAN_SYSTEM, prepare_transparency_frame
+    from modqa_lib.stats.sampling import ARM, SCORE_BAND, draw_by_plan, nonactioned_sample
+    from modqa_lib.stats.transparency import HUMAN_SYSTEM, plan_transparency_audits, prepare_transparency_frame
 
-    if isinstance(n_per_cell, bool) or int(n_per_cell) < 1:
+    if not adopt_plan and (isinstance(n_per_cell, bool) or int(n_per_cell) < 1):
         raise ConfigError(f"--nonactioned-per-cell must be a positive number of audits, got {n_per_cell!r}")
-    dec = load_processed(processed_snapshot(Path(processed or PROCESSED_DIR)), tables=["decisions"])["decisions"]
+    tables = ["decisions", "audits"] if adopt_plan else ["decisions"]
+    data = load_processed(processed_snapshot(Path(processed or PROCESSED_DIR)), tables=tables)
+    dec = data["decisions"]
     t = pd.to_datetime(dec[S.DECIDED_AT], utc=True).dt.tz_localize(None).dt.normalize()
     wk = t - pd.to_timedelta(t.dt.day_of_week, unit="D")
     target = wk.max() if str(week).strip().lower() == "latest" else pd.Timestamp(str(week))
@@ -100,9 +128,22 @@ def write_nonactioned_sample(
         raise ConfigError(f"--week {week}: no decisions that week (weeks {wk.min().date()} to {wk.max().date()})")
     pop, _ = prepare_transparency_frame(dec[(wk == target).to_numpy()])
     pop = pop[pop[S.SYSTEM] != HUMAN_SYSTEM]
-    s = nonactioned_sample(pop, int(n_per_cell), default_prior=0.05, seed=seed)
+    folder = Path(outputs or OUTPUTS_DIR) / "samples" / target.date().isoformat()
+    extra = ""
+    if adopt_plan:
+        audits = data.get("audits")
+        if audits is None or audits.empty:
+            raise ConfigError("--adopt-transparency-plan needs audits on file for the band violation rates")
+        _, audited = prepare_transparency_frame(dec, audits)
+        plan = plan_transparency_audits(pop, audited[audited[S.SYSTEM] != HUMAN_SYSTEM], targets=_plan_targets())
+        s = draw_by_plan(pop, plan[plan[ARM] == "non_actioned"], seed=seed)
+        folder.mkdir(parents=True, exist_ok=True)
+        plan_path = write_csv_atomic(plan, folder / "transparency_plan.csv", index=False)
+        extra = f" (sizes from the transparency planner: {plan_path})"
+    else:
+        s = nonactioned_sample(pop, int(n_per_cell), default_prior=0.05, seed=seed)
     cols = [S.DECISION_ID, S.SYSTEM, S.LANGUAGE, S.MODEL_SCORE, SCORE_BAND, S.STRATUM, S.INCLUSION_PROB, S.WEIGHT]
-    path = Path(outputs or OUTPUTS_DIR) / "samples" / target.date().isoformat() / "nonactioned_sample.csv"
+    path = folder / "nonactioned_sample.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_csv_atomic(s[cols], path, index=False)
-    return f"non-actioned sample for recall: {len(s)} decisions in {path}"
+    return f"non-actioned sample for recall: {len(s)} decisions in {path}{extra}"

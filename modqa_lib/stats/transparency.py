@@ -232,7 +232,7 @@ def decisions_by_automation(population: pd.DataFrame, by: Sequence[str] = (S.LAN
 
 
 # ------------------------------------------------------------------ estimators
-def _ratio_fpc(frame, y, x, by, weights, strata, alpha):
+def _ratio_fpc(frame, y, x, by, weights, strata, alpha, interval="clopper-pearson"):
     """Hajek ratio per group with the stratified linearised variance times (1 - f_h).
 
     Same estimator and Korn-Graubard interval as :func:`ratio_estimates`, plus the
@@ -270,6 +270,13 @@ def _ratio_fpc(frame, y, x, by, weights, strata, alpha):
     single = nh <= 1
     contrib = np.where(single, s2, nh / np.where(single, 2, nh - 1) * (s2 - s1**2 / nh)) * (1 - fu[first_i])
     var = np.maximum(np.bincount(gk, contrib, minlength=G), 0.0)
+    # zero variance with 0 < R < 1 (census bands plus bands whose audits all agree): not certainty.
+    # Give each sampled band the variance of half a pseudo-event (Jeffreys) instead of falling back
+    # to the Kish n, which ignores the finite-population correction and gave +-9 pts on 139 items.
+    q = 0.5 / (nh + 1)
+    floor = np.bincount(gk, (1 - fu[first_i]) * nh * (w[first_i] / X[gk]) ** 2 * q * (1 - q), minlength=G)
+    degenerate = (var <= 0) & (R > 0) & (R < 1)
+    var = np.where(degenerate, floor, var)
     df = np.maximum(n - np.bincount(gk, minlength=G), 1.0)
     kish = X**2 / np.bincount(codes, (w * xu) ** 2, minlength=G)
     pq = R * (1 - R)
@@ -280,7 +287,7 @@ def _ratio_fpc(frame, y, x, by, weights, strata, alpha):
     big = n > 1
     adj[big] = (st.t.isf(alpha / 2, n[big] - 1) / st.t.isf(alpha / 2, df[big])) ** 2
     n_eff = n_eff * adj
-    lo, hi = proportion_ci(np.clip(R, 0, 1) * n_eff, n_eff, alpha, "wilson")
+    lo, hi = proportion_ci(np.clip(R, 0, 1) * n_eff, n_eff, alpha, interval)
     out = keys.copy()
     out[S.N], out["estimate"], out["se"], out[S.CI_LOW], out[S.CI_HIGH] = n.astype(np.int64), R, np.sqrt(var), lo, hi
     return out
@@ -297,6 +304,7 @@ def automated_accuracy(
     weights: str = S.WEIGHT,
     strata: str = S.STRATUM,
     fpc: bool = True,
+    interval: str = "clopper-pearson",
 ) -> pd.DataFrame:
     """Design-weighted accuracy, precision, recall, FPR, FNR and NPV per reporting cell.
 
@@ -323,6 +331,10 @@ def automated_accuracy(
         stratum's sampling fraction under simple random sampling within strata).
         False gives exactly :func:`modqa_lib.stats.scoring.ratio_estimates`
         (with-replacement variance, conservative when strata are heavily sampled).
+    interval : {"clopper-pearson", "wilson"}, default "clopper-pearson"
+        Binomial interval on the effective n (with ``fpc``). "clopper-pearson" is the
+        Korn-Graubard interval [2]_; "wilson" is narrower and under-covers when the
+        non-actioned sample finds few violations (see Notes).
 
     Returns
     -------
@@ -346,6 +358,17 @@ def automated_accuracy(
     hand-computed example (``tests/results/transparency_hand.csv``) and by a
     simulation of the library's own score-band sampler on a known finite
     population (bias and 95% coverage, including a 1%-prevalence and a small cell).
+
+    Why Korn-Graubard: in a rare-violation cell the non-actioned sample finds few
+    false negatives (in the test design 0.5 per draw on average), and the estimate
+    of recall, FNR, NPV and accuracy is a near-Poisson count times a large weight.
+    The Wilson interval on the effective n is pulled towards 1/2 and misses when two
+    or more such items are found (coverage 92.3% for recall, FNR and NPV at 1%
+    prevalence, 300 draws); the exact (Clopper-Pearson) interval on the effective n
+    covers those draws (99.0%) and stays at 93-97% where violations are common. With
+    so few expected events the coverage can only be about 91% or about 99%: it is
+    the audit count (see :func:`plan_transparency_audits`), not the interval, that
+    makes rare-cell figures precise.
 
     References
     ----------
@@ -377,7 +400,7 @@ def automated_accuracy(
     for m in metrics:
         fy, fx, base = METRICS[m]
         if fpc:
-            est = _ratio_fpc(aud, fy(a, v), fx(a, v), by, weights, strata, alpha)
+            est = _ratio_fpc(aud, fy(a, v), fx(a, v), by, weights, strata, alpha, interval)
         else:
             est = ratio_estimates(aud, fy(a, v), fx(a, v), by=by, weights=weights, strata=strata, alpha=alpha)
         t = cells.merge(est[[*by, S.N, "estimate", "se", S.CI_LOW, S.CI_HIGH]], on=by, how="left")
@@ -462,6 +485,39 @@ def _neyman(pop: np.ndarray, s: np.ndarray, n: int, floor: int = 2) -> np.ndarra
     return out
 
 
+def _expected_margins(N, p, n, actioned, alpha):
+    """Expected precision and recall half-widths of a plan, with the estimator's interval.
+
+    Binomial variance per band with the finite-population correction, the ratio
+    linearised as in :func:`automated_accuracy`, and the exact (Korn-Graubard) interval
+    on the effective n that the estimator reports: the planner sizes for the interval
+    users will see, not for a normal approximation.
+    """
+    A = np.asarray(actioned, dtype=bool)
+    f = np.where(n > 0, n / np.maximum(N, 1), 1.0)
+    var_tot = np.where(n > 0, N**2 * p * (1 - p) / np.maximum(n, 1) * (1 - f), 0.0)
+    tp, fn, NA = N[A] @ p[A], N[~A] @ p[~A], N[A].sum()
+    out = []
+    for R, var in (
+        (tp / NA if NA else np.nan, var_tot[A].sum() / NA**2 if NA else np.nan),
+        (
+            tp / (tp + fn) if tp + fn else np.nan,
+            ((1 - tp / (tp + fn)) ** 2 * var_tot[A].sum() + (tp / (tp + fn)) ** 2 * var_tot[~A].sum()) / (tp + fn) ** 2
+            if tp + fn
+            else np.nan,
+        ),
+    ):
+        if not np.isfinite(R) or not np.isfinite(var):
+            out.append(np.nan)
+        elif var <= 0:
+            out.append(0.0)
+        else:
+            n_eff = max(R * (1 - R) / var, 1e-9)
+            lo, hi = proportion_ci(R * n_eff, n_eff, alpha, "clopper-pearson")
+            out.append(float(hi - lo) / 2)
+    return out[0], out[1]
+
+
 def plan_transparency_audits(
     population: pd.DataFrame,
     audited: pd.DataFrame | None = None,
@@ -472,6 +528,7 @@ def plan_transparency_audits(
     default_prior: tuple[float, float] = (0.9, 0.02),
     min_per_band: int = 2,
     score: str = S.MODEL_SCORE,
+    safety: float = 0.85,
 ) -> pd.DataFrame:
     """Audits needed next period per reporting cell and score band, for target margins.
 
@@ -493,6 +550,10 @@ def plan_transparency_audits(
         Violation rate assumed in actioned / non-actioned bands without audits.
     min_per_band : int, default 2
     score : str
+    safety : float in (0, 1], default 0.85
+        Plan for ``safety x target``: the priors are estimates from the current
+        audits, and a cell whose violation rate is misjudged (the demo's planted
+        low-recall language) otherwise misses its target by ~12%.
 
     Returns
     -------
@@ -510,8 +571,14 @@ def plan_transparency_audits(
     actioned sample and ``V(FN) = (sum_B N_h S_h)^2 / n_B - sum_B N_h S_h^2`` under
     Neyman allocation over the non-actioned bands ``B``; solved for ``n_B``. If the
     actioned sample alone uses more than half the recall budget, ``n_A`` is raised
-    so that it uses half. Checked by simulation: the planned sizes, drawn with
-    :func:`~modqa_lib.stats.sampling.draw_by_plan`, reach the target margins.
+    so that it uses half. These closed forms are a start: the sizes are then raised
+    (rounded up, re-allocated across bands) until the half-width of the interval the
+    report shows (exact binomial on the effective n, finite-population corrected,
+    see :func:`plan_summary`) is within ``safety x target``; the normal-approximation
+    sizes alone left the demo's planted cell 15% over its recall target. Checked by
+    simulation on the demo population: the planned sizes, drawn 200 times with
+    :func:`~modqa_lib.stats.sampling.draw_by_plan`, give a mean half-width within
+    target in every system x language x metric cell.
 
     References
     ----------
@@ -523,6 +590,9 @@ def plan_transparency_audits(
     for k, m in targets.items():
         if k not in ("precision", "recall") or not (0 < float(m) < 0.5):
             raise EstimationError(f"targets: use precision/recall margins in (0, 0.5), got {k}={m}")
+    if not 0 < safety <= 1:
+        raise EstimationError(f"safety must be in (0, 1], got {safety}")
+    targets = {k: float(m) * safety for k, m in targets.items()}
     by = list(by)
     S.require_columns(population, [*by, ACTIONED], "plan_transparency_audits", table="decisions")
     z = float(st.norm.ppf(0.5 + confidence / 2))
@@ -551,10 +621,30 @@ def plan_transparency_audits(
                 n_a = (NA @ sA) ** 2 / (budget / 2 / (1 - R) ** 2 + NA @ sA**2)
             D = budget - (1 - R) ** 2 * v_tp(n_a)
             n_b = max(n_b, R**2 * (NB @ sB) ** 2 / (D + R**2 * (NB @ sB**2)))
-        if len(NA):
-            tab.loc[cell.index[A.to_numpy()], ALLOCATED] = _neyman(NA.astype(int), sA, int(np.ceil(n_a)), min_per_band)
-        if len(NB):
-            tab.loc[cell.index[~A.to_numpy()], ALLOCATED] = _neyman(NB.astype(int), sB, int(np.ceil(n_b)), min_per_band)
+        Av = A.to_numpy()
+        N_all, p_all = cell[POPULATION].to_numpy(float), cell["prior"].to_numpy(float)
+        alloc = np.zeros(len(cell), dtype=int)
+        for _ in range(40):  # raise the sizes until the estimator's own interval meets the targets
+            if len(NA):
+                alloc[Av] = _neyman(NA.astype(int), sA, int(np.ceil(n_a)), min_per_band)
+            if len(NB):
+                alloc[~Av] = _neyman(NB.astype(int), sB, int(np.ceil(n_b)), min_per_band)
+            m_p, m_r = _expected_margins(N_all, p_all, alloc.astype(float), Av, 1 - confidence)
+            grow = False
+            if "precision" in targets and m_p > targets["precision"] and alloc[Av].sum() < NA.sum():
+                n_a = max(n_a, alloc[Av].sum()) * (m_p / targets["precision"]) ** 2 * 1.02 + 1
+                grow = True
+            if "recall" in targets and m_r > targets["recall"]:
+                f = (m_r / targets["recall"]) ** 2 * 1.02
+                if alloc[~Av].sum() < NB.sum():
+                    n_b = max(n_b, alloc[~Av].sum()) * f + 1
+                    grow = True
+                elif alloc[Av].sum() < NA.sum():
+                    n_a = max(n_a, alloc[Av].sum()) * f + 1
+                    grow = True
+            if not grow:
+                break
+        tab.loc[cell.index, ALLOCATED] = alloc
     tab[ALLOCATED] = tab[ALLOCATED].astype("int64")
     return tab
 
@@ -566,27 +656,21 @@ def plan_summary(plan: pd.DataFrame, by: Sequence[str] = (S.SYSTEM, S.LANGUAGE),
     -------
     DataFrame
         One row per cell x metric (precision, recall): the ``by`` columns,
-        ``metric``, ``expected_margin`` (95% half-width under the priors),
+        ``metric``, ``expected_margin`` (half-width of the estimator's exact interval on the
+        effective n, under the priors),
         ``audits_actioned``, ``audits_non_actioned`` and ``audits_total`` (the cell's
         cost; the sum over cells is the plan's total cost in audits).
     """
     by = list(by)
-    z = float(st.norm.ppf(0.5 + confidence / 2))
     rows = []
     for key, cell in plan.groupby(by, observed=True):
         key = key if isinstance(key, tuple) else (key,)
         A = (cell[ARM] == ARMS[0]).to_numpy()
         N, p, n = (cell[c].to_numpy(float) for c in (POPULATION, "prior", ALLOCATED))
-        f = np.where(n > 0, n / np.maximum(N, 1), 1.0)
-        var_tot = np.where(n > 0, N**2 * p * (1 - p) / np.maximum(n, 1) * (1 - f), 0.0)
-        tp, fn = N[A] @ p[A], N[~A] @ p[~A]
-        NA = N[A].sum()
-        prec = np.sqrt(var_tot[A].sum()) / NA if NA else np.nan
-        R = tp / (tp + fn) if tp + fn else np.nan
-        rec = np.sqrt((1 - R) ** 2 * var_tot[A].sum() + R**2 * var_tot[~A].sum()) / (tp + fn) if tp + fn else np.nan
+        hw_p, hw_r = _expected_margins(N, p, n, A, 1 - confidence)
         base = dict(zip(by, key))
         na, nb = int(n[A].sum()), int(n[~A].sum())
-        for m, hw in (("precision", z * prec), ("recall", z * rec)):
+        for m, hw in (("precision", hw_p), ("recall", hw_r)):
             rows.append(
                 {
                     **base,

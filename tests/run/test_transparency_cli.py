@@ -67,3 +67,38 @@ def test_sample_nonactioned_option(tmp_path):
     assert (s.groupby(["system", "language"]).size() == 40).all()
     assert (s["model_score"] < 0.5).all()  # the model did not action them
     assert (s["weight"] * s["inclusion_prob"]).round(6).eq(1).all()
+
+
+def test_sample_adopts_transparency_plan(tmp_path):
+    """``--adopt-transparency-plan``: the non-actioned draw has exactly the planner's sizes per band."""
+    from modqa_lib.data.ingest import ingest
+    from modqa_lib.data.synthetic_transparency import write_transparency_demo
+
+    raw, proc, out = tmp_path / "raw", tmp_path / "proc", tmp_path / "out"
+    write_transparency_demo(raw, n_decisions=8000)
+    ingest(raw, proc)
+    rc = main(
+        ["sample", "--week", "latest", "--processed", str(proc), "--out", str(out), "--golden-share", "0"]
+        + ["--adopt-transparency-plan"]
+    )
+    assert rc == 0
+    (f,) = list(out.glob("samples/*/nonactioned_sample.csv"))
+    (pf,) = list(out.glob("samples/*/transparency_plan.csv"))
+    s, plan = pd.read_csv(f), pd.read_csv(pf)
+    assert set(plan["system"]) == {"text_classifier", "visual_classifier"}
+    assert set(plan["arm"]) == {"actioned", "non_actioned"}
+    want = plan[plan["arm"] == "non_actioned"].set_index(["system", "language", "score_band"])["allocated"]
+    got = s.groupby(["system", "language", "score_band"]).size().reindex(want.index, fill_value=0)
+    assert (
+        got
+        == want.clip(
+            upper=plan.set_index(["system", "language", "score_band", "arm"])["population"].xs(
+                "non_actioned", level="arm"
+            )
+        )
+    ).all()
+    assert len(s) == int(want.sum()) and len(s) > 0
+    # not a fixed N per cell: the planner sizes cells differently
+    assert s.groupby(["system", "language"]).size().nunique() > 1
+    assert (s["model_score"] < 0.5).all()
+    assert (s["weight"] * s["inclusion_prob"]).round(6).eq(1).all()

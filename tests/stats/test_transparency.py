@@ -130,13 +130,17 @@ def test_simulation_bias_and_coverage():
     )
     assert est["estimate"].notna().all()
     assert ((g["mean"] - g["truth"]).abs() < 0.015).all(), g
-    # ordinary cell: 93-97% (NPV near 99% has a slightly conservative Wilson/Korn-Graubard interval)
+    # ordinary cell: 93-97% (NPV near 99% gets a conservative exact interval)
     assert g.loc["de"].drop("npv")["cover"].between(0.93, 0.97).all(), g
-    assert 0.93 <= g.loc[("de", "npv"), "cover"] <= 0.985, g
-    # rare-violation (1%) and small cells: precision and recall 93-97%; the rest within 90-98%
+    assert 0.93 <= g.loc[("de", "npv"), "cover"] <= 0.995, g
+    # rare-violation (1%) and small cells: the Korn-Graubard interval keeps recall, FNR, NPV, FPR
+    # and precision at or above 93% (Wilson gave 92.3% for recall/FNR/NPV at 1% prevalence).
+    # With 0.5 false negatives found per draw the coverage is either ~91% or ~99% (a Poisson count),
+    # so the upper bound is 99.5% here, not 97%.
     for lang in ("pl", "mt"):
-        assert g.loc[lang, "cover"].between(0.90, 0.98).all(), g
-    assert g.loc[("mt", "precision"), "cover"] >= 0.93 and g.loc[("de", "recall"), "cover"] >= 0.93
+        assert g.loc[lang].drop("accuracy")["cover"].between(0.93, 0.995).all(), g
+    # known gap: accuracy in the rare cell when no false negative is found (91%)
+    assert g.loc[("pl", "accuracy"), "cover"] >= 0.90 and g.loc[("mt", "accuracy"), "cover"] >= 0.93, g
 
 
 def test_nonactioned_sample_design():
@@ -197,3 +201,37 @@ def test_load_systems_checks(tmp_path):
     p.write_text("languages: {de: German}\n")
     with pytest.raises(ConfigError, match="non-empty 'systems'"):
         load_systems(p)
+
+
+@pytest.mark.slow
+def test_planner_sizes_reach_targets_on_demo():
+    """Issue #14: the planner's sizes, drawn 200 times from the demo population, meet every cell's target.
+
+    Asserted on the mean half-width of the reported (Korn-Graubard) interval per
+    system x language x metric; before the fix the planted cell's recall was 12% over
+    target and its precision 4.6x over (a zero-variance fallback).
+    """
+    from modqa_lib.data.synthetic_transparency import generate_transparency
+    from modqa_lib.stats.transparency import prepare_transparency_frame
+
+    d = generate_transparency(seed=20261125, n_decisions=40_000)
+    pop, aud = prepare_transparency_frame(d["decisions"], d["audits"])
+    pop[VIOLATING] = d["violating"].reindex(pop[S.DECISION_ID]).to_numpy()
+    targets = {"precision": 0.02, "recall": 0.05}
+    plan = plan_transparency_audits(pop, aud, targets=targets)
+    summ = plan_summary(plan)
+    assert (summ["expected_margin"] <= np.array([targets[m] for m in summ["metric"]])).all(), summ
+    reps = []
+    for r in range(200):
+        s = draw_by_plan(pop, plan, seed=1000 + r)
+        s["rep"] = r
+        s[S.STRATUM] = f"{r}|" + s[S.STRATUM]
+        reps.append(s)
+    est = automated_accuracy(
+        pd.concat(reps, ignore_index=True), None, by=["rep", S.SYSTEM, S.LANGUAGE], metrics=list(targets), min_n=0
+    )
+    assert est["estimate"].notna().all()
+    hw = ((est[S.CI_HIGH] - est[S.CI_LOW]) / 2).groupby([est[S.SYSTEM], est[S.LANGUAGE], est["metric"]]).mean()
+    assert len(hw) == 30  # 3 systems (incl. human moderation) x 5 languages x 2 metrics
+    tgt = np.array([targets[m] for m in hw.index.get_level_values("metric")])
+    assert (hw.to_numpy() <= tgt).all(), hw[hw.to_numpy() > tgt]
