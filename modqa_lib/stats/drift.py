@@ -25,16 +25,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from scipy.special import xlogy
-from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
 from modqa_lib.contract import schema as S
-from modqa_lib.contract.checks import as_columns, check_alpha, require_columns
+from modqa_lib.contract.checks import as_columns, check_alpha, holm_pvalues, require_columns
 from modqa_lib.errors import ConfigError, DataContractError, EstimationError
 
 __all__ = [
     "CHARTS",
     "DOWN",
+    "LIMITS",
     "NO_SIGNAL",
     "RATE_AFTER_CI_HIGH",
     "RATE_AFTER_CI_LOW",
@@ -48,6 +48,7 @@ __all__ = [
     "drift_flags",
     "ewma",
     "ewma_chart",
+    "exact_count_limits",
     "p_chart",
 ]
 
@@ -67,6 +68,8 @@ DOWN = "down"
 NO_SIGNAL = "none"
 #: charts :func:`drift_flags` can run.
 CHARTS = ("p", "ewma", "cusum")
+#: p-chart limits: exact binomial probability limits or normal (3σ) limits.
+LIMITS = ("exact", "normal")
 
 _DEFAULT_STEP = pd.Timedelta(days=7)
 
@@ -206,8 +209,14 @@ def _baseline_mask(cnt: pd.DataFrame, period: str, baseline, func: str) -> tuple
     return cnt[period].isin(base).to_numpy(), base
 
 
-def _limits(cnt: pd.DataFrame, gid: np.ndarray, in_base: np.ndarray, sigma: float) -> pd.DataFrame:
-    """Add center, sd, lcl, ucl, z to per-period counts (a copy)."""
+def _limits(
+    cnt: pd.DataFrame, gid: np.ndarray, in_base: np.ndarray, sigma: float, limits: str = "normal"
+) -> pd.DataFrame:
+    """Add center, sd, lcl, ucl, z to per-period counts (a copy).
+
+    ``limits="normal"``: p̄ ∓ sigma·sd; ``"exact"``: the binomial (n_i, p̄) quantiles that leave
+    at most Φ(−sigma) in each tail, divided by n_i (signal when the count falls outside them).
+    """
     out = cnt.copy()
     n = out[S.N].to_numpy(dtype=float)
     e = out[S.ERRORS].to_numpy(dtype=float)
@@ -226,11 +235,71 @@ def _limits(cnt: pd.DataFrame, gid: np.ndarray, in_base: np.ndarray, sigma: floa
     rate = e / n
     out["center"] = pbar
     out["sd"] = sd
-    out["lcl"] = np.clip(pbar - sigma * sd, 0.0, 1.0)
-    out["ucl"] = np.clip(pbar + sigma * sd, 0.0, 1.0)
+    if limits == "exact":
+        lo_k, hi_k = exact_count_limits(n, pbar, sigma)
+        out["lcl"] = lo_k / n
+        out["ucl"] = hi_k / n
+    else:
+        out["lcl"] = np.clip(pbar - sigma * sd, 0.0, 1.0)
+        out["ucl"] = np.clip(pbar + sigma * sd, 0.0, 1.0)
     out["z"] = (rate - pbar) / sd_guard
     out["in_baseline"] = in_base
     return out
+
+
+def exact_count_limits(n, p, sigma: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
+    """Exact binomial probability limits for the count of errors in a period.
+
+    Parameters
+    ----------
+    n : array_like of int
+        Audits in each period.
+    p : array_like of float
+        In-control error rate (the chart's center line p̄); NaN gives NaN limits.
+    sigma : float, default 3
+        The tail probability of each limit is that of a sigma-sigma normal limit,
+        ``tail = Φ(−sigma)`` (0.00135 for 3).
+
+    Returns
+    -------
+    (lower, upper) : tuple of ndarray
+        Counts: ``lower = binom.ppf(tail, n, p)`` and ``upper = binom.isf(tail, n, p)``.
+        A period is out of control when its count is < ``lower`` or > ``upper``, so
+        P(count < lower) ≤ tail and P(count > upper) ≤ tail exactly, for any n·p.
+
+    Notes
+    -----
+    Probability limits in the sense of Montgomery [1]_ (Sect. 7.2.1, "probability
+    limits") and Ryan & Schwertman [2]_: with a few expected errors per period the
+    count is skewed, the 3σ normal UCL leaves several times the nominal tail and the
+    LCL is 0 (it can never signal). Tested against ``scipy.stats.binom`` by hand in
+    ``tests/stats/test_drift.py``.
+
+    References
+    ----------
+    .. [1] Montgomery, D. C. (2009). *Introduction to Statistical Quality
+       Control*, 6th ed., Wiley. Sect. 7.2.1.
+    .. [2] Ryan, T. P., Schwertman, N. C. (1997). Optimal limits for attributes
+       control charts. *Journal of Quality Technology* 29(1), 86–98.
+
+    Examples
+    --------
+    >>> lo, hi = exact_count_limits([40], [0.05])
+    >>> int(lo[0]), int(hi[0])
+    (0, 7)
+    """
+    n = np.asarray(n, dtype=float)
+    p = np.asarray(p, dtype=float)
+    if not sigma > 0:
+        raise ConfigError(f"exact_count_limits(): sigma must be positive, not {sigma}")
+    tail = float(stats.norm.sf(sigma))
+    ok = np.isfinite(p) & (n > 0)
+    lo = np.full(np.broadcast(n, p).shape, np.nan)
+    hi = lo.copy()
+    nn, pp = np.broadcast_arrays(n, p)
+    lo[ok] = stats.binom.ppf(tail, nn[ok], pp[ok])
+    hi[ok] = stats.binom.isf(tail, nn[ok], pp[ok])
+    return lo, hi
 
 
 def _wilson(k: int, n: int, alpha: float) -> tuple[float, float]:
@@ -247,7 +316,13 @@ def _direction(up: np.ndarray, down: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------- p chart
 def p_chart(
-    audits: pd.DataFrame, period: str = S.WEEK, by=None, outcome: str = S.IS_ERROR, sigma: float = 3.0, baseline=None
+    audits: pd.DataFrame,
+    period: str = S.WEEK,
+    by=None,
+    outcome: str = S.IS_ERROR,
+    sigma: float = 3.0,
+    baseline=None,
+    limits: str = "exact",
 ) -> pd.DataFrame:
     """Shewhart p chart of the error rate per period, with limits for varying n.
 
@@ -263,7 +338,9 @@ def p_chart(
     outcome : str, default IS_ERROR
         Boolean (or 0/1) column counted as a nonconforming unit.
     sigma : float, default 3
-        Width of the limits in standard errors (Shewhart's 3-sigma limits).
+        Width of the limits in standard errors (Shewhart's 3-sigma limits); with
+        ``limits="exact"`` the limits leave the same tail probability Φ(−sigma)
+        (0.00135 for 3) on each side.
     baseline : {None, "first_half", "all"}, int or list of periods, optional
         Periods from which the center line p̄ is estimated (Phase I). ``None`` or
         ``"first_half"``: the first ``max(1, T // 2)`` of the T distinct periods
@@ -271,14 +348,18 @@ def p_chart(
         half, not absorbed into the center); ``"all"``: every period
         (Montgomery's trial limits); an int k: the first k periods; a list:
         exactly those periods. The same calendar window is used for every group.
+    limits : {"exact", "normal"}, default "exact"
+        ``"exact"``: binomial probability limits (:func:`exact_count_limits`), right
+        for any expected count; ``"normal"``: the textbook p̄ ∓ sigma·sd limits, too
+        tight when a period expects only a few errors.
 
     Returns
     -------
     DataFrame
         One row per group and period, sorted: the ``by`` columns, ``period``,
         ``n``, ``errors``, ``error_rate``, ``center`` (p̄ of the group's
-        baseline), ``sd`` (√(p̄(1−p̄)/n_i)), ``lcl``, ``ucl`` (p̄ ∓ sigma·sd,
-        clipped to [0, 1]), ``z`` ((p_i − p̄)/sd, standardised rate; when p̄ is
+        baseline), ``sd`` (√(p̄(1−p̄)/n_i)), ``lcl``, ``ucl`` (exact: the binomial
+        limit counts divided by n_i; normal: p̄ ∓ sigma·sd, clipped to [0, 1]), ``z`` ((p_i − p̄)/sd, standardised rate; when p̄ is
         0 or 1, p̄ is moved half an event inside (0, 1) for ``z`` only),
         ``in_baseline`` (bool), ``out_of_control`` (bool: p_i > ucl or
         p_i < lcl) and ``direction`` ("up": error rate above the UCL, worse;
@@ -296,8 +377,16 @@ def p_chart(
     Notes
     -----
     Limits follow Montgomery [1]_ (Sect. 7.2.2, variable sample size): the
-    center line is the pooled baseline fraction p̄ = Σerrors/Σn and the limits
-    of period i are p̄ ± 3√(p̄(1−p̄)/n_i), a negative LCL being set to 0.
+    center line is the pooled baseline fraction p̄ = Σerrors/Σn and the normal
+    limits of period i are p̄ ± 3√(p̄(1−p̄)/n_i), a negative LCL being set to 0.
+    With a few expected errors a period (n_i·p̄ of 1–5, common for one policy in
+    one week) the count is skewed: the normal UCL leaves 2–4 times its nominal
+    0.00135 and the LCL is 0, so the default is exact binomial probability
+    limits (Montgomery [1]_, Sect. 7.2.1; Ryan & Schwertman [2]_) with the same
+    nominal tail probability per side. In a simulation with 1–5 expected errors
+    a week (``tests/stats/test_drift.py``) the share of in-control monitored
+    weeks out of control is 1.4% with normal limits and 0.2% with exact ones
+    (nominal 0.27%; exact limits of a discrete count leave at most the nominal tail).
     A group with no audits in the baseline window has NaN limits and is never
     out of control. Validated in ``tests/test_drift.py`` against a published
     constant-n worked example and a hand-computed variable-n textbook data set
@@ -311,6 +400,8 @@ def p_chart(
     ----------
     .. [1] Montgomery, D. C. (2009). *Introduction to Statistical Quality
        Control*, 6th ed., Wiley. Chapter 7, "Control charts for attributes".
+    .. [2] Ryan, T. P., Schwertman, N. C. (1997). Optimal limits for attributes
+       control charts. *Journal of Quality Technology* 29(1), 86–98.
 
     Examples
     --------
@@ -322,9 +413,11 @@ def p_chart(
     by = _as_list(by)
     if not sigma > 0:
         raise ConfigError(f"p_chart(): sigma must be positive, not {sigma}")
+    if limits not in LIMITS:
+        raise ConfigError(f"p_chart(): limits must be one of {LIMITS}, not {limits!r}")
     cnt = _counts(audits, period, by, outcome, "p_chart")
     in_base, _ = _baseline_mask(cnt, period, baseline, "p_chart")
-    out = _limits(cnt, _group_ids(cnt, by), in_base, sigma)
+    out = _limits(cnt, _group_ids(cnt, by), in_base, sigma, limits)
     rate = out[S.ERROR_RATE].to_numpy()
     up = rate > out["ucl"].to_numpy()
     down = rate < out["lcl"].to_numpy()
@@ -704,6 +797,7 @@ def drift_flags(
     tolerance: int = 1,
     alpha: float = 0.05,
     min_size: int = 2,
+    limits: str = "exact",
 ) -> pd.DataFrame:
     """One row per group: did its error rate drift, when, which way, after which policy change.
 
@@ -714,8 +808,8 @@ def drift_flags(
     by : str or list of str, default [POLICY]
         Groups to monitor. Policy changes can only be aligned when ``POLICY`` is
         one of them.
-    period, outcome, baseline, sigma
-        As in :func:`p_chart`.
+    period, outcome, baseline, sigma, limits
+        As in :func:`p_chart` (exact binomial limits by default).
     policy_changes : DataFrame, optional
         The ``policy_changes`` table (CHANGED_AT, POLICY, DESCRIPTION).
     charts : sequence of {"p", "ewma", "cusum"}, default ("p", "ewma")
@@ -765,7 +859,9 @@ def drift_flags(
     -----
     The charts are those of :func:`p_chart` (large shifts), :func:`ewma_chart`
     and :func:`cusum_chart` (small sustained shifts), with the baseline of
-    :func:`p_chart`. Each chart treats the baseline rate as known; with few
+    :func:`p_chart`; the p chart uses exact binomial limits by default, so a
+    week that expects one to five errors does not signal on the skew of its
+    count alone. Each chart treats the baseline rate as known; with few
     audits per period (a handful of expected errors) the baseline rate is
     itself noisy and single charts raise more false alarms than their
     nominal rate. A signal is therefore *confirmed* only when the
@@ -801,7 +897,7 @@ def drift_flags(
     if not isinstance(tolerance, (int, np.integer)) or tolerance < 0:
         raise ConfigError(f"drift_flags(): tolerance must be a whole number of periods >= 0, not {tolerance!r}")
     pc = _policy_changes(policy_changes, "drift_flags")
-    base = p_chart(audits, period=period, by=by, outcome=outcome, sigma=sigma, baseline=baseline)
+    base = p_chart(audits, period=period, by=by, outcome=outcome, sigma=sigma, baseline=baseline, limits=limits)
     fired = {}
     if "p" in charts:
         fired["p"] = base[["out_of_control", "direction"]]
@@ -896,11 +992,7 @@ def drift_flags(
     out["cp_p_value"] = cp["p_value"].to_numpy()
     out["confirmed"] = out["flagged"].to_numpy() & cp["significant"].to_numpy(dtype=bool)
     # per report: Holm across the groups shown controls the chance that any row is a false drift
-    pv = out["cp_p_value"].to_numpy(float)
-    q = np.full(len(out), np.nan)
-    ok = np.isfinite(pv)
-    if ok.any():
-        q[ok] = multipletests(pv[ok], method="holm")[1]
+    q = holm_pvalues(out["cp_p_value"].to_numpy(float))
     out["cp_q_value"] = q
     out["reported"] = out["flagged"].to_numpy() & (np.nan_to_num(q, nan=1.0) < alpha)
     flagged = out[out["flagged"]].assign(_lr=lambda d: d["cp_lr_stat"].fillna(-1.0))
