@@ -204,7 +204,22 @@ def _fmt(ts) -> str:
 
 
 # --------------------------------------------------------------- before/after
-def before_after(audits: pd.DataFrame, action, window_weeks: float | None = None, alpha: float = 0.05) -> pd.DataFrame:
+def _weight_column(audits: pd.DataFrame, weights, func: str) -> str | None:
+    """The design-weight column to use, or None (unweighted)."""
+    if weights is None or weights is False:
+        return None
+    if weights == "auto":
+        return S.WEIGHT if S.WEIGHT in audits.columns else None
+    col = S.WEIGHT if weights is True else weights
+    if not isinstance(col, str):
+        raise ConfigError(f"{func}(): weights must be 'auto', None or a weight column name, not {weights!r}")
+    _require(audits, [col], func)
+    return col
+
+
+def before_after(
+    audits: pd.DataFrame, action, window_weeks: float | None = None, alpha: float = 0.05, weights=None
+) -> pd.DataFrame:
     """Accuracy in the action's scope before vs after it started.
 
     Parameters
@@ -219,11 +234,14 @@ def before_after(audits: pd.DataFrame, action, window_weeks: float | None = None
         ``started_at``; default all.
     alpha : float, default 0.05
         1 − confidence level.
+    weights : {None, "auto"}, bool or str, default None
+        Design-weight column (e.g. ``"weight"``, 1 / inclusion probability);
+        ``"auto"``: ``weight`` when the audits have it; None: unweighted.
 
     Returns
     -------
     DataFrame
-        One row: ``action_id``, ``n_before``, ``errors_before``,
+        One row: ``action_id``, ``weighted`` (bool), ``n_before``, ``errors_before``,
         ``accuracy_before``, ``accuracy_before_ci_low``, ``accuracy_before_ci_high``,
         ``n_after``, ``errors_after``, ``accuracy_after``, ``accuracy_after_ci_low``,
         ``accuracy_after_ci_high``, ``diff`` (accuracy after − before), ``diff_ci_low``,
@@ -241,7 +259,14 @@ def before_after(audits: pd.DataFrame, action, window_weeks: float | None = None
     method="wilson")``); the difference uses Newcombe's hybrid score interval
     [2]_ (``confint_proportions_2indep(..., method="newcomb")``) and the p-value
     the score test (``test_proportions_2indep(..., method="score")``), all from
-    statsmodels, and is tested against those calls. A before/after change
+    statsmodels, and is tested against those calls. Weighted, each accuracy is
+    the design-based (Hajek) estimate of the scope's decisions in that period
+    with its Korn–Graubard interval (:func:`modqa_lib.stats.scoring.ratio_estimates`,
+    domain estimation over the whole audit sample, by ``stratum`` when present);
+    the difference's interval combines the two intervals by MOVER (Zou &
+    Donner [3]_; with Wilson limits this is Newcombe's interval) and its p-value
+    is a z test on the two linearised standard errors. ``n_*`` and ``errors_*``
+    stay audit counts. A before/after change
     includes anything else that changed at the same time; see
     :func:`diff_in_diff`.
 
@@ -252,8 +277,12 @@ def before_after(audits: pd.DataFrame, action, window_weeks: float | None = None
     .. [2] Newcombe, R. G. (1998). Interval estimation for the difference between
        independent proportions: comparison of eleven methods. *Statistics in
        Medicine* 17(8), 873–890.
+    .. [3] Zou, G. Y., Donner, A. (2008). Construction of confidence limits about
+       effect measures: a general approach. *Statistics in Medicine* 27(10),
+       1693–1702.
     """
     act = _action(action, "before_after")
+    wcol = _weight_column(audits, weights, "before_after")
     t = _times(audits, "before_after")
     m = in_scope(audits, act) & _window(t, act[S.STARTED_AT], window_weeks)
     y = _correct(audits, "before_after")
@@ -270,26 +299,45 @@ def before_after(audits: pd.DataFrame, action, window_weeks: float | None = None
         )
     nb, na = len(yb), len(ya)
     cb, ca = int(yb.sum()), int(ya.sum())
-    lb, hb = smp.proportion_confint(cb, nb, alpha=alpha, method="wilson")
-    la, ha = smp.proportion_confint(ca, na, alpha=alpha, method="wilson")
-    dl, dh = smp.confint_proportions_2indep(ca, na, cb, nb, method="newcomb", compare="diff", alpha=alpha)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = smp.test_proportions_2indep(ca, na, cb, nb, method="score", compare="diff").pvalue
+    if wcol is None:
+        accb, acca = cb / nb, ca / na
+        lb, hb = smp.proportion_confint(cb, nb, alpha=alpha, method="wilson")
+        la, ha = smp.proportion_confint(ca, na, alpha=alpha, method="wilson")
+        dl, dh = smp.confint_proportions_2indep(ca, na, cb, nb, method="newcomb", compare="diff", alpha=alpha)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = smp.test_proportions_2indep(ca, na, cb, nb, method="score", compare="diff").pvalue
+    else:
+        from modqa_lib.stats.scoring import ratio_estimates
+
+        strata = S.STRATUM if S.STRATUM in audits.columns else None
+        est = [
+            ratio_estimates(audits, y, weights=wcol, strata=strata, mask=mm & side, alpha=alpha).iloc[0]
+            for side in (~post, post)
+        ]
+        accb, acca = float(est[0]["estimate"]), float(est[1]["estimate"])
+        lb, hb = float(est[0]["ci_low"]), float(est[0]["ci_high"])
+        la, ha = float(est[1]["ci_low"]), float(est[1]["ci_high"])
+        d = acca - accb
+        dl = d - np.sqrt((acca - la) ** 2 + (hb - accb) ** 2)  # MOVER (Zou & Donner)
+        dh = d + np.sqrt((ha - acca) ** 2 + (accb - lb) ** 2)
+        se = float(np.hypot(est[0]["se"], est[1]["se"]))
+        p = float(2 * stats.norm.sf(abs(d) / se)) if se > 0 else float(d == 0)
     return pd.DataFrame(
         [
             {
                 S.ACTION_ID: act[S.ACTION_ID],
+                "weighted": wcol is not None,
                 "n_before": nb,
                 "errors_before": nb - cb,
-                "accuracy_before": cb / nb,
+                "accuracy_before": accb,
                 ACCURACY_BEFORE_CI_LOW: lb,
                 ACCURACY_BEFORE_CI_HIGH: hb,
                 "n_after": na,
                 "errors_after": na - ca,
-                "accuracy_after": ca / na,
+                "accuracy_after": acca,
                 ACCURACY_AFTER_CI_LOW: la,
                 ACCURACY_AFTER_CI_HIGH: ha,
-                "diff": ca / na - cb / nb,
+                "diff": acca - accb,
                 "diff_ci_low": float(dl),
                 "diff_ci_high": float(dh),
                 S.P_VALUE: float(p),
@@ -1020,6 +1068,7 @@ _COLUMNS = [
     "its_ci_low",
     "its_ci_high",
     "verdict",
+    "rate_basis",
     "reason",
 ]
 
@@ -1037,6 +1086,7 @@ def action_effects(
     match: Sequence[str] = (S.POLICY,),
     inference: str = "auto",
     seed=0,
+    weights="auto",
 ) -> pd.DataFrame:
     """Tracking table of corrective actions: one row per action with its effects and a verdict.
 
@@ -1061,6 +1111,9 @@ def action_effects(
         site-level shocks).
     period : str, default WEEK
         Passed to :func:`interrupted_time_series`.
+    weights : {"auto", None} or str, default "auto"
+        Passed to :func:`before_after`: the accuracies before and after are
+        design-weighted when the audits carry ``weight`` ("auto").
 
     Returns
     -------
@@ -1073,26 +1126,37 @@ def action_effects(
         ``did_ci_high``, ``did_p_value``, ``comparison``, ``n_comparison``,
         ``cov_type``, ``n_clusters``, ``did_df`` (:func:`diff_in_diff`), ``its_level_change``,
         ``its_ci_low``, ``its_ci_high`` (:func:`interrupted_time_series`),
-        ``verdict`` ({"worked", "worse", "no evidence", "insufficient data"})
-        and ``reason`` ("" when every estimate was made; otherwise why an
+        ``verdict`` ({"worked", "worse", "no evidence", "insufficient data"}),
+        ``rate_basis`` ("design-weighted" or "unweighted": how the accuracies
+        before and after were estimated) and ``reason`` ("" when every estimate was made; otherwise why an
         estimate is missing, so no NaN is left unexplained).
 
     Notes
     -----
     The verdict comes from the difference-in-differences interval
-    (:func:`verdict`), and, when the table holds several actions with an
-    estimate, "worked"/"worse" also need the DiD p-value to survive Holm's
-    correction over them (else "no evidence"), so the chance of any false
-    verdict in a report stays near alpha instead of 1 − (1 − alpha)^m
-    (``tests/stats/test_effects.py`` simulates placebo actions): the primary estimate, because a before/after change
-    or an interrupted time series without a comparison also picks up
-    whatever else moved at the same time (a policy change, seasonality).
-    "worked" means the interval excludes 0 on the side of higher accuracy.
-    Actions without enough data (started before the first or after the last
-    audited decision, fewer than ``min_n`` audits on a side, no comparison
-    units) get "insufficient data" and the reason. The intervals are per
-    action and not adjusted for testing several actions at once: with many
-    actions, expect about ``alpha`` of ineffective ones to look significant.
+    (:func:`verdict`; by default a test that allows for persistent site-level
+    shocks, see :func:`diff_in_diff`), and, when the table holds several
+    actions with an estimate, "worked"/"worse" also need the DiD p-value to
+    survive Holm's correction over them (else "no evidence"), so the chance
+    of any false verdict in a report stays at or below alpha instead of
+    1 − (1 − alpha)^m (``tests/stats/test_effects.py`` simulates placebo
+    actions with AR(1) site shocks: 1.25% of reports). The DiD is the primary
+    estimate, because a before/after change or an interrupted time series
+    without a comparison also picks up whatever else moved at the same time
+    (a policy change, seasonality). "worked" means the interval excludes 0 on
+    the side of higher accuracy. Actions without enough data (started before
+    the first or after the last audited decision, fewer than ``min_n`` audits
+    on a side, no comparison units, too few sites for the site-level test)
+    get "insufficient data" and the reason. The intervals shown are per
+    action; the verdict is the multiplicity-adjusted reading.
+
+    The accuracies before and after (and their difference) are
+    design-weighted when the audits carry weights (``rate_basis``): they
+    estimate the scope's decisions, not the audited sample. The DiD and the
+    time series are unweighted models of the audits: they compare the same
+    scope with itself over time, so the design weights (set by risk
+    multipliers within each stratum) cancel unless the audited mix moves
+    at the action's start, and weighting them would only widen the interval.
 
     References
     ----------
@@ -1104,6 +1168,7 @@ def action_effects(
     """
     _require(actions, [S.ACTION_ID, S.STARTED_AT], "action_effects", table="actions")
     _times(audits, "action_effects")
+    wcol = _weight_column(audits, weights, "action_effects")
     if not (isinstance(min_n, (int, np.integer)) and min_n >= 1):
         raise ConfigError(f"action_effects(): min_n must be a whole number >= 1, not {min_n!r}")
     rows = []
@@ -1130,7 +1195,7 @@ def action_effects(
             reasons.append(f"audits have no column(s) {missing} to select the scope")
         else:
             try:
-                ba = before_after(audits, act, window_weeks=window_weeks, alpha=alpha).iloc[0]
+                ba = before_after(audits, act, window_weeks=window_weeks, alpha=alpha, weights=wcol).iloc[0]
                 out.update(
                     {
                         k: ba[k]
@@ -1204,6 +1269,7 @@ def action_effects(
                 except (EstimationError, DataContractError) as exc:
                     reasons.append(f"interrupted time series: {_short(exc, act)}")
         out["verdict"] = verdict(out["did_ci_low"], out["did_ci_high"])
+        out["rate_basis"] = "design-weighted" if wcol is not None else "unweighted"
         out["reason"] = "; ".join(reasons)
         rows.append(out)
     res = pd.DataFrame(rows, columns=_COLUMNS)

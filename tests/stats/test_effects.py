@@ -116,6 +116,40 @@ def test_before_after_matches_statsmodels_calls():
     assert w["n_before"] < 200 and w["n_after"] < 220
 
 
+def test_before_after_design_weighted_is_the_hajek_estimate_with_its_interval():
+    from modqa_lib.stats.scoring import ratio_estimates
+
+    a = two_by_two()
+    rng = np.random.default_rng(8)
+    a[S.WEIGHT] = rng.choice([1.0, 4.0, 10.0], len(a))  # e.g. risky decisions audited 10x more often
+    w_out = effects.before_after(a, ACTION, weights="weight").iloc[0]
+    assert bool(w_out["weighted"]) and not bool(effects.before_after(a, ACTION).iloc[0]["weighted"])
+    y = 1.0 - a[S.IS_ERROR].astype(float).to_numpy()
+    scope = (a[S.SITE] == "Porto").to_numpy()
+    post = (a[S.DECIDED_AT] >= START).to_numpy()
+    w = a[S.WEIGHT].to_numpy()
+    for side, m in (("before", scope & ~post), ("after", scope & post)):
+        assert w_out[f"accuracy_{side}"] == pytest.approx((w[m] * y[m]).sum() / w[m].sum())  # Hajek, by hand
+        ref = ratio_estimates(a, y, weights=S.WEIGHT, strata=None, mask=m).iloc[0]
+        assert (w_out[f"accuracy_{side}_ci_low"], w_out[f"accuracy_{side}_ci_high"]) == pytest.approx(
+            (ref["ci_low"], ref["ci_high"])
+        )
+    assert w_out["n_before"] == 200 and w_out["errors_before"] == 30  # counts stay audit counts
+    d = w_out["accuracy_after"] - w_out["accuracy_before"]
+    lo = d - np.hypot(
+        w_out["accuracy_after"] - w_out["accuracy_after_ci_low"],
+        w_out["accuracy_before_ci_high"] - w_out["accuracy_before"],
+    )
+    assert w_out["diff"] == pytest.approx(d) and w_out["diff_ci_low"] == pytest.approx(lo)
+    # the tracking table says which
+    tab = effects.action_effects(a, pd.DataFrame([ACTION]), inference="HC1").iloc[0]
+    assert tab["rate_basis"] == "design-weighted" and tab["accuracy_before"] == pytest.approx(w_out["accuracy_before"])
+    plain = effects.action_effects(a.drop(columns=S.WEIGHT), pd.DataFrame([ACTION]), inference="HC1").iloc[0]
+    assert plain["rate_basis"] == "unweighted" and plain["accuracy_before"] == pytest.approx(0.85)
+    with pytest.raises(DataContractError, match="column 'w2'"):
+        effects.before_after(a, ACTION, weights="w2")
+
+
 def test_before_after_without_audits_on_one_side_says_so():
     a = two_by_two()
     late = {**ACTION, S.STARTED_AT: T0 + pd.Timedelta(weeks=30)}
