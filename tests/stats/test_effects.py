@@ -16,6 +16,7 @@ from statsmodels.stats.proportion import test_proportions_2indep as sm_test_2ind
 from modqa_lib.contract import schema as S
 from modqa_lib.errors import ConfigError, DataContractError, EstimationError
 from modqa_lib.stats import effects
+from modqa_lib.stats.effects import inference
 
 RESULTS = Path(__file__).parents[1] / "results"
 T0 = pd.Timestamp("2026-08-31", tz="UTC")
@@ -242,8 +243,8 @@ def test_wild_cluster_bootstrap_equals_brute_force_and_inverts_to_its_interval()
     shock = rng.normal(0, 0.03, (G, 2))[g, po.astype(int)]
     y = (rng.random(n) < 0.9 + shock + 0.04 * tr * po).astype(float)
     X = np.column_stack([np.ones(n), tr, po, tr * po])
-    W = effects._webb_weights(G, 199, np.random.default_rng(3))
-    wb = effects._WildCluster(y, X, g, 3, W)
+    W = inference._webb_weights(G, 199, np.random.default_rng(3))
+    wb = inference._WildCluster(y, X, g, 3, W)
     for delta in (0.0, 0.03, -0.02):
         assert wb.p_value(delta) == pytest.approx(_brute_force_wcr_p(y, X, g, W, delta), abs=1e-12)
     lo, hi = wb.interval(0.05)
@@ -251,7 +252,7 @@ def test_wild_cluster_bootstrap_equals_brute_force_and_inverts_to_its_interval()
     assert wb.p_value(lo - 1e-4) < 0.05 <= wb.p_value(lo + 1e-4)
     assert wb.p_value(hi + 1e-4) < 0.05 <= wb.p_value(hi - 1e-4)
     # every combination of weights when there are few clusters
-    assert effects._webb_weights(3, 999, np.random.default_rng(0)).shape == (216, 3)
+    assert inference._webb_weights(3, 999, np.random.default_rng(0)).shape == (216, 3)
     # through diff_in_diff: the same verdict from the interval and the p-value
     a = two_by_two()
     out = effects.diff_in_diff(a, ACTION, inference="wild", seed=1).iloc[0]
