@@ -124,6 +124,7 @@ _EXPORTS: dict[str, str] = {
     "two_proportion_ztest": "stats.rca",
     "slices_from_drilldown": "stats.rca",
     "p_chart": "stats.drift",
+    "exact_count_limits": "stats.drift",
     "ewma": "stats.drift",
     "cusum": "stats.drift",
     "ewma_chart": "stats.drift",

@@ -20,7 +20,7 @@ import pandas as pd
 
 from modqa_lib.errors import ConfigError, DataContractError
 
-__all__ = ["as_columns", "bh_qvalues", "check_alpha", "require_columns"]
+__all__ = ["as_columns", "bh_qvalues", "check_alpha", "holm_pvalues", "require_columns"]
 
 #: a bare function name such as ``p_chart`` or ``rca.drilldown`` (written ``p_chart()`` in messages)
 _FUNCTION_NAME = re.compile(r"[A-Za-z_][\w.]*")
@@ -182,4 +182,49 @@ def bh_qvalues(p_values: Any) -> np.ndarray:
     ok = np.isfinite(p)
     if ok.any():
         q[ok] = multipletests(p[ok], method="fdr_bh")[1]
+    return q
+
+
+def holm_pvalues(p_values: Any) -> np.ndarray:
+    """Holm step-down adjusted p-values; missing p-values stay NaN and are not counted.
+
+    Parameters
+    ----------
+    p_values : array_like
+        p-values; NaN (or ±inf) for the tests that were not run.
+
+    Returns
+    -------
+    ndarray
+        Same shape as ``p_values``: the Holm-adjusted p-value of each finite p-value
+        (reject at family-wise level alpha where it is < alpha), NaN elsewhere.
+
+    Notes
+    -----
+    p̃_(i) = max_{j ≤ i} min(1, (m − j + 1) p_(j)) over the m finite p-values sorted
+    ascending [1]_; tested equal to ``statsmodels.stats.multitest.multipletests(...,
+    method="holm")``, which this replaces in simulation loops because it runs a full
+    garbage collection on every call.
+
+    References
+    ----------
+    .. [1] Holm, S. (1979). A simple sequentially rejective multiple test procedure.
+       *Scandinavian Journal of Statistics* 6(2), 65–70.
+
+    Examples
+    --------
+    >>> holm_pvalues([0.01, 0.04, float("nan"), 0.03]).round(3).tolist()
+    [0.03, 0.06, nan, 0.06]
+    """
+    p = np.asarray(p_values, dtype=float)
+    q = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    m = int(ok.sum())
+    if m:
+        v = p[ok]
+        order = np.argsort(v, kind="mergesort")
+        adj = np.minimum(1.0, np.maximum.accumulate(v[order] * np.arange(m, 0, -1)))
+        out = np.empty(m)
+        out[order] = adj
+        q[ok] = out
     return q

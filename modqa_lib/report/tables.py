@@ -594,13 +594,21 @@ def actions_table(effects_table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFr
     -------
     DataFrame
         One row per action: ``action_id``, ``kind``, "scope", "started",
-        "n before", "accuracy before (95% CI)", "n after",
-        "accuracy after (95% CI)", "diff-in-diff (95% CI)",
-        "time-series level change (95% CI)", "verdict",
-        "why an estimate is missing".
+        "n before", "accuracy before (95% CI, design-weighted)", "n after",
+        "accuracy after (95% CI, design-weighted)", "diff-in-diff (95% CI,
+        audits unweighted)", "time-series level change (95% CI, audits
+        unweighted)", "verdict", "why an estimate is missing". The accuracy
+        headers say "unweighted" when ``rate_basis`` does (audits without
+        design weights) and nothing when the column is absent; the two effects
+        are models of the audits, which compare the scope with itself over
+        time (see :func:`modqa_lib.stats.effects.action_effects`).
     """
     fx = effects_table
     ci = confidence_label(alpha)
+    basis = ""
+    if "rate_basis" in fx and len(fx):
+        basis = ", " + "/".join(sorted(set(fx["rate_basis"].dropna().astype(str))))
+    effect = f"{ci}, audits unweighted" if "rate_basis" in fx else ci
     return pd.DataFrame(
         {
             S.ACTION_ID: fx[S.ACTION_ID].to_numpy(),
@@ -608,15 +616,15 @@ def actions_table(effects_table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFr
             "scope": fx["scope"].to_numpy(),
             "started": fx[S.STARTED_AT].to_numpy(),
             "n before": fx["n_before"].to_numpy(),
-            f"accuracy before ({ci})": _texts(
+            f"accuracy before ({ci}{basis})": _texts(
                 fx, "accuracy_before", effect_cols.ACCURACY_BEFORE_CI_LOW, effect_cols.ACCURACY_BEFORE_CI_HIGH
             ),
             "n after": fx["n_after"].to_numpy(),
-            f"accuracy after ({ci})": _texts(
+            f"accuracy after ({ci}{basis})": _texts(
                 fx, "accuracy_after", effect_cols.ACCURACY_AFTER_CI_LOW, effect_cols.ACCURACY_AFTER_CI_HIGH
             ),
-            f"diff-in-diff ({ci})": _texts(fx, "did", "did_ci_low", "did_ci_high", points=True),
-            f"time-series level change ({ci})": _texts(
+            f"diff-in-diff ({effect})": _texts(fx, "did", "did_ci_low", "did_ci_high", points=True),
+            f"time-series level change ({effect})": _texts(
                 fx, "its_level_change", "its_ci_low", "its_ci_high", points=True
             ),
             "verdict": fx["verdict"].to_numpy(),

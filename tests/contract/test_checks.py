@@ -8,7 +8,7 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 
 from modqa_lib.contract import schema as S
-from modqa_lib.contract.checks import as_columns, bh_qvalues, check_alpha, require_columns
+from modqa_lib.contract.checks import as_columns, bh_qvalues, check_alpha, holm_pvalues, require_columns
 from modqa_lib.errors import ConfigError, DataContractError
 
 
@@ -83,3 +83,14 @@ def test_bh_qvalues_equals_statsmodels_and_skips_missing():
     np.testing.assert_allclose(q[:10], multipletests(p[:10], method="fdr_bh")[1])  # 10 tests, not 12
     assert np.isnan(q[10:]).all()
     assert bh_qvalues([]).shape == (0,) and np.isnan(bh_qvalues([np.nan])).all()
+
+
+def test_holm_pvalues_equals_statsmodels_with_ties_and_skips_missing():
+    rng = np.random.default_rng(11)
+    p = np.round(rng.uniform(size=40) ** 3, 3)  # rounding makes ties
+    np.testing.assert_allclose(holm_pvalues(p), multipletests(p, method="holm")[1])
+    with_nan = np.concatenate([[np.nan], p[:10], [np.inf]])
+    q = holm_pvalues(with_nan)
+    np.testing.assert_allclose(q[1:11], multipletests(p[:10], method="holm")[1])  # 10 tests, not 12
+    assert np.isnan(q[[0, 11]]).all()
+    assert holm_pvalues([]).shape == (0,) and np.isnan(holm_pvalues([np.nan])).all()

@@ -103,6 +103,18 @@ def test_actions_table_shows_every_estimate_with_its_interval():
     assert "99% CI" in report.actions_table(_effects(), alpha=0.01).columns[5]
 
 
+def test_actions_table_says_which_numbers_are_design_weighted():
+    fx = _effects().assign(rate_basis="design-weighted")
+    t = report.actions_table(fx)
+    assert t.columns[5] == "accuracy before (95% CI, design-weighted)"
+    assert t.columns[7] == "accuracy after (95% CI, design-weighted)"
+    assert t.columns[8] == "diff-in-diff (95% CI, audits unweighted)"
+    assert t.columns[9] == "time-series level change (95% CI, audits unweighted)"
+    assert t.iloc[0, 5] == "80.0% (76.0%–84.0%)"
+    plain = report.actions_table(fx.assign(rate_basis="unweighted"))
+    assert plain.columns[5] == "accuracy before (95% CI, unweighted)"
+
+
 # ------------------------------------------------------ scopes on the demo data
 @pytest.fixture(scope="module")
 def scope(audited60k):

@@ -41,7 +41,7 @@ def read(name):
 def test_p_chart_constant_n_matches_published_example():
     ref = read("drift_p_chart_published.csv")
     a = audits_from_counts(zip(ref["sample"], ref["n"], ref["errors"]), period="sample")
-    out = drift.p_chart(a, period="sample", baseline="all")
+    out = drift.p_chart(a, period="sample", baseline="all", limits="normal")
     assert out["sample"].tolist() == ref["sample"].tolist()
     np.testing.assert_allclose(out["center"], ref["center"], atol=1e-12)
     np.testing.assert_allclose(out["ucl"], ref["ucl"], atol=5e-5)  # published to 4 dp
@@ -53,7 +53,7 @@ def test_p_chart_constant_n_matches_published_example():
 def test_p_chart_variable_n_matches_hand_computation():
     ref = read("drift_p_chart_pyzdek.csv")
     a = audits_from_counts(zip(ref["shipment"], ref["n"], ref["errors"]), period="shipment")
-    out = drift.p_chart(a, period="shipment", baseline="all")
+    out = drift.p_chart(a, period="shipment", baseline="all", limits="normal")
     np.testing.assert_array_equal(out["n"], ref["n"])
     np.testing.assert_allclose(out["error_rate"], ref["errors"] / ref["n"])
     np.testing.assert_allclose(out["center"], ref["center"], atol=1e-12)
@@ -78,7 +78,7 @@ def test_p_chart_clips_limits_flags_both_directions_and_groups():
         ("Y", w[3], 400, 0),
     ]
     a = audits_from_counts(rows, by=("g",))
-    out = drift.p_chart(a, by="g").set_index(["g", S.WEEK])
+    out = drift.p_chart(a, by="g", limits="normal").set_index(["g", S.WEEK])
     x3, x4 = out.loc[("X", w[2])], out.loc[("X", w[3])]
     sd = np.sqrt(0.1 * 0.9 / 100)
     assert x3["ucl"] == pytest.approx(0.1 + 3 * sd)
@@ -90,6 +90,63 @@ def test_p_chart_clips_limits_flags_both_directions_and_groups():
     assert y4["lcl"] == pytest.approx(0.1 - 3 * np.sqrt(0.09 / 400))
     assert y4["out_of_control"] and y4["direction"] == "down"
     assert out["in_baseline"].groupby(level=S.WEEK).first().tolist() == [True, True, False, False]
+
+
+def test_exact_limits_equal_binomial_quantiles_by_hand():
+    tail = stats.norm.sf(3.0)
+    assert tail == pytest.approx(0.00135, abs=1e-6)
+    # by hand: 40 audits a week at p-bar 0.05 (2 expected errors). P(X > 7) <= 0.00135 < P(X > 6), and
+    # P(X < 0) = 0, so the exact limits are 0 and 7 errors; the normal UCL 0.05 + 3·sqrt(0.05·0.95/40)
+    # = 0.1534 is 6.1 errors, so 7 errors signal with normal limits but not with exact ones
+    assert stats.binom.sf(7, 40, 0.05) <= tail < stats.binom.sf(6, 40, 0.05)
+    lo, hi = drift.exact_count_limits([40], [0.05])
+    assert (lo[0], hi[0]) == (0, 7)
+    w = weeks(4)
+    a = audits_from_counts([(w[0], 40, 2), (w[1], 40, 2), (w[2], 40, 7), (w[3], 40, 8)])
+    ex = drift.p_chart(a)
+    nm = drift.p_chart(a, limits="normal")
+    assert ex["center"].iloc[0] == pytest.approx(0.05) and ex["ucl"].iloc[2] == pytest.approx(7 / 40)
+    assert nm["ucl"].iloc[2] == pytest.approx(0.05 + 3 * np.sqrt(0.05 * 0.95 / 40))
+    assert ex["out_of_control"].tolist() == [False, False, False, True]
+    assert nm["out_of_control"].tolist() == [False, False, True, True]
+    # every row of a chart with varying n equals scipy's binomial quantiles over n
+    rng = np.random.default_rng(4)
+    rows = [(g, i, p, int(rng.integers(5, 400))) for g in ("X", "Y") for i, p in enumerate(weeks(8))]
+    rate = {("X", False): 0.03, ("X", True): 0.12, ("Y", False): 0.4, ("Y", True): 0.25}  # X worse, Y better
+    rows = [(g, p, n, int(rng.binomial(n, rate[(g, i >= 4)]))) for g, i, p, n in rows]
+    out = drift.p_chart(audits_from_counts(rows, by=("g",)), by="g")
+    n, pbar = out["n"].to_numpy(), out["center"].to_numpy()
+    np.testing.assert_allclose(out["lcl"], stats.binom.ppf(tail, n, pbar) / n)
+    np.testing.assert_allclose(out["ucl"], stats.binom.isf(tail, n, pbar) / n)
+    e = out["errors"].to_numpy()
+    expected = (e > stats.binom.isf(tail, n, pbar)) | (e < stats.binom.ppf(tail, n, pbar))
+    assert out["out_of_control"].tolist() == expected.tolist()
+    assert set(out.loc[expected, "direction"]) == {"up", "down"}
+    with pytest.raises(ConfigError, match="limits must be one of"):
+        drift.p_chart(a, limits="poisson")
+    with pytest.raises(ConfigError, match="sigma must be positive"):
+        drift.exact_count_limits([40], [0.05], sigma=0)
+
+
+def test_exact_limits_keep_the_nominal_false_alarm_rate_with_few_expected_errors():
+    """Known in-control rate, 1-5 expected errors a period: the share of periods outside the limits
+    (both tails; nominal 2 x 0.00135 = 0.0027). Normal 3-sigma limits: 1.1 to 6.5 times the nominal share
+    (worst at 1 expected error); exact limits: at most the nominal share in every setting."""
+    rng = np.random.default_rng(1104)
+    tail = 2 * stats.norm.sf(3.0)
+    normal = []
+    for p in (0.02, 0.05, 0.08):
+        for expected in (1, 2, 3, 5):
+            n = round(expected / p)
+            x = rng.binomial(n, p, size=200_000)
+            lo, hi = drift.exact_count_limits(n, p)
+            exact_rate = np.mean((x > hi) | (x < lo))
+            sd = np.sqrt(p * (1 - p) / n)
+            normal_rate = np.mean((x / n > p + 3 * sd) | (x / n < p - 3 * sd))
+            assert exact_rate <= tail + 0.0004, (p, expected, exact_rate)
+            normal.append(normal_rate)
+    print(np.round(normal, 4))
+    assert np.mean(normal) > 2 * tail and max(normal) > 5 * tail
 
 
 @pytest.mark.parametrize(
@@ -455,3 +512,47 @@ def test_planted_drift_is_reported_and_stable_policies_are_not(demo_flags):
     assert "harassment" in set(rep[S.POLICY])
     stable = demo_flags[~demo_flags[S.POLICY].isin(["harassment", "hate_speech"])]
     assert not stable["reported"].any(), stable[[S.POLICY, "flagged", "cp_q_value"]]
+
+
+def _small_volume_null_audits(seed: int, policies: int = 12, weeks: int = 12) -> pd.DataFrame:
+    """No change anywhere, few errors: each policy keeps its error rate (2-8%) and a week expects 1-5 errors."""
+    rng = np.random.default_rng([seed, 1104])
+    start = pd.Timestamp("2026-08-31")
+    rate = np.repeat(0.02 + 0.06 * np.arange(policies) / (policies - 1), weeks)
+    n = rng.integers(np.ceil(1 / rate).astype(int), (5 / rate).astype(int) + 1)
+    cell = np.repeat(np.arange(policies * weeks), n)
+    names = np.array([f"p{i:02d}" for i in range(policies)], dtype=object)
+    return pd.DataFrame(
+        {
+            S.POLICY: names[cell // weeks],
+            S.WEEK: start + pd.to_timedelta(7 * (cell % weeks), unit="D"),
+            S.IS_ERROR: rng.random(len(cell)) < rate[cell],
+        }
+    )
+
+
+@pytest.mark.slow
+def test_small_volume_drift_reports_show_no_drift_when_nothing_changed():
+    """300 seeded reports of 12 policies x 12 weeks with 1-5 expected errors a week and no change.
+
+    Measured here: share of monitored (post-baseline) weeks out of control on the p chart (first 40 reports),
+    normal 3-sigma limits 1.0%, exact limits 0.14% (nominal 0.27%); reports with any drift row shown
+    (reported: the change-point test survives Holm over the report's policies) 2.0% (6 of 300). On 100
+    reports: policies flagged by any chart 10.7% (normal) -> 5.3% (exact), reports with a flagged row 77% -> 50%."""
+    reps = 300
+    shown = 0
+    points = {"exact": [0, 0], "normal": [0, 0]}
+    for seed in range(reps):
+        a = _small_volume_null_audits(seed)
+        out = drift.drift_flags(a, by=[S.POLICY])
+        shown += bool(out["reported"].any())
+        if seed < 40:
+            for limits in points:
+                pc = drift.p_chart(a, by=[S.POLICY], limits=limits)
+                mon = ~pc["in_baseline"].to_numpy()
+                points[limits][0] += int(pc["out_of_control"].to_numpy()[mon].sum())
+                points[limits][1] += int(mon.sum())
+    rate = {k: v[0] / v[1] for k, v in points.items()}
+    print(shown / reps, rate)
+    assert shown / reps <= 0.05
+    assert rate["exact"] <= 2 * stats.norm.sf(3.0) < 2 * stats.norm.sf(3.0) * 3 < rate["normal"]
