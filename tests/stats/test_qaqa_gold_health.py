@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
@@ -75,3 +76,29 @@ def test_gold_health_on_demo_data():
     assert (h["repeat_exposures"] == 0).all()
     c = qaqa.gold_policy_coverage(t["golden"], audited_decisions(t), policies=list(S.load_taxonomy().policies))
     assert not c["too_little_gold"].any()  # every policy has gold in the demo (no policy without gold is planted)
+
+
+def _clean_gold_sim(seed: int, n_items: int = 200, n_auditors: int = 20, acc: float = 0.9):
+    """Clean gold: each item served 2-8 times, to distinct auditors, auditors right with probability ``acc``."""
+    rng = np.random.default_rng(seed)
+    golden = pd.DataFrame(
+        {S.ITEM_ID: [f"g{i}" for i in range(n_items)], S.GOLD_LABEL: "spam_scam", S.POLICY: "spam_scam"}
+    )
+    rows = []
+    for i in range(n_items):
+        k = int(rng.integers(2, 9))
+        for j, a in enumerate(rng.choice(n_auditors, k, replace=False)):
+            label = "spam_scam" if rng.random() < acc else S.NO_VIOLATION
+            rows.append((f"g{i}", f"QA-{a:02d}", label, T0 + pd.Timedelta(days=int(j))))
+    return pd.DataFrame(rows, columns=[S.DECISION_ID, S.AUDITOR_ID, S.QA_LABEL, S.AUDITED_AT]), golden
+
+
+def test_gold_set_health_no_false_leak_flags_on_clean_gold():
+    """Null check: on clean gold (no auditor sees an item twice) no item is flagged leaked or retired."""
+    flagged = 0
+    for seed in range(20):
+        ga, golden = _clean_gold_sim(20261304 + seed)
+        h = qaqa.gold_set_health(ga, golden)
+        assert (h["repeat_exposures"] == 0).all()
+        flagged += int(h["reason"].str.contains("leaked").sum() + (h["verdict"] == "retire").sum())
+    assert flagged == 0
