@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from modqa_lib.report.display import chart_label
-from modqa_lib.report.format import percent
+from modqa_lib.report.format import percent, rate_text
 from modqa_lib.report.plots import (
     STATUS_COLORS,
     PercentTicks,
@@ -65,7 +65,7 @@ def speed_quality_chart(
     """
     set_style()
     fig, ax = new_figure(7.5, 5.0)
-    t = table.dropna(subset=["accuracy"])
+    t = table.dropna(subset=["accuracy"]).reset_index(drop=True)
     for flag, colour, name in (
         (False, STATUS_COLORS[None], "not flagged"),
         (True, STATUS_COLORS["missed"], "fast and less accurate"),
@@ -109,7 +109,9 @@ def speed_quality_chart(
     )
     if not t.empty:
         lo = t["accuracy"].idxmin()
-        reading += f"; lowest accuracy {t.loc[lo, unit]} {percent(t.loc[lo, 'accuracy'])}"
+        row = t.loc[lo]
+        acc = rate_text(row["accuracy"], row["ci_low"], row["ci_high"], row["n"]) if "n" in t else percent(row["accuracy"])
+        reading += f"; lowest accuracy {row[unit]} {acc}"
     fig.alt = _subject("Scatter chart", title, what) + "; " + reading + "."
     return fig
 
@@ -146,6 +148,7 @@ def sla_heatmap(peaks: pd.DataFrame, title: str = "Share within SLA by day and h
     if peaks.empty:
         fig.alt = _subject("Heatmap", title, what) + "."
         return fig
+    peaks = peaks.reset_index(drop=True)
     lo = peaks["share"].idxmin()
     reading = f"lowest {peaks.loc[lo, 'day']} {int(peaks.loc[lo, 'hour']):02d}h {percent(peaks.loc[lo, 'share'])}"
     reading += f"; {int(peaks['flag'].sum())} block(s) flagged (outlined)"

@@ -48,7 +48,8 @@ from matplotlib.figure import Figure
 
 from modqa_lib.contract import schema as S
 from modqa_lib.report.display import chart_label
-from modqa_lib.report.format import confidence_label, percent
+from modqa_lib.report.export import PHONE_MIME
+from modqa_lib.report.format import confidence_label, percent, rate_text
 
 __all__ = [
     "PHONE_MIME",
@@ -76,8 +77,6 @@ __all__ = [
 
 STATUS_COLORS = {"met": "#2b8a3e", "at risk": "#e67700", "missed": "#c92a2a", None: "#495057"}
 
-#: mimetype of a chart's phone-sized PNG (base64) in a notebook output, beside ``image/png``
-PHONE_MIME = "image/vnd.modqa.phone+png"
 #: width of the phone variant: 4 in at 90 dpi is 360 px, the content width of a 390 px screen
 PHONE_WIDTH_IN = 4.0
 _DPI = 90
@@ -165,10 +164,14 @@ class ChartFigure(Figure):
         What the chart shows and its key reading, for screen readers.
     redraw : callable or None
         Draws the same chart again (called inside :func:`phone_mode`).
+    labels : sequence of str
+        The rates the chart writes as text (heatmap cells), recorded in the output
+        metadata as ``modqa_labels`` so that tests can check each carries its interval and n.
     """
 
     alt: str = ""
     redraw: Callable[[], Figure] | None = None
+    labels: Sequence[str] = ()
 
     def phone_png(self) -> tuple[bytes, float, int]:
         """The phone variant: PNG bytes, its smallest text in px and its width in px."""
@@ -190,6 +193,8 @@ class ChartFigure(Figure):
         if self.alt:
             data["text/plain"] = self.alt
             md["image/png"] = {"alt": self.alt}
+        if self.labels:
+            md.setdefault("image/png", {})["modqa_labels"] = list(self.labels)
         if self.redraw is not None:
             png, font_px, width = self.phone_png()
             data[PHONE_MIME] = base64.b64encode(png).decode("ascii")
@@ -378,6 +383,11 @@ def _pct_text(v: float) -> str:
     return percent(v, d)
 
 
+def _rate(row: pd.Series, value: str) -> str:
+    """A rate of one table row as a reader sees it: "92.1% (95% CI 91.8%–92.4%; n = 1,640)"."""
+    return rate_text(row[value], row.get(S.CI_LOW), row.get(S.CI_HIGH), row.get(S.N, float("nan")))
+
+
 def _n(v: Any) -> str:
     return f"{int(round(float(v))):,}" if pd.notna(v) else "?"
 
@@ -426,7 +436,7 @@ def forest(
         highest group and how many miss the target.
     """
     set_style()
-    t = table.head(max_rows).copy()
+    t = table.head(max_rows).reset_index(drop=True)
     cols = [label] if isinstance(label, str) else list(label)
     groups = t[cols].astype(str).agg(" · ".join, axis=1)
     names = groups + "  (n=" + t[S.N].map(_n) + ")"
@@ -464,10 +474,7 @@ def _forest_alt(t, groups, value, target, title, xlabel, status) -> str:
     if t.empty or t[value].isna().all():
         return _subject("Interval chart", title, what + "; no estimate to show") + "."
     lo, hi = t[value].idxmin(), t[value].idxmax()
-    reading = (
-        f"lowest {groups[lo]} {percent(t.loc[lo, value])} (n = {_n(t.loc[lo, S.N])}), "
-        f"highest {groups[hi]} {percent(t.loc[hi, value])} (n = {_n(t.loc[hi, S.N])})"
-    )
+    reading = f"lowest {groups[lo]} {_rate(t.loc[lo], value)}, highest {groups[hi]} {_rate(t.loc[hi], value)}"
     if isinstance(target, (int, float)):
         below = int((t[S.CI_HIGH] < target).sum())
         reading += f"; target {_pct_text(target)}, {below} group(s) with the whole interval below it"
@@ -558,10 +565,12 @@ def _control_alt(chart: pd.DataFrame, period: str, title: str, group: str | None
         parts = []
         for r in ooc.head(4).itertuples(index=False):
             d = pd.to_datetime(getattr(r, period))
-            side = "above the upper" if getattr(r, S.ERROR_RATE) > r.ucl else "below the lower"
+            rate = getattr(r, S.ERROR_RATE)
+            side, limit = ("above the upper", r.ucl) if rate > r.ucl else ("below the lower", r.lcl)
             who = f"{getattr(r, group)}, " if group is not None else ""
+            n = f"; n = {_n(getattr(r, S.N))}" if S.N in chart else ""
             parts.append(
-                f"{who}{chart_label(period)} of {d:%Y-%m-%d} {side} limit ({percent(getattr(r, S.ERROR_RATE))})"
+                f"{who}{chart_label(period)} of {d:%Y-%m-%d} {side} limit ({percent(rate)} against {percent(limit)}{n})"
             )
         reading = "; ".join(parts) + (f"; {len(ooc) - 4} more" if len(ooc) > 4 else "")
     return _subject("Control chart", title, what) + "; " + reading + "."
@@ -636,7 +645,7 @@ def heatmap(
         raise ValueError(f"heatmap needs the columns {missing}: every rate is shown with its interval and n")
     set_style()
     phone = _PHONE.get()
-    t = table.copy()
+    t = table.reset_index(drop=True)
     small = t[S.N].isna() | (t[S.N] < min_n)
     t["_text"] = [_cell_text(r, value, min_n, phone) for _, r in t.iterrows()]
     t["_shown"] = t[value].where(~small)
@@ -676,6 +685,7 @@ def heatmap(
     ax.tick_params(axis="x", rotation=30 if phone or len(cols) > 6 else 0)
     ax.tick_params(axis="y", rotation=0)
     fig.alt = _heatmap_alt(t, small, index, columns, value, min_n, title, level)
+    fig.labels = [str(x) for x in t["_text"]]
     return fig
 
 
@@ -690,9 +700,8 @@ def _heatmap_alt(t, small, index, columns, value, min_n, title, level) -> str:
     else:
         lo, hi = shown[value].idxmin(), shown[value].idxmax()
         reading = (
-            f"lowest {t.loc[lo, index]} × {t.loc[lo, columns]} {percent(t.loc[lo, value])} "
-            f"({percent(t.loc[lo, S.CI_LOW])}–{percent(t.loc[lo, S.CI_HIGH])}; n = {_n(t.loc[lo, S.N])}), "
-            f"highest {t.loc[hi, index]} × {t.loc[hi, columns]} {percent(t.loc[hi, value])} (n = {_n(t.loc[hi, S.N])})"
+            f"lowest {t.loc[lo, index]} × {t.loc[lo, columns]} {_rate(t.loc[lo], value)}, "
+            f"highest {t.loc[hi, index]} × {t.loc[hi, columns]} {_rate(t.loc[hi], value)}"
         )
     if small.any():
         reading += f"; {int(small.sum())} cell(s) hatched, fewer than {min_n} audits"

@@ -311,7 +311,7 @@ def test_alt_text_is_distinct_and_names_what_each_chart_shows():
         plt.close(fig)
     assert len(set(alts.values())) == len(alts)
     assert "week of 2026-09-07 above the upper limit" in alts["control"]
-    assert "lowest Penang 92.1% (n = 1,640)" in alts["forest"]
+    assert "lowest Penang 92.1% (95% CI 91.8%–92.4%; n = 1,640)" in alts["forest"]
     assert "flagged fast and less accurate: Penang" in alts["speed_quality"]
     assert "mostly false positive" in alts["stacked_shares"]  # categories in words
 
