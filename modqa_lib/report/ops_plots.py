@@ -110,7 +110,11 @@ def speed_quality_chart(
     if not t.empty:
         lo = t["accuracy"].idxmin()
         row = t.loc[lo]
-        acc = rate_text(row["accuracy"], row["ci_low"], row["ci_high"], row["n"]) if "n" in t else percent(row["accuracy"])
+        acc = (
+            rate_text(row["accuracy"], row["ci_low"], row["ci_high"], row["n"])
+            if "n" in t
+            else percent(row["accuracy"])
+        )
         reading += f"; lowest accuracy {row[unit]} {acc}"
     fig.alt = _subject("Scatter chart", title, what) + "; " + reading + "."
     return fig

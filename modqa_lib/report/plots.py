@@ -183,7 +183,7 @@ class ChartFigure(Figure):
                 buf = io.BytesIO()
                 fig.savefig(buf, format="png", dpi=_DPI)
                 width = int(round(fig.get_figwidth() * _DPI))
-                return buf.getvalue(), min_font_px(fig), width
+                return _palette_png(buf.getvalue()), min_font_px(fig), width
             finally:
                 plt.close(fig)
 
@@ -200,6 +200,16 @@ class ChartFigure(Figure):
             data[PHONE_MIME] = base64.b64encode(png).decode("ascii")
             md[PHONE_MIME] = {"min_font_px": round(font_px, 2), "width_px": width}
         return data, md
+
+
+def _palette_png(png: bytes) -> bytes:
+    """The PNG with a 256-colour palette: a third of the bytes, the same chart (keeps exports small)."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
 
 
 def min_font_px(fig: Figure) -> float:
@@ -370,9 +380,14 @@ def _pct(ax, axis="x") -> None:
 
 
 def date_axis(ax) -> None:
-    """Dates on the x axis as "07 Sep", at most 8 ticks (5 on a phone), never two equal labels."""
-    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=5 if _PHONE.get() else 8))
+    """Dates on the x axis as "07 Sep", at most 8 ticks (4, slanted, on a phone), never two equal labels."""
+    phone = _PHONE.get()
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=2 if phone else 3, maxticks=4 if phone else 8))
     ax.xaxis.set_major_formatter(DateTicks())
+    if phone:
+        ax.tick_params(axis="x", rotation=30)
+        for lab in ax.get_xticklabels():
+            lab.set_horizontalalignment("right")
 
 
 def _pct_text(v: float) -> str:
@@ -439,9 +454,10 @@ def forest(
     t = table.head(max_rows).reset_index(drop=True)
     cols = [label] if isinstance(label, str) else list(label)
     groups = t[cols].astype(str).agg(" · ".join, axis=1)
-    names = groups + "  (n=" + t[S.N].map(_n) + ")"
+    phone = _PHONE.get()
+    names = groups + ("\n" if phone else "  ") + "(n=" + t[S.N].map(_n) + ")"  # a phone has no width to spare
     y = np.arange(len(t))[::-1]
-    fig, ax = new_figure(7.5, 0.32 * len(t) + 1.6)
+    fig, ax = new_figure(7.5, (0.5 if phone else 0.32) * len(t) + 1.6)
     colors = [
         STATUS_COLORS.get(s, STATUS_COLORS[None]) for s in (t[status] if status and status in t else [None] * len(t))
     ]
@@ -461,7 +477,7 @@ def forest(
                 labels.append(s)
     ax.set_ylim(-0.7, len(t) - 0.3)
     ax.set_yticks(y, names)
-    ax.set_xlabel(chart_label(xlabel))
+    ax.set_xlabel(chart_label(xlabel), loc="right" if phone else "center")  # right: never past the image edge
     _pct(ax)
     set_title(ax, title)
     legend_below(fig, ax, handles, labels)
@@ -569,8 +585,10 @@ def _control_alt(chart: pd.DataFrame, period: str, title: str, group: str | None
             side, limit = ("above the upper", r.ucl) if rate > r.ucl else ("below the lower", r.lcl)
             who = f"{getattr(r, group)}, " if group is not None else ""
             n = f"; n = {_n(getattr(r, S.N))}" if S.N in chart else ""
+            dec = 1 if percent(rate, 1) != percent(limit, 1) else 2
             parts.append(
-                f"{who}{chart_label(period)} of {d:%Y-%m-%d} {side} limit ({percent(rate)} against {percent(limit)}{n})"
+                f"{who}{chart_label(period)} of {d:%Y-%m-%d} {side} limit "
+                f"({percent(rate, dec)} against {percent(limit, dec)}{n})"
             )
         reading = "; ".join(parts) + (f"; {len(ooc) - 4} more" if len(ooc) > 4 else "")
     return _subject("Control chart", title, what) + "; " + reading + "."

@@ -14,6 +14,8 @@ fraction of a percent apart, ``false_negative`` categories).
 
 from __future__ import annotations
 
+import itertools
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -282,6 +284,24 @@ def test_tick_labels_never_repeat(drawn):
             for axis in (ax.xaxis, ax.yaxis):
                 labels = _visible_tick_labels(axis)
                 assert len(labels) == len(set(labels)), f"{name}: repeated tick labels {labels}"
+
+
+def test_tick_labels_never_overlap(drawn):
+    name, *figs = drawn
+    for fig in figs:
+        for ax in fig.axes:
+            for axis in (ax.xaxis, ax.yaxis):
+                lo, hi = sorted(axis.get_view_interval())
+                boxes = [
+                    t.label1.get_window_extent()
+                    for t in axis.get_major_ticks()
+                    if t.get_loc() is not None
+                    and lo - 1e-9 <= t.get_loc() <= hi + 1e-9
+                    and t.label1.get_visible()
+                    and t.label1.get_text()
+                ]
+                for a, b in itertools.pairwise(boxes):
+                    assert not a.overlaps(b), f"{name}: tick labels overlap on {'xy'[axis is ax.yaxis]}"
 
 
 def test_percent_ticks_choose_decimals_from_their_spacing():
