@@ -202,6 +202,10 @@ class ChartFigure(Figure):
         return data, md
 
 
+#: matplotlib generates ``set`` for every Artist subclass with a docstring in its own Sphinx roles; say it plainly
+ChartFigure.set.__doc__ = "Set several properties at once (see ``matplotlib.artist.Artist.set``)."
+
+
 def _palette_png(png: bytes) -> bytes:
     """The PNG with a 256-colour palette: a third of the bytes, the same chart (keeps exports small)."""
     from PIL import Image
