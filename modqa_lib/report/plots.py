@@ -167,11 +167,15 @@ class ChartFigure(Figure):
     labels : sequence of str
         The rates the chart writes as text (heatmap cells), recorded in the output
         metadata as ``modqa_labels`` so that tests can check each carries its interval and n.
+    phone_variant : bool, default True
+        Draw the phone variant when displayed (False for views that are never
+        exported, such as the explorer's: it would double the drawing time).
     """
 
     alt: str = ""
     redraw: Callable[[], Figure] | None = None
     labels: Sequence[str] = ()
+    phone_variant: bool = True
 
     def phone_png(self) -> tuple[bytes, float, int]:
         """The phone variant: PNG bytes, its smallest text in px and its width in px."""
@@ -195,7 +199,7 @@ class ChartFigure(Figure):
             md["image/png"] = {"alt": self.alt}
         if self.labels:
             md.setdefault("image/png", {})["modqa_labels"] = list(self.labels)
-        if self.redraw is not None:
+        if self.redraw is not None and self.phone_variant:
             png, font_px, width = self.phone_png()
             data[PHONE_MIME] = base64.b64encode(png).decode("ascii")
             md[PHONE_MIME] = {"min_font_px": round(font_px, 2), "width_px": width}

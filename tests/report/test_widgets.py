@@ -194,5 +194,6 @@ def test_everything_the_explorer_shows_carries_interval_and_n(audits, monkeypatc
     assert len(tables) >= 2 and rate_tables_without_intervals("".join(tables)) == []
     charts = [o for o in shown if isinstance(o, plt.Figure)]
     assert len(charts) >= 2 and all(isinstance(c, ChartFigure) and c.alt for c in charts)
+    assert not any(c.phone_variant for c in charts)  # never exported: the 1 s update is not spent on phone images
     assert any("lowest" in c.alt and "95% CI" in c.alt and "n = " in c.alt for c in charts)  # the interval chart
     plt.close("all")
