@@ -14,9 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from modqa_lib.report.display import chart_label
-from modqa_lib.report.format import percent, rate_text
-from modqa_lib.report.plots import (
+from modqa_lib.report.chart_style import (
     STATUS_COLORS,
     PercentTicks,
     date_axis,
@@ -27,6 +25,8 @@ from modqa_lib.report.plots import (
     set_title,
     small_font,
 )
+from modqa_lib.report.display import chart_label
+from modqa_lib.report.format import percent, rate_text
 
 __all__ = ["handle_time_trend", "sla_heatmap", "speed_quality_chart"]
 
