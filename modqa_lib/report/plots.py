@@ -352,7 +352,7 @@ def heatmap(
         cbar=False,
         linewidths=0.5,
         linecolor="white",
-        annot_kws={"fontsize": small_font() - (0 if phone else 0.5), "linespacing": 1.1},
+        annot_kws={"fontsize": small_font() if phone else 9.0, "linespacing": 1.1},
     )
     hatched = 0
     for i, r in enumerate(rows):
@@ -360,7 +360,9 @@ def heatmap(
             cell = t[(t[index] == r) & (t[columns] == c)]
             if not cell.empty and bool(small[cell.index].all()):
                 ax.add_patch(matplotlib.patches.Rectangle((j, i), 1, 1, fill=False, hatch="///", ec="#ced4da", lw=0))
-                ax.text(j + 0.5, i + 0.5, text.loc[r, c], ha="center", va="center", fontsize=small_font())
+                ax.text(
+                    j + 0.5, i + 0.5, text.loc[r, c], ha="center", va="center", fontsize=small_font() if phone else 9.0
+                )
                 hatched += 1
     level = confidence_label(alpha)
     note = f"cell: rate, {level}, n" + (f"; hatched: fewer than {min_n} audits" if hatched else "")
