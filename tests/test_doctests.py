@@ -37,7 +37,13 @@ MUST_HAVE_EXAMPLES = [
 ]
 
 #: modules whose public functions must document every parameter and what they return
-COMPLETE_DOCSTRING_MODULES = ["modqa_lib.report.tables", "modqa_lib.report.plots", "modqa_lib.data.io"]
+COMPLETE_DOCSTRING_MODULES = [
+    "modqa_lib.report.tables",
+    "modqa_lib.report.plots",
+    "modqa_lib.report.chart_style",
+    "modqa_lib.report.ops_plots",
+    "modqa_lib.data.io",
+]
 
 
 def run_doctests(module: types.ModuleType) -> tuple[int, int, str]:

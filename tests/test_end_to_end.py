@@ -168,3 +168,95 @@ def test_rate_table_check_catches_a_bare_rate():
 def test_every_rate_table_in_the_reports_carries_an_interval(vendor_run, market_run):
     for run in (vendor_run, market_run):
         assert rate_tables_without_intervals(_html(run)) == []
+
+
+def chart_rates_without_intervals(nb) -> list[str]:
+    """Rates a chart writes as text (the heatmap's cells) without their interval and n.
+
+    Charts record the rates they write in their output metadata (``modqa_labels``,
+    see :class:`modqa_lib.report.plots.ChartFigure`).
+    """
+    bad = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            for label in ((out.get("metadata") or {}).get("image/png") or {}).get("modqa_labels", []):
+                if "%" in label and not (re.search(r"\d–\d", label) and re.search(r"n=\d", label)):
+                    bad.append(label)
+    return bad
+
+
+def _chart_labels(nb) -> list[str]:
+    return [
+        label
+        for cell in nb.cells
+        for out in cell.get("outputs", [])
+        for label in ((out.get("metadata") or {}).get("image/png") or {}).get("modqa_labels", [])
+    ]
+
+
+def test_chart_rate_check_catches_a_bare_heatmap_cell():
+    import nbformat
+
+    def nb(label):
+        out = nbformat.v4.new_output(
+            "display_data", data={"image/png": ""}, metadata={"image/png": {"modqa_labels": [label]}}
+        )
+        n = nbformat.v4.new_notebook()
+        n.cells = [nbformat.v4.new_code_cell("", outputs=[out])]
+        return n
+
+    assert chart_rates_without_intervals(nb("94.2%"))
+    assert chart_rates_without_intervals(nb("94.2%\nn=120"))
+    assert not chart_rates_without_intervals(nb("94.2%\n91.0–96.1\nn=120"))
+    assert not chart_rates_without_intervals(nb("n=5"))  # too few audits: no rate shown
+
+
+def test_every_rate_in_the_heatmaps_carries_its_interval_and_n(vendor_run, market_run):
+    import nbformat
+
+    for run in (vendor_run, market_run):
+        (unit,) = run.units
+        nb = nbformat.read(str(run.run_dir / unit.outputs["notebook"]), as_version=4)
+        assert any("%" in label for label in _chart_labels(nb)), "the policy heatmap recorded no cells"
+        assert chart_rates_without_intervals(nb) == []
+
+
+def chart_alt_problems(html: str) -> list[str]:
+    """Images of an export whose alt text is missing, repeated or does not name the report's subject."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    subject = soup.find("h1").get_text(" ", strip=True)
+    problems, seen = [], set()
+    for img in soup.find_all("img"):
+        alt = (img.get("alt") or "").strip()
+        if not alt:
+            problems.append("an image without alt text")
+            continue
+        if alt in seen:
+            problems.append(f"repeated alt: {alt[:80]}")
+        seen.add(alt)
+        if subject not in alt:
+            problems.append(f"alt does not name {subject!r}: {alt[:80]}")
+    return problems
+
+
+def test_chart_alt_check_catches_missing_repeated_and_subjectless_alt():
+    page = "<h1>Vendor B</h1><img alt='Heatmap of Vendor B'><img alt='Heatmap of Vendor B'><img alt='x'><img>"
+    assert chart_alt_problems(page) == [
+        "repeated alt: Heatmap of Vendor B",
+        "alt does not name 'Vendor B': x",
+        "an image without alt text",
+    ]
+
+
+def test_every_chart_has_its_own_alt_text_naming_what_it_shows(vendor_run, market_run):
+    from bs4 import BeautifulSoup
+
+    for run in (vendor_run, market_run):
+        html = _html(run)
+        assert chart_alt_problems(html) == []
+        alts = [img["alt"] for img in BeautifulSoup(html, "html.parser").find_all("img")]
+        assert len(alts) >= 5
+        assert any(a.startswith("Heatmap “Accuracy by policy and") and "95% CI" in a for a in alts)
+        assert any(a.startswith("Control chart “Weekly error rate") for a in alts)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import pandas as pd
 
-__all__ = ["ci_label", "format_p", "merge_alias_slices", "merge_intervals", "tick"]
+__all__ = ["chart_label", "ci_label", "format_p", "merge_alias_slices", "merge_intervals", "tick"]
 
 CI_LOW, CI_HIGH = "ci_low", "ci_high"
 
@@ -26,6 +26,22 @@ def ci_label(alpha: float = 0.05, prefix: str = "") -> str:
 
     words = prefix.replace("_", " ").strip()
     return f"{words} {confidence_label(alpha)}".strip()
+
+
+def chart_label(value: object) -> str:
+    """A legend entry, legend title or axis label in words: ``false_negative`` -> "false negative".
+
+    Charts draw category values and column names; like table headers they are
+    shown in words, never as identifiers. Missing values read "(missing)".
+
+    Examples
+    --------
+    >>> chart_label("false_negative"), chart_label("error_type"), chart_label(None)
+    ('false negative', 'error type', '(missing)')
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "(missing)"
+    return " ".join(str(value).replace("_", " ").split())
 
 
 def format_p(v) -> str:

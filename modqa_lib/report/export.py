@@ -54,6 +54,7 @@ from modqa_lib.report.layout import structure_report
 
 __all__ = [
     "MAX_HTML_BYTES",
+    "PHONE_MIME",
     "ExportResult",
     "chart_caption",
     "default_roots",
@@ -72,6 +73,9 @@ __all__ = [
 ]
 
 MAX_HTML_BYTES = 3_000_000
+#: mimetype of a chart's phone-sized PNG beside its ``image/png`` (written by :class:`modqa_lib.report.plots.ChartFigure`);
+#: the export serves it through ``<picture>`` below 640 px
+PHONE_MIME = "image/vnd.modqa.phone+png"
 #: mimetypes of modqa's own machine-readable outputs (e.g. the headline figures):
 #: metadata for the batch, never rendered.
 PRIVATE_MIME_PREFIX = "application/vnd.modqa."
@@ -115,13 +119,21 @@ body.jp-Notebook { padding: 0 2em; max-width: 1200px; margin: 0 auto; }
 {%- endblock body_header -%}
 {%- block data_javascript scoped -%}{%- endblock -%}
 {%- block data_widget_view scoped -%}{%- endblock data_widget_view -%}
-{#- the lab template's image block, plus the alt text sanitize_notebook derives from the chart's caption -#}
+{#- the lab template's image block, with the chart's alt text and, below 640 px, its phone-sized variant -#}
 {% block data_png scoped %}
-<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
-<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+{%- set phone=output.data.get(resources.modqa_phone_mime) -%}
 {%- set alt=output | get_metadata('alt', 'image/png') -%}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+{%- if phone %}
+<picture class="modqa-chart">
+<source media="(max-width: 640px)" srcset="data:image/png;base64,{{ phone | escape_html }}">
+{%- endif %}
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
 {%- if alt is not none %}
 alt="{{ alt | escape_html }}"
+{%- endif %}
+{%- if phone %}
+data-phone-font-px="{{ output | get_metadata('min_font_px', resources.modqa_phone_mime) | escape_html }}"
 {%- endif %}
 {%- set width=output | get_metadata('width', 'image/png') -%}
 {%- if width is not none %}
@@ -132,6 +144,9 @@ width={{ width | escape_html }}
 height={{ height | escape_html }}
 {%- endif %}
 >
+{%- if phone %}
+</picture>
+{%- endif %}
 </div>
 {%- endblock data_png %}
 {%- block footer -%}
@@ -433,13 +448,35 @@ def chart_caption(markdown: str, limit: int = 300) -> str:
     return cut[: end + 1] if end > limit // 3 else cut.rsplit(" ", 1)[0] + "…"
 
 
-def sanitize_notebook(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, dict[str, int]]:
+def _chart_alt(out: Any, caption: str, subject: str | None, seen: dict[str, int]) -> None:
+    meta = out.setdefault("metadata", {}).setdefault("image/png", {})
+    alt = str(meta.get("alt") or (f"Chart: {caption}" if caption else "Chart"))
+    if subject and subject.lower() not in alt.lower():
+        alt = f"{alt.rstrip()} — {subject}"
+    seen[alt] = seen.get(alt, 0) + 1
+    meta["alt"] = alt if seen[alt] == 1 else f"{alt} (chart {seen[alt]})"
+
+
+def sanitize_notebook(
+    nb: nbformat.NotebookNode, subject: str | None = None
+) -> tuple[nbformat.NotebookNode, dict[str, int]]:
     """Copy of an executed notebook fit for export (see the module docstring).
 
     Drops ``stderr`` streams, JavaScript and widget outputs, modqa's private
     mimetypes, and ``text/html``/``text/markdown`` representations that carry
     executable markup (the output keeps its ``text/plain`` form); removes
-    widget state and papermill's path metadata.
+    widget state and papermill's path metadata. Every chart gets alt text: its
+    own (what it shows and its key reading, set by :mod:`modqa_lib.report.plots`),
+    else "Chart: " and the explanatory line above it; the report's ``subject``
+    is appended where the text does not name it, and a repeated text is numbered,
+    so that each image's alt is distinct and names its subject.
+
+    Parameters
+    ----------
+    nb : NotebookNode
+        The executed notebook (not modified).
+    subject : str, optional
+        What the report is about (e.g. "Vendor scorecard: Vendor B").
 
     Returns
     -------
@@ -455,6 +492,7 @@ def sanitize_notebook(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode,
         for k in ("input_path", "output_path"):
             pm.pop(k, None)
     caption = ""
+    alts: dict[str, int] = {}
     for cell in nb.cells:
         if cell.get("cell_type") == "markdown":
             caption = chart_caption("".join(cell.get("source", ""))) or caption
@@ -490,9 +528,8 @@ def sanitize_notebook(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode,
                             )
                 if not data:
                     continue
-                if "image/png" in data and caption:  # a chart says what it shows to screen readers
-                    meta = out.setdefault("metadata", {}).setdefault("image/png", {})
-                    meta.setdefault("alt", f"Chart: {caption}")
+                if "image/png" in data:  # a chart says what it shows to screen readers
+                    _chart_alt(out, caption, subject, alts)
             kept.append(out)
         cell["outputs"] = kept
     return nb, removed
@@ -695,7 +732,7 @@ def export_html(
     nb = nbformat.read(os.fspath(executed_nb_path), as_version=4)
     if header:
         _drop_in_notebook_headers(nb)
-    nb, removed = sanitize_notebook(nb)
+    nb, removed = sanitize_notebook(nb, subject=str(title))
     scrub_notebook_paths(nb, all_roots)
     nb.metadata["title"] = str(title)
     exporter = _exporter()
@@ -704,6 +741,7 @@ def export_html(
         resources={
             "modqa_header": _header_html(title, meta, generated_at) if header else "",
             "modqa_csp": CSP,
+            "modqa_phone_mime": PHONE_MIME,
             "metadata": {"name": Path(html_path).stem},
         },
     )

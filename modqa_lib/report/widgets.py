@@ -425,9 +425,11 @@ class RcaExplorer:
         display(safe_markdown("**{answer}**", answer=res.answer))
         if not res.trend.empty:
             fig = plots.control_chart(res.trend, title="Weekly error rate for these filters (p chart)")
+            fig.phone_variant = False  # an explorer view is never exported: no phone-sized image to draw
             display(fig)
             plt.close(fig)
         fig = plots.forest(res.accuracy, dim, title=f"Accuracy by {dim.replace('_', ' ')}", status=None)
+        fig.phone_variant = False
         display(fig)
         plt.close(fig)
         if not res.drilldown.empty:

@@ -2,7 +2,8 @@
 
 - A vendor scorecard export at 1280 px and 390 px: no horizontal overflow of the
   page, the headline on the first screen, and zero axe-core violations (axe-core
-  4.10.3 is vendored in ``tests/fixtures/axe/``).
+  4.10.3 is vendored in ``tests/fixtures/axe/``); at 390 px every chart shows its
+  phone variant with text at least 0.9 × body text (each chart kept as a screenshot).
 - JupyterLab: start it on a free port, open the RCA explorer, run it, change a
   filter and a slider, and check that the answer line and tables update and that
   no error output appears.
@@ -104,6 +105,7 @@ def test_vendor_export_fits_the_screen_shows_the_headline_first_and_passes_axe(b
     page.add_script_tag(path=str(AXE))
     res = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     assert res["violations"] == [], [(v["id"], v["help"], v["nodes"][0]["target"]) for v in res["violations"]]
+    _charts_are_readable(page, width)
     if width == 390:  # estimate, interval and status of the headline table without sideways scrolling
         cells = page.locator("table.modqa-reflow").first.locator("td[data-label]")
         labels = [c.get_attribute("data-label") for c in cells.all()]
@@ -112,6 +114,27 @@ def test_vendor_export_fits_the_screen_shows_the_headline_first_and_passes_axe(b
             b = c.bounding_box()
             assert b is None or b["x"] + b["width"] <= width + 1
     ctx.close()
+
+
+def _charts_are_readable(page, width: int) -> None:
+    """Every chart is a <picture>: at 390 px its phone variant is shown, its smallest text at least 0.9 × body text.
+
+    Effective text size = smallest text of the image (px at its natural size, recorded when it was drawn)
+    × rendered width / natural width. Each chart is kept as a screenshot.
+    """
+    charts = page.evaluate(
+        """() => [...document.querySelectorAll('picture.modqa-chart img')].map(i =>
+             ({shown: i.clientWidth, natural: i.naturalWidth, phone: i.currentSrc !== i.src,
+               font: parseFloat(i.dataset.phoneFontPx), alt: i.alt}))"""
+    )
+    body = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('main p')).fontSize)")
+    assert len(charts) >= 5 and body >= 12
+    for k, c in enumerate(charts):
+        page.locator("picture.modqa-chart img").nth(k).screenshot(path=str(ARTIFACTS / f"chart_{width}_{k}.png"))
+        assert c["phone"] == (width <= 640), f"{c['alt'][:60]}: wrong variant at {width} px"
+        if width <= 640:
+            effective = c["font"] * c["shown"] / c["natural"]
+            assert effective >= 0.9 * body, f"{c['alt'][:60]}: text {effective:.1f} px < 0.9 × {body} px"
 
 
 def _free_port() -> int:

@@ -387,3 +387,37 @@ def test_charts_get_their_caption_as_alt_text_escaped(tmp_path):
     assert img["alt"].startswith("Chart: Accuracy by site. Which sites meet the target?")
     assert "No description" not in img["alt"]
     assert E.find_executable_markup((tmp_path / "chart.html").read_text()) == []
+
+
+def _chart_output(alt: str, phone: bool = True):
+    data = {"image/png": _PNG_1PX, "text/plain": alt}
+    md = {"image/png": {"alt": alt}}
+    if phone:
+        data[E.PHONE_MIME] = _PNG_1PX
+        md[E.PHONE_MIME] = {"min_font_px": 13.75, "width_px": 360}
+    return nbformat.v4.new_output("display_data", data=data, metadata=md)
+
+
+def test_charts_are_served_at_phone_size_below_640px(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("plot()", outputs=[_chart_output("Heatmap “Accuracy”: cells")])]
+    src = tmp_path / "chart.ipynb"
+    nbformat.write(nb, str(src))
+    E.export_html(src, tmp_path / "chart.html", "Vendor scorecard: Vendor B")
+    page = (tmp_path / "chart.html").read_text()
+    soup = BeautifulSoup(page, "html.parser")
+    (pic,) = soup.find_all("picture")
+    source, img = pic.find("source"), pic.find("img")
+    assert source["media"] == "(max-width: 640px)" and source["srcset"] == f"data:image/png;base64,{_PNG_1PX}"
+    assert img["src"] == f"data:image/png;base64,{_PNG_1PX}" and img["data-phone-font-px"] == "13.75"
+    assert img["alt"] == "Heatmap “Accuracy”: cells — Vendor scorecard: Vendor B"
+    assert E.find_executable_markup(page) == []
+
+
+def test_alt_texts_name_the_subject_once_and_never_repeat():
+    nb = nbformat.v4.new_notebook()
+    outs = [_chart_output("Chart of Vendor B", phone=False), _chart_output("Chart of Vendor B", phone=False)]
+    nb.cells = [nbformat.v4.new_code_cell("plot()", outputs=outs)]
+    clean, _ = E.sanitize_notebook(nb, subject="Vendor B")
+    alts = [o.metadata["image/png"]["alt"] for o in clean.cells[0].outputs]
+    assert alts == ["Chart of Vendor B", "Chart of Vendor B (chart 2)"]

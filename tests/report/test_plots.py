@@ -93,21 +93,40 @@ def test_control_chart_marks_out_of_control_points_and_events():
     plt.close("all")
 
 
-def test_heatmap_blanks_cells_with_too_few_audits():
-    t = pd.DataFrame(
+def _heat_table():
+    return pd.DataFrame(
         {
             S.POLICY: ["a", "a", "b", "b"],
             S.SITE: ["X", "Y", "X", "Y"],
             S.N: [100, 5, 60, 80],
             S.ACCURACY: [0.95, 0.5, 0.9, 0.97],
+            S.CI_LOW: [0.887, 0.15, 0.8, 0.9],
+            S.CI_HIGH: [0.98, 0.85, 0.95, 0.99],
         }
     )
-    fig = plots.heatmap(t, index=S.POLICY, columns=S.SITE, min_n=20, title="h")
+
+
+def test_heatmap_cells_carry_rate_interval_and_n_and_hatch_small_cells():
+    fig = plots.heatmap(_heat_table(), index=S.POLICY, columns=S.SITE, min_n=20, title="h")
     ax = fig.axes[0]
     texts = sorted(tx.get_text() for tx in ax.texts)
-    assert texts == ["90.0%", "95.0%", "97.0%"]  # the 5-audit cell shows nothing
-    assert "fewer than 20 audits" in ax.get_title()
+    assert texts == ["90.0%\n80.0–95.0\nn=60", "95.0%\n88.7–98.0\nn=100", "97.0%\n90.0–99.0\nn=80", "n=5"]
+    assert "fewer than 20 audits" in ax.get_title() and "95% CI" in ax.get_title()
+    hatched = [p for p in ax.patches if p.get_hatch()]
+    assert len(hatched) == 1 and hatched[0].get_xy() == (1, 0)  # policy a × site Y
     _render(fig, "heatmap")
+
+
+def test_heatmap_phone_cells_round_the_interval_outwards():
+    with plots.phone_mode():
+        fig = plots.heatmap(_heat_table(), index=S.POLICY, columns=S.SITE, min_n=20)
+    assert "95.0%\n88–98\nn=100" in [t.get_text() for t in fig.axes[0].texts]
+    plt.close(fig)
+
+
+def test_heatmap_refuses_a_rate_without_its_interval():
+    with pytest.raises(ValueError, match="interval and n"):
+        plots.heatmap(_heat_table().drop(columns=[S.CI_LOW]), index=S.POLICY, columns=S.SITE)
 
 
 def test_stacked_shares_legend_sits_beside_the_bars():
@@ -121,8 +140,10 @@ def test_stacked_shares_legend_sits_beside_the_bars():
     fig = plots.stacked_shares(mix, group=S.SITE, category=S.ERROR_TYPE, title="mix")
     ax = fig.axes[0]
     fig.canvas.draw()
-    legend_box = ax.get_legend().get_window_extent()
-    assert legend_box.x0 >= ax.get_window_extent().x1 - 1  # outside the plotting area
+    (legend,) = fig.legends
+    assert not legend.get_window_extent().overlaps(ax.get_window_extent())  # outside the plotting area
+    assert [t.get_text() for t in legend.get_texts()] == ["false negative", "false positive", "wrong policy"]
+    assert legend.get_title().get_text() == "error type"
     widths = {}
     for p in ax.patches:
         widths.setdefault(round(p.get_y(), 3), []).append(p.get_width())
@@ -188,9 +209,9 @@ def test_operations_charts_draw_intervals_and_plain_text_labels():
     )
     fig = ops_plots.speed_quality_chart(sq, "site", aht_target=60, accuracy_target=0.95)
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.texts] == [r"A\$1", "B"]  # a $ in a name is not mathtext
+    assert [t.get_text() for t in ax.texts] == ["A$1", "B"]  # a $ in a name is drawn as a $, not mathtext
     fig.canvas.draw()
-    assert any("fast and less accurate" in t.get_text() for t in ax.get_legend().get_texts())
+    assert any("fast and less accurate" in t.get_text() for t in fig.legends[0].get_texts())
     weekly = pd.DataFrame(
         {
             "site": ["A"] * 3,

@@ -170,3 +170,30 @@ def test_explorer_tables_carry_intervals(audits):
         if not df.empty
     )
     assert rate_tables_without_intervals(html) == []
+
+
+def test_everything_the_explorer_shows_carries_interval_and_n(audits, monkeypatch):
+    """What the explorer displays (not only its result tables): the answer line, each table, each chart."""
+    import re
+
+    import IPython.display
+    import matplotlib.pyplot as plt
+    from test_end_to_end import rate_tables_without_intervals
+
+    from modqa_lib.report.plots import ChartFigure
+
+    shown: list = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
+    ex = RcaExplorer(audits)
+    ex.controls[S.VENDOR].value = "Vendor B"
+    ex._render(ex.result)
+    text = [re.sub(r"\\(.)", r"\1", o.data) for o in shown if isinstance(o, IPython.display.Markdown)]  # unescape
+    answers = [t for t in text if "Accuracy " in t]
+    assert answers and re.search(r"Accuracy [\d.]+% \(95% CI [\d.]+%?–[\d.]+%; n = [\d,]+", answers[0])
+    tables = [o.to_html() for o in shown if hasattr(o, "to_html")]
+    assert len(tables) >= 2 and rate_tables_without_intervals("".join(tables)) == []
+    charts = [o for o in shown if isinstance(o, plt.Figure)]
+    assert len(charts) >= 2 and all(isinstance(c, ChartFigure) and c.alt for c in charts)
+    assert not any(c.phone_variant for c in charts)  # never exported: the 1 s update is not spent on phone images
+    assert any("lowest" in c.alt and "95% CI" in c.alt and "n = " in c.alt for c in charts)  # the interval chart
+    plt.close("all")
