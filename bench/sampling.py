@@ -58,7 +58,7 @@ def _write_log(folder: Path, n: int) -> float:
     from modqa_lib.contract import schema as S
 
     sql = {"str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "datetime": "TIMESTAMPTZ"}
-    cols = ", ".join(f"CAST({c.name} AS {sql[c.dtype]}) AS {c.name}" for c in S.TABLES["decisions"].columns)
+    cols = ", ".join(f"CAST({c.name} AS {sql[c.dtype]}) AS {c.name}" for c in S.TABLES["decisions"].columns if c.required)
     t = time.perf_counter()
     con = duckdb.connect()
     con.execute("SET temp_directory = '/tmp/modqa-duckdb'")
