@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 
 from modqa_lib.contract import schema as S
 from modqa_lib.errors import DataContractError, SamplingError
-from modqa_lib.stats.sampling._common import NA_KEY, STRATUM_SEP, _rng
+from modqa_lib.stats.sampling._common import NA_KEY, _rng
 
 __all__ = ["BATCH_ROWS", "StratumCounts", "is_log_source", "stratum_counts"]
 
@@ -183,17 +183,45 @@ def _check_strata(have: Sequence[str], strata: Sequence[str]) -> None:
         )
 
 
-def _key_array(batch: pa.RecordBatch, strata: Sequence[str]) -> pa.Array:
-    """Stratum key ``"a|b|c"`` per row, spelt as the allocation spells it (missing -> ``<NA>``)."""
-    parts = []
-    for c in strata:
-        col = batch.column(batch.schema.get_field_index(c))
-        if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
-            col = pc.cast(col, pa.string())
-        parts.append(pc.fill_null(col, NA_KEY))
-    if len(parts) == 1:
-        return parts[0]
-    return pc.binary_join_element_wise(*parts, STRATUM_SEP)
+class _StratumCoder:
+    """Stratum index per row of a batch, from one ``index_in`` per stratum column (no key strings built).
+
+    A row's stratum is the one whose values, spelt as the allocation spells them
+    (text; missing -> ``<NA>``), equal the row's: the same match as on the joined key.
+    """
+
+    def __init__(self, st, strata: Sequence[str]):
+        from modqa_lib.stats.sampling.allocation import _key_strings
+
+        self.strata = list(strata)
+        self.uniques, per_col = [], []
+        for c in self.strata:
+            spelt = np.asarray(_key_strings(st.values[c]), dtype=object)
+            u, inv = np.unique(spelt.astype(str), return_inverse=True)
+            self.uniques.append(pa.array(u.tolist(), type=pa.string()))
+            per_col.append(inv.astype(np.int64))
+        self.sizes = [len(u) for u in self.uniques]
+        combined = np.zeros(len(st.keys), dtype=np.int64)
+        for inv, size in zip(per_col, self.sizes):
+            combined = combined * size + inv
+        self.lookup = np.full(int(np.prod(self.sizes)) if self.sizes else 0, -1, dtype=np.int64)
+        self.lookup[combined] = np.arange(len(st.keys))
+
+    def codes(self, batch: pa.RecordBatch) -> np.ndarray:
+        combined = np.zeros(batch.num_rows, dtype=np.int64)
+        for c, u, size in zip(self.strata, self.uniques, self.sizes):
+            col = batch.column(batch.schema.get_field_index(c))
+            if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
+                col = pc.cast(col, pa.string())
+            idx = pc.index_in(pc.fill_null(col, NA_KEY), value_set=u)
+            if idx.null_count:  # pragma: no cover - counts and draw read the same rows
+                raise SamplingError("the log changed between counting and drawing; run the draw again")
+            combined *= size
+            combined += idx.to_numpy(zero_copy_only=False)
+        out = self.lookup[combined]
+        if (out < 0).any():  # pragma: no cover - a value combination the counts did not see
+            raise SamplingError("the log changed between counting and drawing; run the draw again")
+        return out
 
 
 def draw_from_log(
@@ -264,7 +292,7 @@ def _stream_draw(reader, st, alloc: np.ndarray, strata: Sequence[str], rng: np.r
     from modqa_lib.stats.sampling.draw import _id_hash
 
     salt = int(rng.integers(0, 2**63, dtype=np.int64))  # as _prn_keys: same seed, same keys
-    keys_index = pa.array(list(st.keys), type=pa.string())
+    coder = _StratumCoder(st, strata)
     thr = np.full(len(st.keys), _MAX, dtype=np.uint64)
     c_key = np.zeros(0, dtype=np.uint64)
     c_code = np.zeros(0, dtype=np.int64)
@@ -277,10 +305,7 @@ def _stream_draw(reader, st, alloc: np.ndarray, strata: Sequence[str], rng: np.r
             raise DataContractError(
                 [{"table": "decisions", "column": S.DECISION_ID, "rule": "must not be empty", "count": ids.null_count}]
             )
-        codes = pc.index_in(_key_array(batch, strata), value_set=keys_index)
-        if codes.null_count:  # pragma: no cover - counts and draw read the same rows
-            raise SamplingError("the log changed between counting and drawing; run the draw again")
-        codes = codes.to_numpy(zero_copy_only=False).astype(np.int64)
+        codes = coder.codes(batch)
         h = _id_hash(ids, salt)
         keep = (h <= thr[codes]) & (alloc[codes] > 0)
         if not keep.any():
