@@ -92,8 +92,21 @@ def write_raw(folder: Path, n: int, fmt: str = "csv") -> Path:
 
 
 def peak_rss_mb() -> float:
-    """Peak RSS of this process so far, MB (Linux ru_maxrss is in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak RSS of this process so far, MB.
+
+    From ``VmHWM`` in ``/proc/self/status`` (Linux): the high-water mark of this
+    program's own memory. Not ``ru_maxrss``: Linux keeps it across ``execve``, so a
+    child started by a parent that was big at fork time (e.g. one that had just
+    written a log with DuckDB) reports the parent's peak, not its own.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux, bytes on macOS
 
 
 def report(label: str, seconds: float) -> None:

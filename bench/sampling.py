@@ -14,7 +14,8 @@ Usage::
 
     PYTHONPATH=. python bench/sampling.py [--memory 10000000] [--log 1000000 10000000 100000000]
 
-Writes only below ``--dir`` (deleted at the end).
+Writes only below ``--dir`` (deleted at the end, unless ``--keep``: then one log per size is
+kept there and reused by the next run).
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ def _write_log(folder: Path, n: int) -> float:
     from modqa_lib.contract import schema as S
 
     sql = {"str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "datetime": "TIMESTAMPTZ"}
-    cols = ", ".join(f"CAST({c.name} AS {sql[c.dtype]}) AS {c.name}" for c in S.TABLES["decisions"].columns)
+    cols = ", ".join(
+        f"CAST({c.name} AS {sql[c.dtype]}) AS {c.name}" for c in S.TABLES["decisions"].columns if c.required
+    )
     t = time.perf_counter()
     con = duckdb.connect()
     con.execute("SET temp_directory = '/tmp/modqa-duckdb'")
@@ -89,22 +92,28 @@ def main() -> None:
     ap.add_argument("--memory", type=int, nargs="*", default=[10_000_000])
     ap.add_argument("--log", type=int, nargs="*", default=[1_000_000, 10_000_000, 100_000_000])
     ap.add_argument("--dir", default="/tmp/modqa-bench-sampling")
+    ap.add_argument(
+        "--keep", action="store_true", help="keep the logs (one folder per size below --dir) and reuse those there"
+    )
     a = ap.parse_args()
     base = Path(a.dir)
     res: dict[tuple[str, int], tuple[float, float, str]] = {}
     print(f"{'path':>6}  {'decisions':>11}  {'draw s':>7}  {'ns/row':>7}  {'RSS MB':>7}  sample")
     try:
         for n in sorted(set(a.memory) | set(a.log)):
-            shutil.rmtree(base, ignore_errors=True)
-            gen = _write_log(base, n)
-            print(f"        (log of {n:,} decisions written in {gen:.1f} s)", flush=True)
+            folder = base / f"n{n}" if a.keep else base
+            if not (a.keep and (folder / "decisions").is_dir()):
+                shutil.rmtree(folder, ignore_errors=True)
+                gen = _write_log(folder, n)
+                print(f"        (log of {n:,} decisions written in {gen:.1f} s)", flush=True)
             for path, sizes in (("memory", a.memory), ("log", a.log)):
                 if n in sizes:
-                    s, mb, sample = _child(base, path == "memory")
+                    s, mb, sample = _child(folder, path == "memory")
                     res[(path, n)] = (s, mb, sample)
                     print(f"{path:>6}  {n:>11,}  {s:>7.1f}  {1e9 * s / n:>7.1f}  {mb:>7,.0f}  {sample}", flush=True)
     finally:
-        shutil.rmtree(base, ignore_errors=True)
+        if not a.keep:
+            shutil.rmtree(base, ignore_errors=True)
     for n in set(a.memory) & set(a.log):
         same = res[("memory", n)][2] == res[("log", n)][2]
         print(f"same sample from DataFrame and log at {n:,}: {same}")

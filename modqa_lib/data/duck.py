@@ -112,16 +112,30 @@ def decisions_scan(processed_dir: str | os.PathLike | None = None) -> str:
 
     d = processed_snapshot(processed_dir)
     if (d / "decisions").is_dir():
-        cols = ", ".join(S.TABLES["decisions"].column_names)
         glob = _sql_str(d / "decisions" / "**" / "*.parquet")
-        return (
-            f"(SELECT {cols} FROM read_parquet({glob}, hive_partitioning = true, "
-            f"hive_types = {{'{WEEK_PARTITION}': DATE, '{S.VENDOR}': VARCHAR}}))"
+        src = (
+            f"read_parquet({glob}, hive_partitioning = true, "
+            f"hive_types = {{'{WEEK_PARTITION}': DATE, '{S.VENDOR}': VARCHAR}})"
         )
+        con = connect()
+        try:
+            have = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+        finally:
+            con.close()
+        # an optional column absent from the files (a log published before it existed) reads as empty
+        cols = ", ".join(
+            c.name if c.name in have or c.required else f"CAST(NULL AS {_SQL_TYPES[c.dtype]}) AS {c.name}"
+            for c in S.TABLES["decisions"].columns
+        )
+        return f"(SELECT {cols} FROM {src})"
     p = d / "decisions.parquet"
     if not p.exists():
         raise InputFileError(f"{p}: not found; run 'modqa ingest' first (make run does it)")
     return f"read_parquet({_sql_str(p)})"
+
+
+#: contract dtype -> DuckDB type
+_SQL_TYPES = {"str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "datetime": "TIMESTAMPTZ"}
 
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:

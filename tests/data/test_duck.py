@@ -120,3 +120,25 @@ def test_guard_rail_names_the_duckdb_path(both, monkeypatch):
     with pytest.raises(TooLargeError, match="DuckDB path: x.y"):
         duck.check_pandas_rows(1001, "audits", "x.y")
     duck.check_pandas_rows(1000, "audits", "x.y")  # at the limit: fine
+
+
+def test_partitioned_log_without_an_optional_column_reads_it_as_empty(both, tmp_path):
+    """A log published before an optional column (reported_at) existed still scans, with that column empty."""
+    _, parts = both
+    want = duck.read_decisions(parts)
+    assert S.REPORTED_AT in want.columns
+    con = duck.connect()
+    try:
+        con.execute(
+            f"COPY (SELECT * EXCLUDE ({S.REPORTED_AT}), CAST(date_trunc('week', {S.DECIDED_AT}) AS DATE) AS week "
+            f"FROM {duck.decisions_scan(parts)}) TO '{tmp_path / 'decisions'}' "
+            "(FORMAT parquet, PARTITION_BY (week, vendor))"
+        )
+    finally:
+        con.close()
+    got = duck.read_decisions(tmp_path)
+    assert list(got.columns) == list(want.columns) and got[S.REPORTED_AT].isna().all()
+    pd.testing.assert_frame_equal(
+        _by(got.drop(columns=S.REPORTED_AT), S.DECISION_ID), _by(want.drop(columns=S.REPORTED_AT), S.DECISION_ID)
+    )
+    assert duck.decision_rows(tmp_path) == len(want)

@@ -15,7 +15,7 @@ from modqa_lib.contract import schema as S
 from modqa_lib.data import io as mio
 from modqa_lib.data.ingest import ingest
 from modqa_lib.data.synthetic import write_demo_data
-from modqa_lib.errors import SamplingError
+from modqa_lib.errors import DataContractError, SamplingError
 from modqa_lib.stats.sampling import allocate, stratified_sample
 from modqa_lib.stats.sampling.allocation import _allocate
 from modqa_lib.stats.sampling.log import draw_from_log, stratum_counts
@@ -105,3 +105,29 @@ def test_log_source_errors(logs, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(SamplingError, match="no parquet files"):
         stratified_sample(tmp_path / "empty", STRATA, 10, seed=1)
+
+
+def test_duckdb_relation_gives_the_same_sample_and_allocation(logs):
+    import duckdb
+
+    dec, base = logs
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        rel = con.read_parquet(str(base / "file" / "decisions.parquet"))
+        for seed in (0, 2026):
+            want = stratified_sample(dec, STRATA, 700, allocation="neyman", seed=seed)
+            got = stratified_sample(rel, STRATA, 700, allocation="neyman", seed=seed)
+            pd.testing.assert_frame_equal(
+                got.sort_values(S.DECISION_ID, ignore_index=True), want.sort_values(S.DECISION_ID, ignore_index=True)
+            )
+        # a relation with a filter: same as the DataFrame filtered alike
+        sub = rel.filter(f"{S.VENDOR} <> 'Vendor B'")
+        want = stratified_sample(dec[dec[S.VENDOR] != "Vendor B"], [S.VENDOR, S.POLICY], 300, seed=5)
+        got = stratified_sample(sub, [S.VENDOR, S.POLICY], 300, seed=5)
+        pd.testing.assert_frame_equal(_key(got), _key(want))
+        pd.testing.assert_frame_equal(allocate(rel, STRATA, 500), allocate(dec, STRATA, 500))
+        with pytest.raises(DataContractError, match="no_such_column"):
+            stratified_sample(rel, ["no_such_column"], 10, seed=1)
+    finally:
+        con.close()

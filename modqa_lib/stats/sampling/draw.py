@@ -172,8 +172,11 @@ def stratified_sample(
 
     Parameters
     ----------
-    decisions : DataFrame
+    decisions : DataFrame, path-like or duckdb.DuckDBPyRelation
         Population; needs ``decision_id`` (unique, non-empty) and the strata columns.
+        A path (processed folder, parquet file, hive-partitioned folder) or a DuckDB
+        relation is sampled without loading it (:mod:`modqa_lib.stats.sampling.log`):
+        the same seed gives the same sample, rows come back in the order of the log.
     strata, n, allocation, min_per_stratum, prior_error_rates, default_prior
         As in :func:`allocate`.
     seed : int or numpy.random.Generator
@@ -211,7 +214,7 @@ def stratified_sample(
     """
     if is_log_source(decisions):  # a log on disk: GROUP BY counts and a streamed draw (sampling.log)
         return stratified_sample_log(
-            decisions,  # type: ignore[arg-type]  # a path here (is_log_source)
+            decisions,  # type: ignore[arg-type]  # a path or a relation here (is_log_source)
             strata,
             n,
             allocation,

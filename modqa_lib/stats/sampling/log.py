@@ -26,6 +26,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -33,7 +34,7 @@ import pyarrow.compute as pc
 
 from modqa_lib.contract import schema as S
 from modqa_lib.errors import DataContractError, SamplingError
-from modqa_lib.stats.sampling._common import NA_KEY, STRATUM_SEP, _rng
+from modqa_lib.stats.sampling._common import NA_KEY, _rng
 
 __all__ = ["BATCH_ROWS", "StratumCounts", "is_log_source", "stratum_counts"]
 
@@ -43,8 +44,22 @@ _MAX = np.iinfo(np.uint64).max
 
 
 def is_log_source(x) -> bool:
-    """True for a population given as a path (processed folder, parquet file or dataset folder)."""
-    return isinstance(x, (str, os.PathLike))
+    """True for a population not in pandas: a path (processed folder, parquet file, dataset folder) or a DuckDB relation."""
+    return isinstance(x, (str, os.PathLike, duckdb.DuckDBPyRelation))
+
+
+def _is_relation(x) -> bool:
+    return isinstance(x, duckdb.DuckDBPyRelation)
+
+
+def _relation_sql(rel: duckdb.DuckDBPyRelation, select: str, where: str | None, group: str | None = None):
+    """``SELECT select FROM rel [WHERE where] [GROUP BY group]`` run on the relation's own connection."""
+    sql = (
+        f"SELECT {select} FROM _modqa_src"
+        + (f" WHERE {where}" if where else "")
+        + (f" GROUP BY {group}" if group else "")
+    )
+    return rel.query("_modqa_src", sql)
 
 
 def _scan(source: str | os.PathLike) -> str:
@@ -80,7 +95,12 @@ class StratumCounts:
     allocation code reads it through ``_modqa_strata`` as if it were the log.
     """
 
-    def __init__(self, counts: pd.DataFrame, strata: Sequence[str], source: str | os.PathLike | None = None):
+    def __init__(
+        self,
+        counts: pd.DataFrame,
+        strata: Sequence[str],
+        source: str | os.PathLike | duckdb.DuckDBPyRelation | None = None,
+    ):
         self.counts = counts
         self.strata = list(strata)
         self.source = source
@@ -106,58 +126,106 @@ class StratumCounts:
         return st
 
 
-def stratum_counts(source: str | os.PathLike, strata: Sequence[str], where: str | None = None) -> StratumCounts:
+def stratum_counts(
+    source: str | os.PathLike | duckdb.DuckDBPyRelation, strata: Sequence[str], where: str | None = None
+) -> StratumCounts:
     """N_h of every stratum of a decisions log, by one DuckDB ``GROUP BY``.
 
     Parameters
     ----------
-    source : path-like
-        Processed folder, parquet file or hive-partitioned parquet folder.
+    source : path-like or duckdb.DuckDBPyRelation
+        Processed folder, parquet file, hive-partitioned parquet folder, or a
+        DuckDB relation over decisions (queried on its own connection).
     strata : sequence of str
         Stratum columns.
     where : str, optional
         SQL filter (e.g. one week), applied to the counts and to the draw alike.
+
+    Returns
+    -------
+    StratumCounts
+
+    References
+    ----------
+    .. [1] Cochran, W. G. (1977). *Sampling Techniques*, 3rd ed. Wiley, Ch. 5.
     """
     from modqa_lib.data import duck
 
     strata = [strata] if isinstance(strata, str) else list(strata)
     if not strata or len(set(strata)) != len(strata):
         raise SamplingError(f"strata must be a non-empty list of distinct column names, got {strata!r}")
-    con = duck.connect()
-    try:
-        scan = _scan(source)
-        have = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
-        missing = [c for c in strata if c not in have]
-        if missing:
-            raise DataContractError(
-                [{"table": "decisions", "column": c, "rule": "missing (stratum column)", "count": 0} for c in missing]
+    cols = ", ".join(strata)
+    if _is_relation(source):
+        _check_strata(list(source.columns), strata)  # type: ignore[union-attr]
+        counts = _relation_sql(source, f"{cols}, count(*) AS n", where, cols).df()  # type: ignore[arg-type]
+    else:
+        con = duck.connect()
+        try:
+            scan = _scan(source)  # type: ignore[arg-type]
+            _check_strata([r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()], strata)
+            sql = (
+                f"SELECT {cols}, count(*) AS n FROM {scan}" + (f" WHERE {where}" if where else "") + f" GROUP BY {cols}"
             )
-        cols = ", ".join(strata)
-        sql = f"SELECT {cols}, count(*) AS n FROM {scan}" + (f" WHERE {where}" if where else "") + f" GROUP BY {cols}"
-        counts = con.execute(sql).df()
-    finally:
-        con.close()
+            counts = con.execute(sql).df()
+        finally:
+            con.close()
     for c in strata:
         if counts[c].dtype == object:
             counts[c] = counts[c].astype("str")
     return StratumCounts(counts.reset_index(drop=True), strata, source)
 
 
-def _key_array(batch: pa.RecordBatch, strata: Sequence[str]) -> pa.Array:
-    """Stratum key ``"a|b|c"`` per row, spelt as the allocation spells it (missing -> ``<NA>``)."""
-    parts = []
-    for c in strata:
-        col = batch.column(batch.schema.get_field_index(c))
-        if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
-            col = pc.cast(col, pa.string())
-        parts.append(pc.fill_null(col, NA_KEY))
-    if len(parts) == 1:
-        return parts[0]
-    return pc.binary_join_element_wise(*parts, STRATUM_SEP)
+def _check_strata(have: Sequence[str], strata: Sequence[str]) -> None:
+    missing = [c for c in strata if c not in have]
+    if missing:
+        raise DataContractError(
+            [{"table": "decisions", "column": c, "rule": "missing (stratum column)", "count": 0} for c in missing]
+        )
+
+
+class _StratumCoder:
+    """Stratum index per row of a batch, from one ``index_in`` per stratum column (no key strings built).
+
+    A row's stratum is the one whose values, spelt as the allocation spells them
+    (text; missing -> ``<NA>``), equal the row's: the same match as on the joined key.
+    """
+
+    def __init__(self, st, strata: Sequence[str]):
+        from modqa_lib.stats.sampling.allocation import _key_strings
+
+        self.strata = list(strata)
+        self.uniques, per_col = [], []
+        for c in self.strata:
+            spelt = np.asarray(_key_strings(st.values[c]), dtype=object)
+            u, inv = np.unique(spelt.astype(str), return_inverse=True)
+            self.uniques.append(pa.array(u.tolist(), type=pa.string()))
+            per_col.append(inv.astype(np.int64))
+        self.sizes = [len(u) for u in self.uniques]
+        combined = np.zeros(len(st.keys), dtype=np.int64)
+        for inv, size in zip(per_col, self.sizes):
+            combined = combined * size + inv
+        self.lookup = np.full(int(np.prod(self.sizes)) if self.sizes else 0, -1, dtype=np.int64)
+        self.lookup[combined] = np.arange(len(st.keys))
+
+    def codes(self, batch: pa.RecordBatch) -> np.ndarray:
+        combined = np.zeros(batch.num_rows, dtype=np.int64)
+        for c, u, size in zip(self.strata, self.uniques, self.sizes):
+            col = batch.column(batch.schema.get_field_index(c))
+            if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
+                col = pc.cast(col, pa.string())
+            idx = pc.index_in(pc.fill_null(col, NA_KEY), value_set=u)
+            if idx.null_count:  # pragma: no cover - counts and draw read the same rows
+                raise SamplingError("the log changed between counting and drawing; run the draw again")
+            combined *= size
+            combined += idx.to_numpy(zero_copy_only=False)
+        out = self.lookup[combined]
+        if (out < 0).any():  # pragma: no cover - a value combination the counts did not see
+            raise SamplingError("the log changed between counting and drawing; run the draw again")
+        return out
 
 
 def draw_from_log(
-    source: str | os.PathLike,
+    source: str | os.PathLike | duckdb.DuckDBPyRelation,
     st,
     alloc: np.ndarray,
     strata: Sequence[str],
@@ -165,84 +233,103 @@ def draw_from_log(
     where: str | None = None,
     batch_rows: int = BATCH_ROWS,
 ) -> pd.DataFrame:
-    """The stratified PRN draw over a log on disk; see the module docstring.
+    """The stratified PRN draw over a log on disk or a DuckDB relation; see the module docstring.
 
     Returns the chosen decisions (all columns, in log order) plus ``stratum``,
     ``inclusion_prob`` and ``weight``.
     """
     from modqa_lib.data import duck
-    from modqa_lib.stats.sampling.draw import _id_hash
 
-    salt = int(rng.integers(0, 2**63, dtype=np.int64))  # as _prn_keys: same seed, same keys
-    keys_index = pa.array(list(st.keys), type=pa.string())
-    thr = np.full(len(st.keys), _MAX, dtype=np.uint64)
-    c_key = np.zeros(0, dtype=np.uint64)
-    c_code = np.zeros(0, dtype=np.int64)
-    c_id = pa.array([], type=pa.large_string())
     cols = ", ".join([S.DECISION_ID, *strata])
-    con = duck.connect()
-    try:
-        scan = _scan(source)
-        sql = f"SELECT {cols} FROM {scan}" + (f" WHERE {where}" if where else "")
-        reader = con.sql(sql).to_arrow_reader(batch_rows)
-        for batch in reader:
-            if batch.num_rows == 0:
-                continue
-            ids = batch.column(0)
-            if ids.null_count:
-                raise DataContractError(
-                    [
-                        {
-                            "table": "decisions",
-                            "column": S.DECISION_ID,
-                            "rule": "must not be empty",
-                            "count": ids.null_count,
-                        }
-                    ]
-                )
-            codes = pc.index_in(_key_array(batch, strata), value_set=keys_index)
-            if codes.null_count:  # pragma: no cover - counts and draw read the same rows
-                raise SamplingError("the log changed between counting and drawing; run the draw again")
-            codes = codes.to_numpy(zero_copy_only=False).astype(np.int64)
-            h = _id_hash(ids, salt)
-            keep = (h <= thr[codes]) & (alloc[codes] > 0)
-            if not keep.any():
-                continue
-            idx = np.flatnonzero(keep)
-            c_key = np.concatenate([c_key, h[idx]])
-            c_code = np.concatenate([c_code, codes[idx]])
-            c_id = pa.concat_arrays([c_id, pc.cast(ids.take(pa.array(idx)), pa.large_string())])
-            # keep the alloc[h] smallest keys per stratum; the largest kept key is the new threshold
-            order = np.lexsort((c_key, c_code))
-            sc = c_code[order]
-            start = np.searchsorted(sc, sc, side="left")
-            rank = np.arange(len(sc)) - start
-            sel = order[rank < alloc[sc]]
-            c_key, c_code, c_id = c_key[sel], c_code[sel], c_id.take(pa.array(sel))
-            full = np.bincount(c_code, minlength=len(thr)) >= alloc
-            mx = np.zeros(len(thr), dtype=np.uint64)
-            np.maximum.at(mx, c_code, c_key)
-            thr = np.where(full, mx, _MAX)
-        if len(c_key) != int(alloc.sum()):  # pragma: no cover
-            raise RuntimeError("drawn sample size differs from the allocation; this is a bug")
-        if len(np.unique(c_key)) != len(c_key):
-            raise DataContractError(
-                [{"table": "decisions", "column": S.DECISION_ID, "rule": "must be unique", "count": 1}]
-            )
-        chosen = pd.DataFrame({S.DECISION_ID: c_id.to_pylist(), "_h": c_code})
-        con.register("_chosen", chosen)
-        out = con.execute(
-            f"SELECT d.*, c._h FROM {scan} d JOIN _chosen c USING ({S.DECISION_ID})"
-            + (f" WHERE {where}" if where else "")
-        ).df()
-    finally:
-        con.close()
+    if _is_relation(source):
+        rel: duckdb.DuckDBPyRelation = source  # type: ignore[assignment]
+        c_id, c_code = _stream_draw(_relation_sql(rel, cols, where).to_arrow_reader(batch_rows), st, alloc, strata, rng)
+        out = _read_back_stream(_relation_sql(rel, "*", where).to_arrow_reader(_READ_BACK_ROWS), c_id, c_code)
+    else:
+        con = duck.connect()
+        try:
+            scan = _scan(source)  # type: ignore[arg-type]
+            sql = f"SELECT {cols} FROM {scan}" + (f" WHERE {where}" if where else "")
+            c_id, c_code = _stream_draw(con.sql(sql).to_arrow_reader(batch_rows), st, alloc, strata, rng)
+            # the chosen ids pushed into one more scan; DuckDB keeps it within duck.MEMORY_LIMIT
+            con.register("_chosen", pd.DataFrame({S.DECISION_ID: c_id.to_pylist(), "_h": c_code}))
+            out = con.execute(
+                f"SELECT d.*, c._h FROM {scan} d JOIN _chosen c USING ({S.DECISION_ID})"
+                + (f" WHERE {where}" if where else "")
+            ).df()
+        finally:
+            con.close()
     out = _typed(out)
     h = out.pop("_h").to_numpy(dtype=np.int64)
     out[S.STRATUM] = pd.array(st.keys[h].astype(str), dtype="str")
     out[S.INCLUSION_PROB] = alloc[h] / st.pop[h]
     out[S.WEIGHT] = st.pop[h] / alloc[h]
     return out
+
+
+#: rows per Arrow batch when a relation's chosen rows are read back (all columns: keep batches small)
+_READ_BACK_ROWS = 250_000
+
+
+def _read_back_stream(reader, c_id: pa.Array, c_code: np.ndarray) -> pd.DataFrame:
+    """The chosen rows of a streamed source, in source order, with their stratum code ``_h``; one batch in memory."""
+    code_of = dict(zip(c_id.to_pylist(), c_code.tolist()))
+    parts = []
+    schema = reader.schema
+    for batch in reader:
+        ids = batch.column(schema.get_field_index(S.DECISION_ID))
+        mask = pc.is_in(ids, value_set=c_id)
+        if pc.any(mask).as_py():
+            parts.append(batch.filter(mask))
+    tab = pa.Table.from_batches(parts, schema=schema)
+    out = tab.to_pandas()
+    out["_h"] = np.asarray([code_of[i] for i in out[S.DECISION_ID]], dtype=np.int64)
+    return out
+
+
+def _stream_draw(reader, st, alloc: np.ndarray, strata: Sequence[str], rng: np.random.Generator):
+    """Ids and stratum codes of the n_h smallest PRN keys per stratum, over streamed batches."""
+    from modqa_lib.stats.sampling.draw import _id_hash
+
+    salt = int(rng.integers(0, 2**63, dtype=np.int64))  # as _prn_keys: same seed, same keys
+    coder = _StratumCoder(st, strata)
+    thr = np.full(len(st.keys), _MAX, dtype=np.uint64)
+    c_key = np.zeros(0, dtype=np.uint64)
+    c_code = np.zeros(0, dtype=np.int64)
+    c_id = pa.array([], type=pa.large_string())
+    for batch in reader:
+        if batch.num_rows == 0:
+            continue
+        ids = batch.column(0)
+        if ids.null_count:
+            raise DataContractError(
+                [{"table": "decisions", "column": S.DECISION_ID, "rule": "must not be empty", "count": ids.null_count}]
+            )
+        codes = coder.codes(batch)
+        h = _id_hash(ids, salt)
+        keep = (h <= thr[codes]) & (alloc[codes] > 0)
+        if not keep.any():
+            continue
+        idx = np.flatnonzero(keep)
+        c_key = np.concatenate([c_key, h[idx]])
+        c_code = np.concatenate([c_code, codes[idx]])
+        c_id = pa.concat_arrays([c_id, pc.cast(ids.take(pa.array(idx)), pa.large_string())])
+        # keep the alloc[h] smallest keys per stratum; the largest kept key is the new threshold
+        order = np.lexsort((c_key, c_code))
+        sc = c_code[order]
+        start = np.searchsorted(sc, sc, side="left")
+        rank = np.arange(len(sc)) - start
+        sel = order[rank < alloc[sc]]
+        c_key, c_code, c_id = c_key[sel], c_code[sel], c_id.take(pa.array(sel))
+        full = np.bincount(c_code, minlength=len(thr)) >= alloc
+        mx = np.zeros(len(thr), dtype=np.uint64)
+        np.maximum.at(mx, c_code, c_key)
+        thr = np.where(full, mx, _MAX)
+    if len(c_key) != int(alloc.sum()):  # pragma: no cover
+        raise RuntimeError("drawn sample size differs from the allocation; this is a bug")
+    if len(np.unique(c_key)) != len(c_key):
+        raise DataContractError([{"table": "decisions", "column": S.DECISION_ID, "rule": "must be unique", "count": 1}])
+    return c_id, c_code
 
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
@@ -265,7 +352,7 @@ _DTYPES = {
 
 
 def stratified_sample_log(
-    source: str | os.PathLike,
+    source: str | os.PathLike | duckdb.DuckDBPyRelation,
     strata: Sequence[str],
     n,
     allocation: str = "proportional",
