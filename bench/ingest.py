@@ -45,14 +45,16 @@ import sys, time
 sys.path.insert(0, {bench!r})
 import duckdb, _biglog
 from modqa_lib.contract import schema as S
-from modqa_lib.contract.validation import _target_dtype
 SQL = {{"str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "datetime": "TIMESTAMPTZ"}}
 t = time.perf_counter()
 con = duckdb.connect()
 con.execute("SET temp_directory = '/tmp/modqa-duckdb'")
 con.execute("SET memory_limit = '1GB'")
 for table in ("decisions", "audits"):
-    types = ", ".join(f"'{{c.name}}': '{{SQL[c.dtype]}}'" for c in S.TABLES[table].columns)
+    with open('{raw}/' + table + '.csv', encoding='utf-8-sig') as f:
+        header = f.readline().strip().split(',')
+    dt = {{c.name: c.dtype for c in S.TABLES[table].columns}}
+    types = ", ".join(f"'{{c}}': '{{SQL[dt[c]]}}'" for c in header)  # the file's columns, in its order
     con.execute(
         f"COPY (SELECT * FROM read_csv('{raw}/{{table}}.csv', header = true, columns = {{{{{{types}}}}}})) "
         f"TO '{out}/{{table}}.parquet' (FORMAT parquet)"

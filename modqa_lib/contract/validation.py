@@ -270,7 +270,11 @@ _DT_RULES = {
 
 # ------------------------------------------------------------------ pandera schema
 def build_pandera_schema(
-    table: str, taxonomy: S.Taxonomy | None = None, columns: list[str] | None = None, final: bool = True
+    table: str,
+    taxonomy: S.Taxonomy | None = None,
+    columns: list[str] | None = None,
+    final: bool = True,
+    unique: bool = True,
 ) -> pa.DataFrameSchema:
     """The pandera schema of one contract table, built from :data:`schema.TABLES`.
 
@@ -286,6 +290,10 @@ def build_pandera_schema(
         Expect the dtypes of a validated table (``int64``/``bool`` for
         non-nullable int/bool columns); ``False`` expects the nullable
         ``Int64``/``boolean`` used while parsing.
+    unique : bool, default True
+        Check the contract's unique columns; ``False`` leaves that to the
+        caller (the streamed decisions log checks ``decision_id`` across all
+        batches at once, so a per-batch check would be wasted work).
 
     Returns
     -------
@@ -314,13 +322,23 @@ def build_pandera_schema(
             else:
                 checks.append(pa.Check.le(col.max, error=rule))
         cols[col.name] = pa.Column(
-            _target_dtype(col, final), nullable=col.nullable, unique=col.unique, checks=checks, coerce=False
+            _target_dtype(col, final),
+            nullable=col.nullable,
+            unique=col.unique and unique,
+            checks=checks,
+            coerce=False,
         )
     return pa.DataFrameSchema(cols, strict=False, ordered=False, name=table)
 
 
 def _pandera_problems(
-    df: pd.DataFrame, raw: pd.DataFrame, table: str, file, tax, bad: dict[str, np.ndarray]
+    df: pd.DataFrame,
+    raw: pd.DataFrame,
+    table: str,
+    file,
+    tax,
+    bad: dict[str, np.ndarray],
+    unique: bool = True,
 ) -> list[dict]:
     """Run the pandera schema lazily and turn its failure cases into problem dicts.
 
@@ -328,7 +346,7 @@ def _pandera_problems(
     those are not reported again, and cells failing here are added to it.
     Offending values are quoted as given in ``raw`` (e.g. ``'0'``, not ``0.0``).
     """
-    schema = build_pandera_schema(table, tax, columns=list(df.columns), final=False)
+    schema = build_pandera_schema(table, tax, columns=list(df.columns), final=False, unique=unique)
     try:
         schema.validate(df, lazy=True)
         return []
@@ -371,13 +389,14 @@ def _pandera_problems(
 
 # ------------------------------------------------------------------ single table
 def _check_table(
-    df: pd.DataFrame, table: str, file: str | None, tax: S.Taxonomy
+    df: pd.DataFrame, table: str, file: str | None, tax: S.Taxonomy, unique: bool = True
 ) -> tuple[pd.DataFrame, list[dict], dict[str, np.ndarray]]:
     """Parse and check one table.
 
     Returns the best-effort typed frame, its problems, and per column a mask of
     the cells that broke a rule (so cross-table rules can skip them instead of
-    reporting knock-on problems).
+    reporting knock-on problems). ``unique=False`` skips the uniqueness rules
+    (for a batch of a streamed table whose caller checks them over all batches).
     """
     if table not in S.TABLES:
         raise ValueError(f"unknown table {table!r}; expected one of {', '.join(S.TABLE_NAMES)}")
@@ -459,7 +478,7 @@ def _check_table(
     out = pd.DataFrame(typed, index=pd.RangeIndex(n))
     # int/bool columns stay nullable (Int64/boolean) here; _finish casts them once all is well
     problems += _name_rules(out, table, file, bad_cells)  # strips blanks first: pandera sees the stripped names
-    problems += _pandera_problems(out, df, table, file, tax, bad_cells)
+    problems += _pandera_problems(out, df, table, file, tax, bad_cells, unique=unique)
     problems += _row_rules(out, table, file)
     problems += _qaqa_row_rules(out, table, file)
     problems += _date_rules(out, df, table, file, bad_cells)

@@ -358,9 +358,9 @@ def validate_streaming(
         try:
             for raw in decision_batches:
                 offset = n
-                b, p, bad_b = V._check_table(raw, STREAMED, files.get(STREAMED), tax)
+                # uniqueness is a whole-table rule: checked over all batches below, not per batch
+                b, p, bad_b = V._check_table(raw, STREAMED, files.get(STREAMED), tax, unique=False)
                 n += len(b)
-                # uniqueness is a whole-table rule: checked over all batches below
                 merger.add([q for q in p if not _is_uniqueness(q)], offset)
                 columns = list(b.columns)
                 if S.DECISION_ID in b.columns:

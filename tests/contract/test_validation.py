@@ -62,6 +62,18 @@ def test_validate_table_single_and_pandera_schema_on_output(t):
     assert len(out) == 40
 
 
+def test_pandera_schema_without_uniqueness_leaves_duplicates_to_the_caller(t):
+    """``unique=False`` (the streamed batches: decision_id is checked over the whole log) drops only that rule."""
+    out = validate_table(t["decisions"], "decisions", file="decisions.csv")
+    dup = pd.concat([out, out.iloc[:2]], ignore_index=True)
+    with pytest.raises(Exception, match="duplicate values"):
+        build_pandera_schema("decisions").validate(dup)
+    build_pandera_schema("decisions", unique=False).validate(dup)
+    bad = dup.assign(**{S.MODEL_SCORE: 1.7})  # every other rule still checked
+    with pytest.raises(Exception, match=S.MODEL_SCORE):
+        build_pandera_schema("decisions", unique=False).validate(bad)
+
+
 def test_bool_spellings(t):
     a = t["audits"].copy()
     a[S.IS_GOLDEN] = ["yes", "No", "0", " FALSE "] * 5
