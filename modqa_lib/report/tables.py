@@ -551,12 +551,19 @@ def drift_table(flags: pd.DataFrame, by: str = S.POLICY, alpha: float = 0.05) ->
     Returns
     -------
     DataFrame
-        One row per reported series: ``by``, "n before", "error rate before (95% CI)",
-        "n after", "error rate after (95% CI)", "first out of control",
-        "direction", "confirmed", "policy change".
+        One row per reported series: ``by``, "n before", "error rate before (95% CI,
+        audits unweighted)", "n after", "error rate after (95% CI, audits unweighted)",
+        "first out of control", "direction", "confirmed", "policy change".
+
+    Notes
+    -----
+    The rates are of audited decisions, not design-weighted: the control chart
+    and its exact binomial limits test counts of audited errors week by week,
+    and the weekly sample design is the same in every week, so a change in the
+    audited rate is a change in quality; the headers say so.
     """
     f = flags[flags["reported"]] if "reported" in flags else flags[flags["flagged"]]
-    ci = confidence_label(alpha)
+    ci = f"{confidence_label(alpha)}, audits unweighted"
     return pd.DataFrame(
         {
             by: f[by].to_numpy(),

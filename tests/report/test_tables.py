@@ -60,8 +60,8 @@ def test_drift_table_keeps_flagged_rows_with_intervals_and_n():
     assert t[S.POLICY].tolist() == ["harassment"]
     row = t.iloc[0]
     assert row["n before"] == 300 and row["n after"] == 200
-    assert row["error rate before (95% CI)"] == "3.0% (1.6%–5.6%)"
-    assert row["error rate after (95% CI)"] == "15.0% (10.7%–20.6%)"
+    assert row["error rate before (95% CI, audits unweighted)"] == "3.0% (1.6%–5.6%)"
+    assert row["error rate after (95% CI, audits unweighted)"] == "15.0% (10.7%–20.6%)"
     assert "<script>" not in _html(report.show(t))
 
 
