@@ -204,6 +204,7 @@ class RcaExplorer:
         if cur.empty:
             return ExplorerResult(n=0, message="No audited decisions match these filters.")
         res = ExplorerResult(n=len(cur))
+        wt = S.WEIGHT if S.WEIGHT in cur else None  # every rate design-weighted, as the answer line
         res.trend = p_chart(base)
         res.accuracy = accuracy_table(cur, by=[dim], weights=S.WEIGHT, alpha=self.alpha).sort_values(S.ACCURACY)
         dims = [d for d in self.dims if d not in self.filters or self.filters[d] == ALL]
@@ -211,7 +212,10 @@ class RcaExplorer:
         if dims:
             order = [dim] + [d for d in dims if d != dim] if dim in dims else dims
             res.drilldown = merge_alias_slices(
-                drilldown(cur, dims=order[:6], depth=self.controls["depth"].value, alpha=self.alpha, min_n=20), cur
+                drilldown(
+                    cur, dims=order[:6], depth=self.controls["depth"].value, alpha=self.alpha, min_n=20, weights=wt
+                ),
+                cur,
             )
         if cur[S.IS_ERROR].any():
             res.pareto = pareto(cur)
@@ -225,7 +229,7 @@ class RcaExplorer:
             if not before.empty and dim in base:
                 both = pd.concat([before, cur])
                 res.change = decompose_change(
-                    both, before=tuple(compare), after=tuple(period), by=dim, alpha=self.alpha
+                    both, before=tuple(compare), after=tuple(period), by=dim, alpha=self.alpha, weights=wt
                 )
         res.answer = self._answer(cur, None if overlap else filter_audits(base, weeks=compare), period, compare)
         return res
@@ -449,14 +453,14 @@ class RcaExplorer:
                         "q_value",
                         "flag",
                     ],
-                    caption="Slices with the most excess errors",
+                    caption="Slices with the most excess errors (design-weighted rates; errors are audited errors)",
                 )
             )
         if not res.change.empty:
             display(
                 report.show(
                     change_in_points(res.change.head(12), self.alpha),
-                    caption="Error-rate change against the comparison period, in points: mix effect (different "
+                    caption="Design-weighted error-rate change against the comparison period, in points: mix effect (different "
                     "content) + rate effect (different decisions) = total; the interval is that of the group's "
                     "own change (after − before)",
                 )
@@ -466,7 +470,7 @@ class RcaExplorer:
                 report.show(
                     res.pareto,
                     columns=[S.ROOT_CAUSE, "count", "share", "ci_low", "ci_high", "cum_share"],
-                    caption="Root causes",
+                    caption="Root causes (shares of audited errors, unweighted)",
                 )
             )
 
