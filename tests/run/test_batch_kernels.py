@@ -8,6 +8,7 @@ replaced so the next unit runs in a fresh one.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nbformat
@@ -135,3 +136,69 @@ def test_batch_with_one_worker_reuses_one_kernel(tmp_path, monkeypatch):
     seen.clear()
     results = list(runner._run_units_locally(specs[:2], 1, units_per_kernel=1))
     assert seen == [None, None]  # 1: a fresh kernel per unit (run_unit's own)
+
+
+_ENV_PROBE = "import os\nprint(os.environ.get('MODQA_TEST_PROBE'), os.environ.get('MPLBACKEND'))"
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["fresh-kernel", "warm-kernel"])
+def test_concurrent_units_each_see_their_own_environment(tmp_path, monkeypatch, warm):
+    import threading
+
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # the caller's setting: kernels get the inline backend all the same
+    monkeypatch.delenv("MODQA_TEST_PROBE", raising=False)
+    nb = _nb(tmp_path / "probe.ipynb", _ENV_PROBE)
+    specs = [_spec(tmp_path, nb, name) for name in ("a", "b")]
+    for s in specs:
+        s.env = {"MODQA_TEST_PROBE": f"unit-{s.slug}"}
+    kernels = [WarmKernel() if warm else None for _ in specs]
+    seen: set = set()  # what the process environment said while the kernels started and ran
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            seen.add((os.environ.get("MODQA_TEST_PROBE"), os.environ.get("MPLBACKEND")))
+            stop.wait(0.0005)
+
+    barrier = threading.Barrier(len(specs))
+    results: dict = {}
+
+    def run(spec, kernel):
+        barrier.wait()  # both kernels start at the same time
+        results[spec.slug] = B.run_unit(spec, kernel=kernel)
+
+    watcher = threading.Thread(target=watch)
+    threads = [threading.Thread(target=run, args=(s, k)) for s, k in zip(specs, kernels)]
+    watcher.start()
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=180)
+    finally:
+        stop.set()
+        watcher.join()
+        for k in kernels:
+            if k is not None:
+                k.discard()
+    assert set(results) == {"a", "b"}
+    for slug, res in results.items():
+        assert res.ok, res.error
+        assert _outputs(tmp_path, slug, "probe").split() == [
+            f"unit-{slug}",
+            "module://matplotlib_inline.backend_inline",
+        ]
+    assert seen == {(None, "Agg")}  # os.environ was never changed by the batch
+    assert os.environ.get("MPLBACKEND") == "Agg" and "MODQA_TEST_PROBE" not in os.environ
+
+
+def test_warm_kernel_is_replaced_when_the_environment_changes(tmp_path, kernel):
+    nb = _nb(tmp_path / "probe.ipynb", _ENV_PROBE)
+    first, second = _spec(tmp_path, nb, "a"), _spec(tmp_path, nb, "b")
+    first.env, second.env = {"MODQA_TEST_PROBE": "one"}, {"MODQA_TEST_PROBE": "two"}
+    a = B.run_unit(first, kernel=kernel)
+    b = B.run_unit(second, kernel=kernel)
+    assert a.ok and b.ok, (a.error, b.error)
+    assert kernel.starts == 2  # a kernel's environment is fixed at its start: a different one needs a new kernel
+    assert _outputs(tmp_path, "a", "probe").split()[0] == "one"
+    assert _outputs(tmp_path, "b", "probe").split()[0] == "two"

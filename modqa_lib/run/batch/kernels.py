@@ -13,9 +13,12 @@ started for the next unit.
 
 from __future__ import annotations
 
+import functools
+import os
 import time
+from collections.abc import Mapping
 
-__all__ = ["WarmKernel"]
+__all__ = ["WarmKernel", "kernel_manager_class"]
 
 _RESET = (
     "get_ipython().reset(new_session=True)\n"
@@ -26,17 +29,57 @@ _RESET = (
 )
 
 
-def _tracking_manager(kernel_name: str):
-    """An AsyncKernelManager (what nbclient expects) that remembers the clients made from it."""
+def kernel_manager_class(env: Mapping[str, str] | None = None) -> type:
+    """An ``AsyncKernelManager`` class whose kernels start with ``os.environ`` updated by ``env``.
+
+    The environment is handed to the kernel's process when it is launched
+    (``start_kernel(env=...)``); ``os.environ`` of this process is never
+    changed, so batch threads starting kernels with different environments at
+    the same time each get their own. Pass the class to nbclient / papermill
+    (``kernel_manager_class=``) or instantiate it.
+
+    Parameters
+    ----------
+    env : mapping of str to str, optional
+        Variables set (or overridden) in the kernel's environment.
+
+    Returns
+    -------
+    type
+        A subclass of ``jupyter_client.AsyncKernelManager`` (one per distinct ``env``, cached).
+
+    References
+    ----------
+    .. [1] jupyter_client, "Kernel provisioning": the ``env`` launch argument,
+       https://jupyter-client.readthedocs.io/en/stable/provisioning.html
+    """
+    return _manager_class(tuple(sorted((str(k), str(v)) for k, v in (env or {}).items())))
+
+
+@functools.lru_cache(maxsize=32)
+def _manager_class(env_items: tuple[tuple[str, str], ...]) -> type:
     from jupyter_client.manager import AsyncKernelManager
 
-    class _TrackingKernelManager(AsyncKernelManager):
-        def client(self, **kwargs):
+    extra = dict(env_items)
+
+    class _EnvKernelManager(AsyncKernelManager):
+        async def _async_pre_start_kernel(self, **kw):
+            # a copy of os.environ taken now, never os.environ itself: other threads may start kernels too
+            kw["env"] = {**dict(kw.get("env") or os.environ), **extra}
+            return await super()._async_pre_start_kernel(**kw)
+
+        def client(self, **kwargs):  # remembers its clients (WarmKernel closes their channels)
             kc = super().client(**kwargs)
             self.__dict__.setdefault("_modqa_clients", []).append(kc)
             return kc
 
-    return _TrackingKernelManager(kernel_name=kernel_name)
+    _EnvKernelManager.modqa_env = dict(extra)
+    return _EnvKernelManager
+
+
+def _tracking_manager(kernel_name: str, env: Mapping[str, str] | None = None):
+    """An AsyncKernelManager (what nbclient expects) with ``env`` that remembers the clients made from it."""
+    return kernel_manager_class(env)(kernel_name=kernel_name)
 
 
 class WarmKernel:
@@ -55,8 +98,12 @@ class WarmKernel:
         self.units = 0
         self.starts = 0
 
-    def acquire(self, kernel_name: str, cwd: str, timeout: float):
+    def acquire(self, kernel_name: str, cwd: str, timeout: float, env: Mapping[str, str] | None = None):
         """A ready kernel manager for the next unit, its namespace wiped; start one if needed.
+
+        A kernel is reused only for the same kernel name, working directory and
+        ``env`` (variables added to the kernel's environment at its start; the
+        process environment is not changed).
 
         Returns
         -------
@@ -67,7 +114,7 @@ class WarmKernel:
         from jupyter_core.utils import run_sync
 
         t0 = time.monotonic()
-        key = (kernel_name, cwd)
+        key = (kernel_name, cwd, tuple(sorted((env or {}).items())))
         self.release_clients()
         if self.km is not None and (
             key != self._key or self.units >= self.max_units or not run_sync(self.km.is_alive)()
@@ -75,7 +122,7 @@ class WarmKernel:
             self.discard()
         started = 0.0
         if self.km is None:
-            km = _tracking_manager(kernel_name)
+            km = _tracking_manager(kernel_name, env)
             self.km, self._key, self.units = km, key, 0
             run_sync(km.start_kernel)(cwd=cwd, extra_arguments=["--IPKernelApp.log_level=ERROR"])
             self.starts += 1

@@ -9,7 +9,6 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from modqa_lib.errors import BatchError, ModqaError
 from modqa_lib.report.notebook_headline import read_headline
 from modqa_lib.run.batch._common import _TIMEOUT_ENAME, STATUSES, _display_path, _iso, _one_line, _rel, _utcnow
-from modqa_lib.run.batch.kernels import WarmKernel
+from modqa_lib.run.batch.kernels import WarmKernel, kernel_manager_class
 
 
 # ---------------------------------------------------------------- dataclasses
@@ -52,6 +51,9 @@ class UnitSpec:
         Kernel working directory; default the notebook's folder.
     start_timeout : float
         Seconds to wait for the kernel to start.
+    env : dict
+        Variables added to the kernel's environment (over :data:`REPORT_ENV`);
+        given to the kernel's process at launch, ``os.environ`` is not changed.
     """
 
     family: str
@@ -67,6 +69,7 @@ class UnitSpec:
     kernel_name: str = "python3"
     cwd: str | None = None
     start_timeout: float = 60.0
+    env: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -207,10 +210,9 @@ def _warm_kernel_kwargs(
         return {}
     if not Path(spec.notebook).exists():  # as papermill would say, before starting a kernel
         raise FileNotFoundError(f"No such file or directory: '{spec.notebook}'")
-    with _report_env():  # a kernel started here inherits the report environment
-        km, (t_start, t_reset) = kernel.acquire(
-            spec.kernel_name, cwd, max(1.0, min(spec.start_timeout, deadline - time.monotonic()))
-        )
+    km, (t_start, t_reset) = kernel.acquire(
+        spec.kernel_name, cwd, max(1.0, min(spec.start_timeout, deadline - time.monotonic())), env=kernel_env(spec)
+    )
     timings.update(kernel_start=round(t_start, 3), kernel_reset=round(t_reset, 3))
     return {"km": km}
 
@@ -283,28 +285,28 @@ def run_unit(spec: UnitSpec, kernel: WarmKernel | None = None) -> UnitResult:
         notebook = _notebook_to_run(spec, unit_dir / f".{stem}.{tag}.partial.stub.ipynb", warnings)
         engine_kwargs = _warm_kernel_kwargs(kernel, spec, cwd, deadline, timings)
         t_nb = time.monotonic()
-        with _report_env():
-            nb_done = pm.execute_notebook(
-                notebook,
-                str(tmp_nb),
-                parameters=dict(spec.parameters),
-                kernel_name=spec.kernel_name,
-                progress_bar=False,
-                log_output=False,
-                start_timeout=int(max(1, min(spec.start_timeout, spec.timeout))),
-                execution_timeout=int(max(1, math.ceil(spec.timeout))),
-                timeout_func=cell_budget,
-                interrupt_on_timeout=True,
-                on_cell_error=on_cell_error,
-                error_on_timeout={
-                    "ename": _TIMEOUT_ENAME,
-                    "evalue": f"unit exceeded {spec.timeout:g}s",
-                    "traceback": [],
-                },
-                resources={"metadata": {"path": cwd}},
-                extra_arguments=["--IPKernelApp.log_level=ERROR"],
-                **engine_kwargs,
-            )
+        nb_done = pm.execute_notebook(
+            notebook,
+            str(tmp_nb),
+            parameters=dict(spec.parameters),
+            kernel_name=spec.kernel_name,
+            progress_bar=False,
+            log_output=False,
+            start_timeout=int(max(1, min(spec.start_timeout, spec.timeout))),
+            execution_timeout=int(max(1, math.ceil(spec.timeout))),
+            timeout_func=cell_budget,
+            interrupt_on_timeout=True,
+            on_cell_error=on_cell_error,
+            error_on_timeout={
+                "ename": _TIMEOUT_ENAME,
+                "evalue": f"unit exceeded {spec.timeout:g}s",
+                "traceback": [],
+            },
+            resources={"metadata": {"path": cwd}},
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            kernel_manager_class=kernel_manager_class(kernel_env(spec)),  # a fresh kernel's environment
+            **engine_kwargs,
+        )
         timings["notebook"] = round(time.monotonic() - t_nb, 3)
         kernel_ok = True
         if (nb_done.metadata.get("papermill") or {}).get("exception"):
@@ -422,19 +424,26 @@ def run_unit(spec: UnitSpec, kernel: WarmKernel | None = None) -> UnitResult:
 REPORT_ENV = {"MPLBACKEND": "module://matplotlib_inline.backend_inline"}
 
 
-@contextmanager
-def _report_env():
-    """Set :data:`REPORT_ENV` in ``os.environ`` while a kernel starts (kernels inherit it)."""
-    saved = {k: os.environ.get(k) for k in REPORT_ENV}
-    os.environ.update(REPORT_ENV)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+def kernel_env(spec: UnitSpec) -> dict[str, str]:
+    """Variables a unit's kernel gets on top of the process environment: :data:`REPORT_ENV`, then ``spec.env``.
+
+    Handed to the kernel's process at launch (:func:`~modqa_lib.run.batch.kernels.kernel_manager_class`);
+    ``os.environ`` is never changed, so concurrent units cannot see each other's settings.
+
+    Parameters
+    ----------
+    spec : UnitSpec
+
+    Returns
+    -------
+    dict of str to str
+
+    References
+    ----------
+    .. [1] Python docs, "os.environ": changing it affects every thread of the process,
+       https://docs.python.org/3/library/os.html#os.environ
+    """
+    return {**REPORT_ENV, **{str(k): str(v) for k, v in (spec.env or {}).items()}}
 
 
 _FIGURE_REPR = re.compile(r"^<Figure size \d+(\.\d+)?x\d+(\.\d+)? with \d+ Axes>$")
