@@ -325,25 +325,62 @@ def _with_sla(decisions: pd.DataFrame, targets: Mapping | None) -> pd.DataFrame:
 
 
 def _share_rows(d: pd.DataFrame, by: list[str], alpha: float) -> pd.DataFrame:
-    rows = []
-    for key, g in _groups(d, by):
-        known = g[g[WAIT_MIN].notna()]
-        n, k = len(known), int(known[WITHIN_SLA].sum())
-        lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson") if n else (np.nan, np.nan)
-        mins, shares = g["sla_minutes"].unique(), g["sla_share"].unique()
-        row = dict(zip(by, key))
-        row.update(
-            n=n,
-            n_no_report=int(len(g) - n),
-            within=k,
-            share=k / n if n else np.nan,
-            ci_low=lo,
-            ci_high=hi,
-            sla_minutes=float(mins[0]) if len(mins) == 1 else np.nan,
-            target=float(shares[0]) if len(shares) == 1 else np.nan,
+    known = d[WAIT_MIN].notna().to_numpy()
+    within = np.where(known, d[WITHIN_SLA].to_numpy(dtype=float), 0.0)
+    work = pd.DataFrame(
+        {"_known": known.astype(np.int64), "_within": within, "_min": d["sla_minutes"], "_share": d["sla_share"]},
+        index=d.index,
+    )
+    if by:
+        work = pd.concat([d[by], work], axis=1)
+        g = work.groupby(by, sort=True, observed=True, dropna=False)
+        if g.ngroups == 0:
+            return pd.DataFrame()
+        agg = g.agg(
+            n=("_known", "sum"),
+            size=("_known", "size"),
+            within=("_within", "sum"),
+            first_min=("_min", "first"),
+            first_share=("_share", "first"),
         )
-        rows.append(row)
-    return pd.DataFrame(rows)
+        agg["n_min"] = g["_min"].nunique(dropna=False)
+        agg["n_share"] = g["_share"].nunique(dropna=False)
+        idx = agg.index
+        keys = {c: list(idx.get_level_values(i)) for i, c in enumerate(by)}
+    else:
+        agg = pd.DataFrame(
+            {
+                "n": [int(known.sum())],
+                "size": [len(d)],
+                "within": [within.sum()],
+                "n_min": [d["sla_minutes"].nunique(dropna=False)],
+                "first_min": [d["sla_minutes"].iloc[0] if len(d) else np.nan],
+                "n_share": [d["sla_share"].nunique(dropna=False)],
+                "first_share": [d["sla_share"].iloc[0] if len(d) else np.nan],
+            }
+        )
+        keys = {}
+    n = agg["n"].to_numpy(dtype=np.int64)
+    k = agg["within"].to_numpy(dtype=float).astype(np.int64)
+    has = n > 0
+    lo, hi = np.full(len(n), np.nan), np.full(len(n), np.nan)
+    if has.any():
+        lo[has], hi[has] = proportion_confint(k[has], n[has], alpha=alpha, method="wilson")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(has, k / np.where(has, n, 1), np.nan)
+    return pd.DataFrame(
+        {
+            **keys,
+            "n": n,
+            "n_no_report": agg["size"].to_numpy(dtype=np.int64) - n,
+            "within": k,
+            "share": share,
+            "ci_low": lo,
+            "ci_high": hi,
+            "sla_minutes": np.where(agg["n_min"].to_numpy() == 1, agg["first_min"].to_numpy(dtype=float), np.nan),
+            "target": np.where(agg["n_share"].to_numpy() == 1, agg["first_share"].to_numpy(dtype=float), np.nan),
+        }
+    )
 
 
 def sla_table(decisions: pd.DataFrame, targets: Mapping | None, by=S.QUEUE, alpha: float = 0.05) -> pd.DataFrame:
@@ -448,9 +485,9 @@ def sla_peaks(
         return out.assign(p_value=[], q_value=[], flag=[])
     tested = out["n"] >= min_n
     p = np.full(len(out), np.nan)
-    for i in np.flatnonzero(tested.to_numpy()):
-        r = out.iloc[i]
-        p[i] = stats.binomtest(int(r["within"]), int(r["n"]), float(r["target"]), alternative="less").pvalue
+    t = tested.to_numpy()
+    # binomtest(k, n, target, alternative="less").pvalue is binom.cdf(k, n, target); vectorised
+    p[t] = stats.binom.cdf(out["within"].to_numpy()[t], out["n"].to_numpy()[t], out["target"].to_numpy(dtype=float)[t])
     q = bh_qvalues(p)
     out["p_value"], out["q_value"] = p, q
     out["flag"] = np.nan_to_num(q, nan=1.0) < alpha

@@ -120,6 +120,42 @@ def test_sla_peaks_finds_a_planted_weekend_breach_and_nothing_under_the_null():
     assert set(flagged["day"]) == {"Sat", "Sun"} and set(flagged["hour"]) == {18, 21}
 
 
+def test_sla_peaks_cells_match_a_loop_over_groups_with_wilson_and_binomtest():
+    """The vectorised cells equal a per-cell loop: counts, Wilson interval, exact one-sided binomial p."""
+    dec = pd.concat([_decisions(n=3000, seed=7), _decisions(n=1500, seed=8, ct="livestream")])
+    dec = dec.assign(**{S.QUEUE: np.where(dec[S.CONTENT_TYPE] == "video", "Q-video", "Q-live")})
+    dec.loc[dec.index[:40], S.REPORTED_AT] = pd.NaT
+    out = op.sla_peaks(dec, TARGETS, by=S.QUEUE, min_n=20)
+    wait = (dec[S.DECIDED_AT] - dec[S.REPORTED_AT]).dt.total_seconds() / 60
+    sla = np.where(dec[S.CONTENT_TYPE] == "video", 60, 10)
+    share = np.where(dec[S.CONTENT_TYPE] == "video", 0.9, 0.95)
+    days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    key = pd.DataFrame(
+        {
+            "q": dec[S.QUEUE].to_numpy(),
+            "day": [days[i] for i in dec[S.DECIDED_AT].dt.day_of_week],
+            "hour": dec[S.DECIDED_AT].dt.hour.to_numpy() // 3 * 3,
+            "known": wait.notna().to_numpy(),
+            "within": (wait <= sla).to_numpy(),
+            "target": share,
+        }
+    )
+    checked = 0
+    for (q, day, hour), g in key.groupby(["q", "day", "hour"]):
+        r = out[(out[S.QUEUE] == q) & (out["day"] == day) & (out["hour"] == hour)].iloc[0]
+        n, k = int(g["known"].sum()), int((g["within"] & g["known"]).sum())
+        assert (r["n"], r["n_no_report"], r["within"]) == (n, len(g) - n, k)
+        lo, hi = proportion_confint(k, n, alpha=0.05, method="wilson")
+        assert r["ci_low"] == pytest.approx(lo) and r["ci_high"] == pytest.approx(hi)
+        if n >= 20:
+            p = stats.binomtest(k, n, float(g["target"].iloc[0]), alternative="less").pvalue
+            assert r["p_value"] == pytest.approx(p, rel=1e-12, abs=1e-300)
+            checked += 1
+        else:
+            assert np.isnan(r["p_value"])
+    assert len(out) == key.groupby(["q", "day", "hour"]).ngroups and checked > 50
+
+
 @pytest.mark.slow
 def test_sla_peaks_false_alarm_rate_under_the_null_is_at_most_alpha():
     """Every block exactly at the target share: the share of reports with any flag stays <= alpha."""
