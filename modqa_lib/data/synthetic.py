@@ -283,7 +283,7 @@ _AUDITOR_SE, _AUDITOR_SP = 0.92, 0.995  # misses and false alarms balance at ~5.
 _LOW_SP_SITE = "Cebu"  # QA-07 audits routinely here only (a share of its audits): it looks worse
 _LOW_SP_SHARE = 0.25
 _NO_GOLD_POLICY = "ip_infringement"
-_LEAK_EXTRA = 4  # extra servings of the leaked golden item to each of its two auditors
+_LEAK_EXTRA = 6  # extra servings of the leaked golden item to each of its two auditors
 _CAL_SESSIONS, _CAL_ITEMS = 6, 25
 _CAL_RATERS = (
     ("VQA-A", "vendor_qa"),
