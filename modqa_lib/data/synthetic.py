@@ -854,7 +854,7 @@ def _draw_audits(
     order = np.lexsort((a["auditor"], a["dec"], a["when"]))
     a = {k: v[order] for k, v in a.items()}
     a["gold_idx"] = gold_idx
-    a["leaked"] = leak
+    a["leak_dec"], a["leak_aud"] = leak["dec"], leak["aud"]
     return a
 
 
@@ -1389,16 +1389,15 @@ def _auditor_realised(w: dict, a: dict, dec_ids: np.ndarray) -> dict:
             if m.any()
             else None,
         }
-    lk = a["leaked"]
-    item = str(dec_ids[lk["dec"][0]])
-    served = a["golden"] & (a["dec"] == lk["dec"][0])
+    item = str(dec_ids[a["leak_dec"][0]])
+    served = a["golden"] & (a["dec"] == a["leak_dec"][0])
     return {
         "sites": sites,
         "routine_true_error_rate": hajek(a["true_err"].astype(float), reg),
         "routine_audited_error_rate": hajek(a["err"].astype(float), reg),
         "leaked_item": {
             "item_id": item,
-            "auditors": sorted({f"QA-{x + 1:02d}" for x in lk["aud"]}),
+            "auditors": sorted({f"QA-{x + 1:02d}" for x in a["leak_aud"]}),
             "times_served": int(served.sum()),
         },
     }

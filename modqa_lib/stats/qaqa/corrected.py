@@ -352,7 +352,9 @@ def corrected_error_rates(
         no_gold = ~out[S.POLICY].astype(str).isin(covered).to_numpy()
         out.loc[no_gold, ["corrected_error_rate", S.CI_LOW, S.CI_HIGH, "difference"]] = np.nan
         out.loc[no_gold, "defined"] = False
-        out.loc[no_gold, "note"] = [f"not estimable: no golden items for policy {p}" for p in out.loc[no_gold, S.POLICY]]
+        out.loc[no_gold, "note"] = [
+            f"not estimable: no golden items for policy {p}" for p in out.loc[no_gold, S.POLICY]
+        ]
     return out.reset_index(drop=True)
 
 
