@@ -280,8 +280,11 @@ _WEAK_AUDITOR_WRONG = 0.15  # QA-07's sensitivity and specificity are 1 - this (
 #: every other auditor: P(says error | decision wrong) and P(says correct | decision right);
 #: routine and golden audits carry the same verdict error (the routine label is the auditor's)
 _AUDITOR_SE, _AUDITOR_SP = 0.92, 0.995  # misses and false alarms balance at ~5.5% errors
-_LOW_SP_SITE = "Cebu"  # QA-07 audits routinely here only (a share of its audits): it looks worse
-_LOW_SP_SHARE = 0.25
+_LOW_SP_SITE = "Lisbon"  # QA-07 audits routinely here only (a share of its audits): it looks worse
+_LOW_SP_SHARE = 0.10
+#: Lisbon's true human error level: as audited (with QA-07's false alarms) it matches what it was before
+#: the plant, so every vendor- and market-level audited figure (and the planted truths on them) stays put
+_LOW_SP_SITE_LEVEL = 0.53
 _NO_GOLD_POLICY = "ip_infringement"
 _LEAK_EXTRA = 6  # extra servings of the leaked golden item to each of its two auditors
 _CAL_SESSIONS, _CAL_ITEMS = 6, 25
@@ -669,6 +672,7 @@ def _simulate(
     hz[channel == 1] = 0.0
     hz[channel == 2] *= _HITL_HUMAN_ERR
     hz[humanish & (_SITE_VENDOR[np.maximum(site, 0)] == _VENDORS.index("Vendor D"))] *= _VENDOR_D_LEVEL
+    hz[humanish & (site == _SITES.index(_LOW_SP_SITE))] *= _LOW_SP_SITE_LEVEL  # better than it looks
     comp = (np.cumsum(hz, axis=1) <= r_human.random(n)[:, None]).sum(axis=1)  # len(_COMPONENTS): none
     h_err = comp < len(_COMPONENTS)
     amb_to = np.where(r_human.random(n) < _AMBIGUITY_TO[0][1], _AMBIGUITY_TO[0][0], _AMBIGUITY_TO[1][0])

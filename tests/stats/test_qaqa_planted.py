@@ -2,7 +2,8 @@
 three seeds fixed before looking (default + 1, + 2, + 3; 60,000 decisions each).
 
 Planted (``truth["qaqa"]``): routine and golden audits carry the same auditor error (Se 0.92, Sp 0.995);
-QA-07 (Se = Sp = 0.85) audits routinely only at Cebu, which looks worse as audited than it is; a golden item
+QA-07 (Se = Sp = 0.85) audits routinely only at Lisbon (10% of its audits), which looks worse as audited
+than it is; a golden item
 leaked (served again and again to its two auditors, always right); no golden item for ip_infringement.
 """
 
@@ -35,7 +36,7 @@ def test_low_specificity_auditor_and_the_site_it_makes_look_worse(planted):
     real = d.truth["qaqa"]["realised"]["sites"]
     row, truth = c.loc[low["site"]], real[low["site"]]["true_error_rate_audited_sample"]
     gap = row[S.ERROR_RATE] - truth
-    assert gap > 0.02  # audited is biased as planted: the site looks worse than it is
+    assert gap > 0.01  # audited is biased as planted: the site looks worse than it is
     assert row[S.CI_LOW] <= truth <= row[S.CI_HIGH]
     assert abs(row["corrected_error_rate"] - truth) < 0.5 * gap  # the correction removes most of the gap
     assert row["top_auditors"].split(", ")[0] == low["auditor"]  # the report names the auditor driving it
