@@ -8,8 +8,11 @@ actions and policy changes. Every table satisfies :data:`modqa_lib.contract.sche
 A handful of problems are **planted** (:data:`PLANTED`): a fatigued night shift,
 an ambiguous policy, a model blind spot, a policy-change drift, one corrective
 action that worked and one that did not, a vendor whose low raw accuracy is
-explained by its policy mix, a biased calibration group and a weak auditor (and,
-in the QA-of-QA tables drawn afterwards from their own stream, a site whose
+explained by its policy mix, a biased calibration group and a weak auditor with low
+specificity (QA-07) who audits part of Lisbon's work, which looks worse as audited than
+it is (routine and golden audits carry the same auditor error: the routine ``qa_label`` is
+the auditor's, the truth stays in truth.json), a leaked golden item, a policy with no gold
+(and, in the QA-of-QA tables drawn afterwards from their own stream, a site whose
 vendor-reported QA is inflated and an auditor overturned in disputes far more
 often). The
 tests of scoring, RCA, drift, effects, model metrics and calibration assert that
