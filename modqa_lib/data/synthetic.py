@@ -282,7 +282,7 @@ _WEAK_AUDITOR_ITEMS = 100  # golden items QA-07 audits (each item has two audito
 _WEAK_AUDITOR_WRONG = 0.15  # QA-07's sensitivity and specificity are 1 - this (exact share on gold)
 #: every other auditor: P(says error | decision wrong) and P(says correct | decision right);
 #: routine and golden audits carry the same verdict error (the routine label is the auditor's)
-_AUDITOR_SE, _AUDITOR_SP = 0.92, 0.995  # misses and false alarms balance at ~5.5% errors
+_AUDITOR_SE, _AUDITOR_SP = 0.95, 0.997  # misses and false alarms balance at ~5.5% errors
 _LOW_SP_SITE = "Lisbon"  # QA-07 audits routinely here only (a share of its audits): it looks worse
 _LOW_SP_SHARE = 0.10
 #: Lisbon's true human error level: as audited (with QA-07's false alarms) it matches what it was before

@@ -1,7 +1,7 @@
 """The QA-of-QA truths planted in the demo by the auditor-error process, found on the default seed and on
 three seeds fixed before looking (default + 1, + 2, + 3; 60,000 decisions each).
 
-Planted (``truth["qaqa"]``): routine and golden audits carry the same auditor error (Se 0.92, Sp 0.995);
+Planted (``truth["qaqa"]``): routine and golden audits carry the same auditor error (Se 0.95, Sp 0.997);
 QA-07 (Se = Sp = 0.85) audits routinely only at Lisbon (10% of its audits), which looks worse as audited
 than it is; a golden item
 leaked (served again and again to its two auditors, always right); no golden item for ip_infringement.
