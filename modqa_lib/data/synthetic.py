@@ -8,8 +8,11 @@ actions and policy changes. Every table satisfies :data:`modqa_lib.contract.sche
 A handful of problems are **planted** (:data:`PLANTED`): a fatigued night shift,
 an ambiguous policy, a model blind spot, a policy-change drift, one corrective
 action that worked and one that did not, a vendor whose low raw accuracy is
-explained by its policy mix, a biased calibration group and a weak auditor (and,
-in the QA-of-QA tables drawn afterwards from their own stream, a site whose
+explained by its policy mix, a biased calibration group and a weak auditor with low
+specificity (QA-07) who audits part of Lisbon's work, which looks worse as audited than
+it is (routine and golden audits carry the same auditor error: the routine ``qa_label`` is
+the auditor's, the truth stays in truth.json), a leaked golden item, a policy with no gold
+(and, in the QA-of-QA tables drawn afterwards from their own stream, a site whose
 vendor-reported QA is inflated and an auditor overturned in disputes far more
 often). The
 tests of scoring, RCA, drift, effects, model metrics and calibration assert that
@@ -263,10 +266,10 @@ _GOLDEN_QUOTA = {  # routed policy -> (violating items, non-violating items); 15
     "harassment": (10, 5),
     "adult_nudity": (7, 4),
     "violent_graphic": (6, 4),
-    "spam_scam": (8, 4),
+    "spam_scam": (13, 7),
     "misinformation": (30, 6),
     "regulated_goods": (5, 3),
-    "ip_infringement": (5, 3),
+    "ip_infringement": (0, 0),  # planted: a policy with no gold (its 8 items went to spam_scam)
 }
 #: default audit share: the contract minimum, or what the QA team (12 auditors, about 100
 #: re-reviews each a week) can audit if that is more, capped so QA never re-reviews more
@@ -275,9 +278,18 @@ _MIN_AUDIT_RATE = 0.075
 _QA_AUDITS_PER_WEEK = 1_200
 _MAX_DEFAULT_AUDIT_RATE = 0.25
 _WEAK_AUDITOR = "QA-07"
-_WEAK_AUDITOR_ITEMS = 50  # golden items QA-07 audits (each item has two auditors)
-_WEAK_AUDITOR_WRONG = 0.15
-_AUDITOR_WRONG = 0.02
+_WEAK_AUDITOR_ITEMS = 100  # golden items QA-07 audits (each item has two auditors)
+_WEAK_AUDITOR_WRONG = 0.15  # QA-07's sensitivity and specificity are 1 - this (exact share on gold)
+#: every other auditor: P(says error | decision wrong) and P(says correct | decision right);
+#: routine and golden audits carry the same verdict error (the routine label is the auditor's)
+_AUDITOR_SE, _AUDITOR_SP = 0.95, 0.997  # misses and false alarms balance at ~5.5% errors
+_LOW_SP_SITE = "Lisbon"  # QA-07 audits routinely here only (a share of its audits): it looks worse
+_LOW_SP_SHARE = 0.10
+#: Lisbon's true human error level: as audited (with QA-07's false alarms) it matches what it was before
+#: the plant, so every vendor- and market-level audited figure (and the planted truths on them) stays put
+_LOW_SP_SITE_LEVEL = 0.53
+_NO_GOLD_POLICY = "ip_infringement"
+_LEAK_EXTRA = 6  # extra servings of the leaked golden item to each of its two auditors
 _CAL_SESSIONS, _CAL_ITEMS = 6, 25
 _CAL_RATERS = (
     ("VQA-A", "vendor_qa"),
@@ -663,6 +675,7 @@ def _simulate(
     hz[channel == 1] = 0.0
     hz[channel == 2] *= _HITL_HUMAN_ERR
     hz[humanish & (_SITE_VENDOR[np.maximum(site, 0)] == _VENDORS.index("Vendor D"))] *= _VENDOR_D_LEVEL
+    hz[humanish & (site == _SITES.index(_LOW_SP_SITE))] *= _LOW_SP_SITE_LEVEL  # better than it looks
     comp = (np.cumsum(hz, axis=1) <= r_human.random(n)[:, None]).sum(axis=1)  # len(_COMPONENTS): none
     h_err = comp < len(_COMPONENTS)
     amb_to = np.where(r_human.random(n) < _AMBIGUITY_TO[0][1], _AMBIGUITY_TO[0][0], _AMBIGUITY_TO[1][0])
@@ -768,7 +781,13 @@ def _error_fields(rng: np.random.Generator, label: np.ndarray, correct: np.ndarr
 def _draw_audits(
     rng: dict[str, np.random.Generator], w: dict, n: int, audit_rate: float, tax: S.Taxonomy
 ) -> dict[str, np.ndarray]:
-    """Poisson QA sample plus golden audits, as aligned arrays sorted by audit time."""
+    """Poisson QA sample plus golden audits, as aligned arrays sorted by audit time.
+
+    Routine and golden verdicts carry the same auditor error: an auditor catches a wrong
+    decision with probability Se and passes a right one with probability Sp (QA-07: both
+    0.85, and it audits routinely only at Cebu, a share of that site's audits). The routine
+    ``qa`` label is the auditor's, not the truth (``w["truth"]``).
+    """
     r_audit, r_gold = rng["audit"], rng["gold"]
     has_model = w["channel"] != 0
     mult = np.ones(n)
@@ -785,9 +804,42 @@ def _draw_audits(
 
     reg_auditor = r_audit.integers(0, _N_AUDITORS, len(reg))
     reg_delay = np.minimum(2 * 3600 + r_audit.lognormal(np.log(20 * 3600), 0.8, len(reg)), 6 * _DAY_S).astype(np.int64)
+    r_noise = np.random.default_rng(r_audit.integers(0, 2**63))  # own stream: the sample above is unchanged
+    weak = int(_WEAK_AUDITOR.split("-")[1]) - 1
+    others = np.array([i for i in range(_N_AUDITORS) if i != weak])
+    reg_auditor = np.where(reg_auditor == weak, others[r_noise.integers(0, len(others), len(reg))], reg_auditor)
+    at_low = w["site"][reg] == _SITES.index(_LOW_SP_SITE)
+    reg_auditor = np.where(at_low & (r_noise.random(len(reg)) < _LOW_SP_SHARE), weak, reg_auditor)
+    is_weak = reg_auditor == weak
+    dec_wrong = w["is_err"][reg]
+    p_slip = np.where(dec_wrong, 1 - _AUDITOR_SE, 1 - _AUDITOR_SP)
+    p_slip = np.where(is_weak, _WEAK_AUDITOR_WRONG, p_slip)
+    slip = r_noise.random(len(reg)) < p_slip
+    reg_truth = w["truth"][reg]
+    reg_label = w["label"][reg]
+    alt = _auditor_alt(r_noise, reg_truth, w["policy"][reg])
+    reg_qa = np.where(slip, np.where(dec_wrong, reg_label, alt), reg_truth)
+    reg_err = reg_label != reg_qa
+    fa_type, fa_sev = _error_fields(r_noise, reg_label, reg_qa)
+    rc = tuple(tax.root_causes)
+    fa_rc = np.array([rc.index(c) for c in _RC_BASE])[
+        r_noise.choice(len(_RC_BASE), len(reg), p=np.array(list(_RC_BASE.values())))
+    ]
+    model_made = (w["channel"][reg] == 1) | ((w["channel"][reg] == 2) & (reg_label == w["model_lab"][reg]))
+    fa_rc = np.where(model_made, rc.index("model_error"), fa_rc)  # as for true errors of the model
+    false_alarm = reg_err & ~dec_wrong
+    reg_type = np.where(false_alarm, fa_type, w["err_type"][reg])
+    reg_sev = np.where(false_alarm, fa_sev, w["severity"][reg])
+    reg_rc = np.where(false_alarm, fa_rc, w["root"][reg])
 
-    g_dec, g_aud, g_qa, g_wrong = _golden_audits(r_gold, gold_idx, w["truth"], w["policy"])
+    g_dec, g_aud, g_qa, g_wrong = _golden_audits(r_gold, gold_idx, w["truth"], w["policy"], w["label"])
     g_delay = r_gold.integers(_DAY_S, 10 * _DAY_S, len(g_dec))
+    leak = _leak(r_noise, g_dec, g_aud, g_wrong, weak)
+    g_dec = np.concatenate([g_dec, leak["dec"]])
+    g_aud = np.concatenate([g_aud, leak["aud"]])
+    g_qa = np.concatenate([g_qa, w["truth"][leak["dec"]]])
+    g_wrong = np.concatenate([g_wrong, np.zeros(len(leak["dec"]), bool)])
+    g_delay = np.concatenate([g_delay, leak["delay"]])
     g_type, g_sev = _error_fields(r_gold, w["label"][g_dec], g_qa)
     g_err = w["label"][g_dec] != g_qa
     qa_error = tuple(tax.root_causes).index("qa_error")
@@ -797,18 +849,43 @@ def _draw_audits(
         "dec": np.concatenate([reg, g_dec]),
         "auditor": np.concatenate([reg_auditor, g_aud]),
         "when": np.concatenate([w["abs_s"][reg] + reg_delay, w["abs_s"][g_dec] + g_delay]),
-        "qa": np.concatenate([w["truth"][reg], g_qa]),
-        "err": np.concatenate([w["is_err"][reg], g_err]),
-        "type": np.concatenate([w["err_type"][reg], g_type]),
-        "sev": np.concatenate([w["severity"][reg], g_sev]),
-        "rc": np.concatenate([w["root"][reg], g_rc]),
+        "qa": np.concatenate([reg_qa, g_qa]),
+        "err": np.concatenate([reg_err, g_err]),
+        "type": np.concatenate([reg_type, g_type]),
+        "sev": np.concatenate([reg_sev, g_sev]),
+        "rc": np.concatenate([reg_rc, g_rc]),
         "golden": np.concatenate([np.zeros(len(reg), bool), np.ones(len(g_dec), bool)]),
         "p": np.concatenate([p_inc[reg], np.ones(len(g_dec))]),
+        "true_err": np.concatenate([dec_wrong, w["is_err"][g_dec]]),
     }
     order = np.lexsort((a["auditor"], a["dec"], a["when"]))
     a = {k: v[order] for k, v in a.items()}
     a["gold_idx"] = gold_idx
+    a["leak_dec"], a["leak_aud"] = leak["dec"], leak["aud"]
     return a
+
+
+def _auditor_alt(rng: np.random.Generator, gold: np.ndarray, policy: np.ndarray) -> np.ndarray:
+    """The label an auditor gives when it wrongly calls a right decision an error (never the right label)."""
+    return np.where(
+        gold == _NV, policy, np.where(rng.random(len(gold)) < 0.5, _NV, _CONFUSE[np.minimum(gold, _NV - 1)])
+    )
+
+
+def _leak(rng: np.random.Generator, g_dec: np.ndarray, g_aud: np.ndarray, g_wrong: np.ndarray, weak: int) -> dict:
+    """A leaked golden item: served again ``_LEAK_EXTRA`` times to each of its two auditors, always right.
+
+    The item is one whose two first servings were right and that QA-07 did not audit.
+    """
+    k = len(g_dec) // 2
+    ok = ~g_wrong[:k] & ~g_wrong[k:] & (g_aud[:k] != weak) & (g_aud[k:] != weak)
+    i = int(rng.choice(np.flatnonzero(ok)))
+    auds = np.array([g_aud[i], g_aud[k + i]])
+    return {
+        "dec": np.full(2 * _LEAK_EXTRA, g_dec[i]),
+        "aud": np.repeat(auds, _LEAK_EXTRA),
+        "delay": np.sort(rng.integers(_DAY_S, 10 * _DAY_S, 2 * _LEAK_EXTRA)),
+    }
 
 
 def _choose_golden(rng: np.random.Generator, policy: np.ndarray, truth: np.ndarray, eligible: np.ndarray) -> np.ndarray:
@@ -823,9 +900,13 @@ def _choose_golden(rng: np.random.Generator, policy: np.ndarray, truth: np.ndarr
 
 
 def _golden_audits(
-    rng: np.random.Generator, gold_idx: np.ndarray, truth: np.ndarray, policy: np.ndarray
+    rng: np.random.Generator, gold_idx: np.ndarray, truth: np.ndarray, policy: np.ndarray, label: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Two auditors per golden item; QA-07 (on 50 items) misses exactly 15% of its items."""
+    """Two auditors per golden item; QA-07 (on 100 items) is wrong on exactly 15% of its items.
+
+    The others slip as on routine audits: a wrong decision passed with probability
+    1 - Se (the label agrees with the decision), a right one called an error with 1 - Sp.
+    """
     k = len(gold_idx)
     weak = int(_WEAK_AUDITOR.split("-")[1]) - 1
     with_weak = np.zeros(k, bool)
@@ -836,14 +917,13 @@ def _golden_audits(
     aud = np.concatenate([others[first], np.where(with_weak, weak, others[second])])
     dec = np.concatenate([gold_idx, gold_idx])
     gold = truth[dec]
-    wrong = rng.random(2 * k) < _AUDITOR_WRONG
+    dec_wrong = label[dec] != gold
+    wrong = rng.random(2 * k) < np.where(dec_wrong, 1 - _AUDITOR_SE, 1 - _AUDITOR_SP)
     weak_rows = np.flatnonzero(aud == weak)
     wrong[weak_rows] = False
     wrong[rng.choice(weak_rows, int(round(_WEAK_AUDITOR_WRONG * len(weak_rows))), replace=False)] = True
-    alt = np.where(
-        gold == _NV, policy[dec], np.where(rng.random(2 * k) < 0.5, _NV, _CONFUSE[np.minimum(gold, _NV - 1)])
-    )
-    return dec, aud, np.where(wrong, alt, gold), wrong
+    alt = _auditor_alt(rng, gold, policy[dec])
+    return dec, aud, np.where(wrong, np.where(dec_wrong, label[dec], alt), gold), wrong
 
 
 def _calibration(
@@ -1146,11 +1226,30 @@ def _qaqa_planted() -> dict:
             "overturn_rate": _OVERTURN_RATE["planted"],
             "others_overturn_rate": _OVERTURN_RATE["others"],
         },
-        "not_planted": [
-            "low-specificity auditor making one site look worse (would change existing audits)",
-            "leaked golden item (would change existing golden audits)",
-            "policy with no gold (would change the golden set)",
-        ],
+        "low_specificity_auditor": {
+            "auditor": _WEAK_AUDITOR,
+            "site": _LOW_SP_SITE,
+            "share_of_site_audits": _LOW_SP_SHARE,
+            "sensitivity": round(1 - _WEAK_AUDITOR_WRONG, 2),
+            "specificity": round(1 - _WEAK_AUDITOR_WRONG, 2),
+            "note": f"{_WEAK_AUDITOR} calls right decisions errors; it audits routinely only at {_LOW_SP_SITE}, "
+            "which looks worse as audited than it is; the correction for auditor error removes most of the gap",
+        },
+        "auditors": {
+            "sensitivity": _AUDITOR_SE,
+            "specificity": _AUDITOR_SP,
+            "note": "every other auditor, on routine and golden audits alike; routine qa_label is the "
+            "auditor's label, not the truth (realised: true and audited error rates per site)",
+        },
+        "leaked_golden_item": {
+            "extra_servings_per_auditor": _LEAK_EXTRA,
+            "note": "one golden item served again to its two auditors, always answered right; "
+            "realised.leaked_item has its id and auditors",
+        },
+        "policy_without_gold": {
+            "policy": _NO_GOLD_POLICY,
+            "note": "no golden item has this policy: auditor error cannot be estimated for it",
+        },
     }
 
 
@@ -1273,6 +1372,42 @@ def _qaqa_tables(seed: int, w: dict, decisions: pd.DataFrame, audits: pd.DataFra
         "overturn_rate_others": _rate(over, closed & ~planted_aud),
     }
     return vendor_qa, disputes, realised
+
+
+def _auditor_realised(w: dict, a: dict, dec_ids: np.ndarray) -> dict:
+    """Realised truths of the auditor-error plants: per-site error rates true and as audited, the leak."""
+    reg = ~a["golden"]
+    site = w["site"][a["dec"]]
+    wt = 1.0 / a["p"]
+    hum = w["humanish"]
+
+    def hajek(x: np.ndarray, m: np.ndarray) -> float | None:
+        return round(float((wt[m] * x[m]).sum() / wt[m].sum()), 4) if m.any() else None
+
+    sites = {}
+    for i, s_name in enumerate(_SITES):
+        m = reg & (site == i)
+        sites[s_name] = {
+            "population_error_rate": _rate(w["is_err"], hum & (w["site"] == i)),
+            "true_error_rate_audited_sample": hajek(a["true_err"].astype(float), m),
+            "audited_error_rate": hajek(a["err"].astype(float), m),
+            "n_audits": int(m.sum()),
+            "weak_auditor_share": round(float((a["auditor"][m] == int(_WEAK_AUDITOR[3:]) - 1).mean()), 4)
+            if m.any()
+            else None,
+        }
+    item = str(dec_ids[a["leak_dec"][0]])
+    served = a["golden"] & (a["dec"] == a["leak_dec"][0])
+    return {
+        "sites": sites,
+        "routine_true_error_rate": hajek(a["true_err"].astype(float), reg),
+        "routine_audited_error_rate": hajek(a["err"].astype(float), reg),
+        "leaked_item": {
+            "item_id": item,
+            "auditors": sorted({f"QA-{x + 1:02d}" for x in a["leak_aud"]}),
+            "times_served": int(served.sum()),
+        },
+    }
 
 
 # ============================================================================ public API
@@ -1436,6 +1571,7 @@ def generate(
         "realised": _realised(w, a, [str(x) for x in dec_ids[split]]),
     }
     vendor_qa, disputes, qaqa_realised = _qaqa_tables(int(seed), w, decisions, audits, tax)
+    qaqa_realised.update(_auditor_realised(w, a, dec_ids))
     truth["qaqa"] = {**_qaqa_planted(), "realised": qaqa_realised}
     tables = {
         "decisions": decisions,

@@ -192,14 +192,15 @@ def corrected_accuracy_table(
         ``corrected_accuracy`` with ``corrected_ci_low``, ``corrected_ci_high``,
         ``difference`` (corrected minus audited), ``sensitivity``, ``specificity`` (the
         group's auditor mix), ``top_auditors`` (pseudonyms of the auditors whose false alarms
-        weigh most), ``note`` (why a correction is undefined). Empty without golden audits.
+        weigh most), ``note`` (why a correction is undefined, or "not estimable: no golden
+        items for policy X" when ``by`` includes policy). Empty without golden audits.
     """
     if not _has(scope, "golden") or scope.golden_audits.empty or audits.empty:
         return pd.DataFrame()
     ga = _golden_with_labels(scope, pseudonymised)
     ar = auditor_error_rates(ga, scope.tables["golden"], alpha=alpha)
     aud = audits
-    c = corrected_error_rates(aud, ar, by=by, alpha=alpha)
+    c = corrected_error_rates(aud, ar, by=by, alpha=alpha, golden=scope.tables["golden"])
     keys = [by] if isinstance(by, str) else list(by)
     out = c[keys].copy()
     out[S.N] = c[S.N]
@@ -223,12 +224,24 @@ def self_reported_table(scope: Scope, audits: pd.DataFrame, by=S.SITE, alpha: fl
         ``platform_accuracy`` (design-weighted) with its CI; ``n_pairs`` (decisions both
         audited), ``difference`` (vendor minus platform on those) with ``ci_low``,
         ``ci_high``, ``q_value``, ``kappa`` and ``gwet_ac1`` with their CIs, ``flag`` (significantly inflated)
-        and ``message``. Empty without a vendor_qa table. Only vendor audits of decisions by
-        the vendors in ``audits`` are used.
+        , ``message`` and ``note``. Empty without a vendor_qa table. Only vendor audits of decisions by
+        the vendors in ``audits`` are used. Platform audits by auditors flagged for low
+        specificity on golden items are left out (their false alarms would make the vendor
+        look inflated), and ``note`` names them.
     """
     if not _has(scope, "vendor_qa") or audits.empty:
         return pd.DataFrame()
     keys = [by] if isinstance(by, str) else list(by)
+    low = _low_specificity_auditors(scope, alpha)
+    left_out = audits[S.AUDITOR_ID].isin(low)
+    note = ""
+    if left_out.any() and not left_out.all():
+        shown = sorted({str(x) for x in audits.loc[left_out, S.AUDITOR_ID]})
+        note = (
+            f"platform audits by {', '.join(shown)} left out: low specificity on golden items "
+            "(calls right decisions errors), which would make the vendor's own QA look inflated"
+        )
+        audits = audits[~left_out]
     dec = scope.tables["decisions"]
     theirs = dec.loc[dec[S.VENDOR].isin(audits[S.VENDOR].unique()), S.DECISION_ID]
     vq = scope.tables["vendor_qa"]
@@ -269,7 +282,22 @@ def self_reported_table(scope: Scope, audits: pd.DataFrame, by=S.SITE, alpha: fl
             "platform_ci_high",
         ]
     ].merge(pair.reindex(columns=cols), on=keys, how="left")
+    out["note"] = note
     return out.reset_index(drop=True)
+
+
+def _low_specificity_auditors(scope: Scope, alpha: float) -> set:
+    """Auditors flagged for low specificity on gold, by id and by pseudonym (empty without gold)."""
+    if not _has(scope, "golden") or scope.golden_audits.empty:
+        return set()
+    try:
+        ar = auditor_error_rates(_golden_with_labels(scope, False), scope.tables["golden"], alpha=alpha)
+    except EstimationError:
+        return set()
+    ids = [x for x in ar.loc[ar["flag"], S.AUDITOR_ID] if x != "ALL"]
+    if not ids:
+        return set()
+    return set(ids) | set(pseudonymise(pd.Series(ids), prefix="QA"))
 
 
 def consolidated_self_reported_table(scope: Scope, alpha: float = 0.05) -> pd.DataFrame:

@@ -205,7 +205,10 @@ def test_referential_integrity(small):
     gold = t["audits"][t["audits"][S.IS_GOLDEN]]
     assert set(gold[S.DECISION_ID]) == set(t["golden"][S.ITEM_ID])
     assert not set(gold[S.DECISION_ID]) & set(regular[S.DECISION_ID])
-    assert not gold.duplicated([S.DECISION_ID, S.AUDITOR_ID]).any()  # distinct auditors per item
+    leaked = small.truth["qaqa"]["realised"]["leaked_item"]["item_id"]
+    clean = gold[gold[S.DECISION_ID] != leaked]
+    assert not clean.duplicated([S.DECISION_ID, S.AUDITOR_ID]).any()  # distinct auditors per item
+    assert gold[S.DECISION_ID].eq(leaked).sum() == 2 + 2 * syn._LEAK_EXTRA  # the planted leak only
 
 
 def test_error_fields_are_consistent(small):
@@ -297,10 +300,12 @@ def test_golden_and_calibration_shape(small):
     t = small.tables
     golden, cal = t["golden"], t["calibration"]
     assert len(golden) == 150
-    assert golden[S.POLICY].nunique() == 11
+    no_gold = small.truth["qaqa"]["policy_without_gold"]["policy"]
+    assert golden[S.POLICY].nunique() == 10 and no_gold not in set(golden[S.POLICY])  # planted: no gold for it
     gold_audits = t["audits"][t["audits"][S.IS_GOLDEN]]
-    assert len(gold_audits) == 300
-    assert gold_audits.groupby(S.DECISION_ID).size().eq(2).all()
+    assert len(gold_audits) == 300 + 2 * syn._LEAK_EXTRA
+    leaked = small.truth["qaqa"]["realised"]["leaked_item"]["item_id"]
+    assert gold_audits[gold_audits[S.DECISION_ID] != leaked].groupby(S.DECISION_ID).size().eq(2).all()
     assert cal[S.SESSION_ID].nunique() == 6
     assert cal.groupby(S.SESSION_ID)[S.ITEM_ID].nunique().eq(25).all()
     assert cal.groupby([S.SESSION_ID, S.ITEM_ID]).size().eq(9).all()

@@ -64,13 +64,43 @@ def test_vendor_tables_find_the_planted_truths(vendor_scope, demo):
     assert sr["flag"].tolist() == [False, True] and sr.index.tolist() == ["Hyderabad", "Pune"]
     assert "Pune" in sr.loc["Pune", "message"]
     h = Q.auditor_health_table(sc, own).set_index(S.AUDITOR_ID)
-    assert h.index[h["overturned_more"]].tolist() == [pseudonymise("QA-04", prefix="QA")]
-    assert h.index[h["low_specificity"]].tolist() == [pseudonymise("QA-07", prefix="QA")]
+    assert not h["low_specificity"].any()  # QA-07 never audits Vendor D's work routinely
+    # QA-04 resolves only ~8 of Vendor D's disputes on this seed: too few for a per-vendor flag; the
+    # planted truth is platform-wide, so it is checked on every vendor's audits
+    everyone = load_scope(tables=demo.tables)
+    allh = Q.auditor_health_table(everyone, everyone.all_audits, pseudonymised=False).set_index(S.AUDITOR_ID)
+    assert allh.index[allh["overturned_more"]].tolist() == ["QA-04"]
     c = Q.corrected_accuracy_table(sc, own)
-    assert (c["corrected_accuracy"] >= c["accuracy"]).all()
-    assert c["top_auditors"].str.contains(pseudonymise("QA-07", prefix="QA")).all()
+    assert (abs(c["difference"]) < 0.01).all()  # auditors' misses and false alarms balance here
+    assert not c["top_auditors"].str.contains(pseudonymise("QA-07", prefix="QA")).any()
     d = Q.dispute_summary_table(sc, own)
     assert (d["accuracy_after"] >= d["accuracy_audited"]).all() and (d["diff_ci_low"] >= 0).all()
+
+
+def test_vendor_a_scorecard_finds_the_low_specificity_auditor_and_the_policy_without_gold(demo):
+    low = demo.truth["qaqa"]["low_specificity_auditor"]
+    vendor = next(v for v, sites in syn.VENDOR_SITES.items() if low["site"] in sites)
+    sc = load_scope(tables=demo.tables, vendor=vendor)
+    own, _ = report.vendor_audits(sc, vendor)
+    pseudo = pseudonymise(low["auditor"], prefix="QA")
+    h = Q.auditor_health_table(sc, own).set_index(S.AUDITOR_ID)
+    assert h.index[h["low_specificity"]].tolist() == [pseudo]
+    c = Q.corrected_accuracy_table(sc, own).set_index(S.SITE)
+    real = demo.truth["qaqa"]["realised"]["sites"][low["site"]]
+    row = c.loc[low["site"]]
+    assert row["top_auditors"].startswith(pseudo)  # says which auditor drives the difference
+    assert row["difference"] > 0.01 and row["corrected_ci_low"] <= 1 - real["true_error_rate_audited_sample"]
+    other = c.drop(index=low["site"])
+    assert (abs(other["difference"]) < 0.01).all()
+    sr = Q.self_reported_table(sc, own)
+    assert not sr["flag"].any()  # its false alarms are left out, so the vendor is not called inflated
+    assert pseudo in sr["note"].iloc[0] and "low specificity" in sr["note"].iloc[0]
+    assert not RAW_AUDITOR.search(_text(sr))
+    pol = demo.truth["qaqa"]["policy_without_gold"]["policy"]
+    cp = Q.corrected_accuracy_table(sc, own, by=S.POLICY).set_index(S.POLICY)
+    assert cp.loc[pol, "note"] == f"not estimable: no golden items for policy {pol}"
+    assert cp.loc[pol, ["corrected_accuracy", "corrected_ci_low", "corrected_ci_high"]].isna().all()
+    assert cp.drop(index=pol)["corrected_accuracy"].notna().all()
 
 
 def test_consolidated_and_calibration(demo):

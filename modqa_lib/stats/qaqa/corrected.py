@@ -230,6 +230,7 @@ def corrected_error_rates(
     alpha: float = 0.05,
     per_auditor: bool = True,
     strata: str | None = S.STRATUM,
+    golden: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Error rates of moderators, sites or vendors corrected for their auditors' errors (Rogan-Gladen).
 
@@ -248,6 +249,11 @@ def corrected_error_rates(
         weighted by their share of the group's audits (auditors without gold evidence get
         the pooled rates). False: the pooled rates for every group.
     strata : str or None, default "stratum"
+    golden : DataFrame, optional
+        The ``golden`` table (``item_id``, ``policy``). When given and ``by`` includes
+        ``policy``, a policy with no golden item gets no corrected figure: the auditors were
+        never tested on it, so their error on it cannot be estimated (``defined`` False,
+        ``note`` "not estimable: no golden items for policy X").
 
     Returns
     -------
@@ -340,6 +346,15 @@ def corrected_error_rates(
     out["difference"] = out["corrected_error_rate"] - out[S.ERROR_RATE]
     out["defined"], out["note"] = rg["defined"].to_numpy(), rg["note"].to_numpy()
     out["top_auditors"] = top
+    if golden is not None and S.POLICY in by:
+        require(golden, [S.ITEM_ID, S.POLICY], "golden")
+        covered = set(golden[S.POLICY].dropna().astype(str))
+        no_gold = ~out[S.POLICY].astype(str).isin(covered).to_numpy()
+        out.loc[no_gold, ["corrected_error_rate", S.CI_LOW, S.CI_HIGH, "difference"]] = np.nan
+        out.loc[no_gold, "defined"] = False
+        out.loc[no_gold, "note"] = [
+            f"not estimable: no golden items for policy {p}" for p in out.loc[no_gold, S.POLICY]
+        ]
     return out.reset_index(drop=True)
 
 
