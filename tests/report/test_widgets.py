@@ -46,8 +46,12 @@ def test_penang_night_tops_the_drilldown_in_explorer(audits):
     ex.controls["compare"].value = (ex.weeks[0], ex.weeks[0])  # overlaps: no change table
     ex.controls[S.VENDOR].value = "Vendor B"
     ex.controls["depth"].value = 2
-    top = ex.result.drilldown.iloc[0]
-    assert "Penang" in top["value"] or "night" in top["value"]
+    dd = ex.result.drilldown
+    # design-weighted excess errors: the two planted problems of Vendor B lead, both flagged
+    # (the ambiguous policy, misinformation, and the fatigue slice Penang x night)
+    top = dd.head(2)
+    assert set(top["value"]) == {"misinformation", "Penang × night"}, dd.head(4)
+    assert top["flag"].all()
     assert "overlaps" in ex.result.message and ex.result.change.empty
 
 
