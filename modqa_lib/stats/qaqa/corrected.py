@@ -95,7 +95,7 @@ def auditor_error_rates(
     Notes
     -----
     Verdicts on golden items are compared with the policy team's gold label, as in
-    :func:`modqa_lib.stats.scoring.golden_accuracy`. Fisher's test via ``scipy.stats.fisher_exact``.
+    :func:`modqa_lib.stats.moderators.golden_accuracy`. Fisher's test via ``scipy.stats.fisher_exact``.
 
     References
     ----------
