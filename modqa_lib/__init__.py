@@ -93,6 +93,7 @@ _EXPORTS: dict[str, str] = {
     "severity_table": "stats.scoring",
     "error_mix": "stats.scoring",
     "moderator_table": "stats.moderators",
+    "bool_column": "stats.scoring",
     "golden_accuracy": "stats.moderators",
     "kpi_status": "stats.scoring",
     "confusion": "stats.model_eval",

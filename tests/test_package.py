@@ -15,6 +15,7 @@ def test_every_export_resolves_to_its_module():
 def test_public_functions_of_analysis_modules_are_exported():
     for module in [
         "stats.scoring",
+        "stats.moderators",
         "stats.model_eval",
         "stats.agreement",
         "stats.rca",
