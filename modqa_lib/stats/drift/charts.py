@@ -291,6 +291,20 @@ def _standardised(audits, period, by, outcome, baseline, func) -> tuple[pd.DataF
     return out.drop(columns=["sd", "lcl", "ucl"]), gid
 
 
+def _chart_per_group(std: pd.DataFrame, gid: np.ndarray, chart, empty: dict) -> pd.DataFrame:
+    """Run ``chart`` on each group's standardised rates; a group without baseline data gets ``empty``."""
+    parts = []
+    for g in np.unique(gid):
+        sub = std.loc[gid == g]
+        z = sub["z"].to_numpy()
+        if np.isnan(z).any():  # group without baseline data: nothing to chart against
+            res = pd.DataFrame(empty, index=sub.index)
+        else:
+            res = chart(z).drop(columns="x").set_index(sub.index)
+        parts.append(res)
+    return pd.concat([std, pd.concat(parts).loc[std.index]], axis=1).reset_index(drop=True)
+
+
 def ewma_chart(
     audits: pd.DataFrame,
     period: str = S.WEEK,
@@ -340,20 +354,8 @@ def ewma_chart(
     """
     by = _as_list(by)
     std, gid = _standardised(audits, period, by, outcome, baseline, "ewma_chart")
-    parts = []
-    for g in np.unique(gid):
-        m = gid == g
-        sub = std.loc[m]
-        z = sub["z"].to_numpy()
-        if np.isnan(z).any():  # group without baseline data: nothing to chart against
-            res = pd.DataFrame(
-                {"ewma": np.nan, "lcl": np.nan, "ucl": np.nan, "out_of_control": False, "direction": NO_SIGNAL},
-                index=sub.index,
-            )
-        else:
-            res = ewma(z, lam=lam, L=L).drop(columns="x").set_index(sub.index)
-        parts.append(res)
-    return pd.concat([std, pd.concat(parts).loc[std.index]], axis=1).reset_index(drop=True)
+    empty = {"ewma": np.nan, "lcl": np.nan, "ucl": np.nan, "out_of_control": False, "direction": NO_SIGNAL}
+    return _chart_per_group(std, gid, lambda z: ewma(z, lam=lam, L=L), empty)
 
 
 def cusum_chart(
@@ -399,25 +401,13 @@ def cusum_chart(
     """
     by = _as_list(by)
     std, gid = _standardised(audits, period, by, outcome, baseline, "cusum_chart")
-    parts = []
-    for g in np.unique(gid):
-        m = gid == g
-        sub = std.loc[m]
-        z = sub["z"].to_numpy()
-        if np.isnan(z).any():
-            res = pd.DataFrame(
-                {
-                    "c_plus": np.nan,
-                    "c_minus": np.nan,
-                    "n_plus": 0,
-                    "n_minus": 0,
-                    "h": h,
-                    "out_of_control": False,
-                    "direction": NO_SIGNAL,
-                },
-                index=sub.index,
-            )
-        else:
-            res = cusum(z, k=k, h=h).drop(columns="x").set_index(sub.index)
-        parts.append(res)
-    return pd.concat([std, pd.concat(parts).loc[std.index]], axis=1).reset_index(drop=True)
+    empty = {
+        "c_plus": np.nan,
+        "c_minus": np.nan,
+        "n_plus": 0,
+        "n_minus": 0,
+        "h": h,
+        "out_of_control": False,
+        "direction": NO_SIGNAL,
+    }
+    return _chart_per_group(std, gid, lambda z: cusum(z, k=k, h=h), empty)
