@@ -275,9 +275,18 @@ def _ratio_fpc(frame, y, x, by, weights, strata, alpha, interval="clopper-pearso
     # to the Kish n, which ignores the finite-population correction and gave +-9 pts on 139 items.
     q = 0.5 / (nh + 1)
     floor = np.bincount(gk, (1 - fu[first_i]) * nh * (w[first_i] / X[gk]) ** 2 * q * (1 - q), minlength=G)
+    # rounding noise (all z equal up to ~1e-17) is zero variance too: else n_eff ~ 1e18 and the interval is NaN
+    pq0 = np.clip(R, 0, 1) * (1 - np.clip(R, 0, 1))
+    var = np.where(var <= 1e-12 * np.maximum(pq0, 1e-300), 0.0, var)
     degenerate = (var <= 0) & (R > 0) & (R < 1)
     var = np.where(degenerate, floor, var)
     df = np.maximum(n - np.bincount(gk, minlength=G), 1.0)
+    # Satterthwaite degrees of freedom of the stratified variance: a variance carried by one or two small
+    # bands has far fewer than n - H degrees of freedom (Satterthwaite 1946, as in Korn-Graubard's df-adjusted n)
+    den = np.bincount(gk, np.where(single, 0.0, contrib**2 / np.maximum(nh - 1, 1)), minlength=G)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df_s = np.where(den > 0, np.bincount(gk, contrib, minlength=G) ** 2 / den, np.inf)
+    df = np.maximum(np.minimum(df, df_s), 1.0)
     kish = X**2 / np.bincount(codes, (w * xu) ** 2, minlength=G)
     pq = R * (1 - R)
     ok = (pq > 1e-15) & (var > 0)
