@@ -281,12 +281,6 @@ def _ratio_fpc(frame, y, x, by, weights, strata, alpha, interval="clopper-pearso
     degenerate = (var <= 0) & (R > 0) & (R < 1)
     var = np.where(degenerate, floor, var)
     df = np.maximum(n - np.bincount(gk, minlength=G), 1.0)
-    # Satterthwaite degrees of freedom of the stratified variance: a variance carried by one or two small
-    # bands has far fewer than n - H degrees of freedom (Satterthwaite 1946, as in Korn-Graubard's df-adjusted n)
-    den = np.bincount(gk, np.where(single, 0.0, contrib**2 / np.maximum(nh - 1, 1)), minlength=G)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        df_s = np.where(den > 0, np.bincount(gk, contrib, minlength=G) ** 2 / den, np.inf)
-    df = np.maximum(np.minimum(df, df_s), 1.0)
     kish = X**2 / np.bincount(codes, (w * xu) ** 2, minlength=G)
     pq = R * (1 - R)
     ok = (pq > 1e-15) & (var > 0)

@@ -184,12 +184,17 @@ def test_simulation_bias_and_coverage():
     g = _coverage_table(est, truth)
     assert ((g["mean"] - g["truth"]).abs() < 0.015).all(), g
     assert ((g.loc[["de", "pl"], "mean"] - g.loc[["de", "pl"], "truth"]).abs() < 0.005).all(), g
-    # ordinary and 1%-prevalence cells: every metric 93-97%
-    assert g.loc[["de", "pl"], "cover"].between(0.93, 0.97).all(), g
-    # small cell: accuracy and FPR 93-97%; precision, recall, FNR and NPV conservative (the
-    # 40 non-actioned audits find 0.4 missed violations per draw: coverage is ~91% or ~99%)
+    # ordinary and 1%-prevalence cells: 93-97% for every metric at 1,000 draws (bench/transparency_coverage.py:
+    # 93.1-96.4%); at 300 draws the Monte Carlo standard error is 1.3 pts, so each metric is held to 92-98%
+    # (two standard errors around the band) and each cell's mean coverage to 93-97%
+    cov = g.loc[["de", "pl"], "cover"]
+    assert cov.between(0.92, 0.98).all(), g
+    assert cov.groupby(level=S.LANGUAGE).mean().between(0.93, 0.97).all(), g
+    # small cell: accuracy and FPR 93-97%; precision, recall, FNR and NPV conservative (the 40
+    # non-actioned audits find 0.4 missed violations per draw: coverage is ~91% or ~99%, and the
+    # exact interval takes the high side)
     assert g.loc[[("mt", "accuracy"), ("mt", "fpr")], "cover"].between(0.93, 0.97).all(), g
-    assert g.loc["mt", "cover"].between(0.93, 0.995).all(), g
+    assert (g.loc["mt", "cover"] >= 0.93).all(), g
 
 
 def test_zero_variance_cell_has_an_interval():
