@@ -164,7 +164,9 @@ def test_simulation_bias_and_coverage():
     cur = pd.concat(
         [
             cur,
-            score_band_sample(big, {"clf|de": 150, "clf|pl": 100}, arm="actioned", allocation="proportional", seed=54321),
+            score_band_sample(
+                big, {"clf|de": 150, "clf|pl": 100}, arm="actioned", allocation="proportional", seed=54321
+            ),
         ]
     )
     plan = plan_transparency_audits(big, cur, targets={"precision": 0.05, "recall": 0.10})
@@ -271,8 +273,9 @@ def test_planner_sizes_reach_targets_on_demo():
     """Issue #14: the planner's sizes, drawn 200 times from the demo population, meet every cell's target.
 
     Asserted on the mean half-width of the reported (Korn-Graubard) interval per
-    system x language x metric; before the fix the planted cell's recall was 12% over
-    target and its precision 4.6x over (a zero-variance fallback).
+    system x language x metric, which is what the planner promises (README, docstring);
+    before the fix the planted cell's recall was 12% over target and its precision 4.6x
+    over (a zero-variance fallback). The 90th percentile is bounded at 1.10x the target.
     """
     from modqa_lib.data.synthetic_transparency import generate_transparency
     from modqa_lib.stats.transparency import prepare_transparency_frame
@@ -294,7 +297,12 @@ def test_planner_sizes_reach_targets_on_demo():
         pd.concat(reps, ignore_index=True), None, by=["rep", S.SYSTEM, S.LANGUAGE], metrics=list(targets), min_n=0
     )
     assert est["estimate"].notna().all()
-    hw = ((est[S.CI_HIGH] - est[S.CI_LOW]) / 2).groupby([est[S.SYSTEM], est[S.LANGUAGE], est["metric"]]).mean()
+    half = ((est[S.CI_HIGH] - est[S.CI_LOW]) / 2).groupby([est[S.SYSTEM], est[S.LANGUAGE], est["metric"]])
+    hw, q90 = half.mean(), half.quantile(0.9)
     assert len(hw) == 30  # 3 systems (incl. human moderation) x 5 languages x 2 metrics
     tgt = np.array([targets[m] for m in hw.index.get_level_values("metric")])
+    # the promise: the mean half-width is within target in every cell
     assert (hw.to_numpy() <= tgt).all(), hw[hw.to_numpy() > tgt]
+    # not promised, but bounded: the 90th percentile stays within 1.10x the target (measured: up to 1.08x,
+    # the planted low-recall cell's recall at 0.0518)
+    assert (q90.to_numpy() <= 1.10 * tgt).all(), q90[q90.to_numpy() > 1.10 * tgt]
