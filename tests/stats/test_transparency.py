@@ -192,10 +192,10 @@ def test_simulation_bias_and_coverage():
     cov = g.loc[["de", "pl"], "cover"]
     assert cov.between(0.92, 0.98).all(), g
     assert cov.groupby(level=S.LANGUAGE).mean().between(0.93, 0.97).all(), g
-    # small cell: accuracy and FPR 93-97%; precision, recall, FNR and NPV conservative (the 40
-    # non-actioned audits find 0.4 missed violations per draw: coverage is ~91% or ~99%, and the
-    # exact interval takes the high side)
-    assert g.loc[[("mt", "accuracy"), ("mt", "fpr")], "cover"].between(0.93, 0.97).all(), g
+    # small cell: accuracy 93-97%; the other metrics conservative (1,000 draws: 97.3-99.7%; the 40
+    # non-actioned audits find 0.36 missed violations per draw: coverage is ~91% or ~99%, and the
+    # exact interval takes the high side), never under 93%
+    assert 0.93 <= g.loc[("mt", "accuracy"), "cover"] <= 0.97, g
     assert (g.loc["mt", "cover"] >= 0.93).all(), g
 
 
