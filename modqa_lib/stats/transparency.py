@@ -374,10 +374,10 @@ def automated_accuracy(
     measured on the same draws and under-covers here (NPV 90.2%, FNR 91.4%, recall
     91.4% at 1% prevalence; accuracy 84.4% in a small cell), so the exact interval stays
     the default. In a small cell (25 + 40 audits) the exact interval is conservative
-    (97.3-99.7%) for all but accuracy (95.0%). With the
-    proportional draw, any interval covers either ~91% or ~99%: it is the design
-    (see :func:`plan_transparency_audits`), not the interval, that makes rare-cell
-    figures trustworthy. A variance that is zero up to rounding (census bands and
+    (97.3-99.7%) for all but accuracy (95.0%). With the proportional draw, any
+    interval covers either ~91% or ~99%: it is the design (see
+    :func:`plan_transparency_audits`), not the interval, that makes rare-cell figures
+    trustworthy. A variance that is zero up to rounding (census bands and
     bands whose audits all agree) is treated as zero, never as an effective n of
     1e18 and a NaN interval.
 
