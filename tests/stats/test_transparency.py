@@ -108,39 +108,104 @@ def _truth(pop):
     return out
 
 
-@pytest.mark.slow
-def test_simulation_bias_and_coverage():
-    """300 score-band-stratified draws (the library's sampler) from a known population."""
-    pop = _population()
-    pop["_g"] = np.where(pop[ACTIONED], "A|", "B|") + pop[S.LANGUAGE]
-    pop["_b"] = score_bands(pop[S.MODEL_SCORE])
-    n = {"A|de": 150, "B|de": 250, "A|pl": 100, "B|pl": 500, "A|mt": 25, "B|mt": 40}
-    reps = []
-    for r in range(300):
-        s = stratified_sample(pop, ["_g", "_b"], n, allocation="neyman", min_per_stratum=2, seed=r)
+def _planned_draws(pop, plan, reps, seed0):
+    """``reps`` draws of a plan with the library's sampler, as :func:`draw_by_plan` makes them.
+
+    The stratum key (arm | system | language | score band) is computed once; each draw is
+    ``stratified_sample(..., allocation="equal", min_per_stratum=0)`` on it, which is what
+    ``draw_by_plan`` does (checked against it for the first draw).
+    """
+    df = pop.copy()
+    df["arm"] = np.where(df[ACTIONED], "actioned", "non_actioned")
+    df["_key"] = df["arm"] + "|" + df[S.SYSTEM] + "|" + df[S.LANGUAGE] + "|" + score_bands(df[S.MODEL_SCORE])
+    want = dict(
+        zip(plan["arm"] + "|" + plan[S.SYSTEM] + "|" + plan[S.LANGUAGE] + "|" + plan["score_band"], plan["allocated"])
+    )
+    sizes = {k: min(int(want.get(k, 0)), int(v)) for k, v in df["_key"].value_counts().items()}
+    out = []
+    for r in range(reps):
+        s = stratified_sample(df, ["_key"], sizes, allocation="equal", min_per_stratum=0, seed=seed0 + r)
+        if r == 0:
+            ref = draw_by_plan(pop, plan, seed=seed0)
+            assert set(ref[S.DECISION_ID]) == set(s[S.DECISION_ID])
         s["rep"] = r
         s[S.STRATUM] = f"{r}|" + s[S.STRATUM]
-        reps.append(s)
-    est = automated_accuracy(pd.concat(reps, ignore_index=True), None, by=["rep", S.LANGUAGE], min_n=0)
-    truth = _truth(pop)
+        out.append(s.drop(columns="_key"))
+    return pd.concat(out, ignore_index=True)
+
+
+def _coverage_table(est, truth):
+    est = est.copy()
     est["truth"] = [truth[lang][m] for lang, m in zip(est[S.LANGUAGE], est["metric"])]
     est["cover"] = (est[S.CI_LOW] <= est["truth"]) & (est["truth"] <= est[S.CI_HIGH])
-    g = est.groupby([S.LANGUAGE, "metric"]).agg(
+    return est.groupby([S.LANGUAGE, "metric"]).agg(
         mean=("estimate", "mean"), truth=("truth", "first"), cover=("cover", "mean")
     )
-    assert est["estimate"].notna().all()
+
+
+@pytest.mark.slow
+def test_simulation_bias_and_coverage():
+    """Issue #14: bias and 95% coverage of every metric in an ordinary, a 1%-prevalence and a small cell.
+
+    Known finite population; the ordinary (de) and rare (pl) cells are sampled the way the
+    product samples them: last period's audits (a proportional first draw) give the band
+    violation rates, :func:`plan_transparency_audits` sizes next period's draw per score band
+    (Neyman allocation), and the plan is drawn 300 times with the library's sampler. The rare
+    cell's plan puts its non-actioned audits where the missed violations are (about 5 found
+    per draw instead of 0.45 with proportional allocation, which made any count-based interval
+    cover either ~91% or ~99%). The small cell (mt: 114 actioned, 886 non-actioned decisions)
+    gets the fixed 25 + 40 audits of a small market. Before (proportional rare cell): recall,
+    FNR and NPV covered 99.0% and accuracy 91.0% at 1% prevalence.
+    """
+    pop = _population()
+    truth = _truth(pop)
+    big = pop[pop[S.LANGUAGE] != "mt"]
+    cur = nonactioned_sample(big, {"clf|de": 250, "clf|pl": 500}, default_prior=0.5, seed=12345)
+    cur = pd.concat(
+        [
+            cur,
+            score_band_sample(
+                big, {"clf|de": 150, "clf|pl": 100}, arm="actioned", allocation="proportional", seed=54321
+            ),
+        ]
+    )
+    plan = plan_transparency_audits(big, cur, targets={"precision": 0.05, "recall": 0.10})
+    reps = 300
+    draws = _planned_draws(big, plan, reps, 0)
+    small = pop[pop[S.LANGUAGE] == "mt"].copy()
+    small["_g"] = np.where(small[ACTIONED], "A", "B")
+    small["_b"] = score_bands(small[S.MODEL_SCORE])
+    sm = []
+    for r in range(reps):
+        s = stratified_sample(small, ["_g", "_b"], {"A": 25, "B": 40}, allocation="neyman", min_per_stratum=2, seed=r)
+        s["rep"] = r
+        s[S.STRATUM] = f"{r}|" + s[S.STRATUM]
+        sm.append(s)
+    est = automated_accuracy(pd.concat([draws, *sm], ignore_index=True), None, by=["rep", S.LANGUAGE], min_n=0)
+    assert est["estimate"].notna().all() and est[S.CI_LOW].notna().all()
+    g = _coverage_table(est, truth)
     assert ((g["mean"] - g["truth"]).abs() < 0.015).all(), g
-    # ordinary cell: 93-97% (NPV near 99% gets a conservative exact interval)
-    assert g.loc["de"].drop("npv")["cover"].between(0.93, 0.97).all(), g
-    assert 0.93 <= g.loc[("de", "npv"), "cover"] <= 0.995, g
-    # rare-violation (1%) and small cells: the Korn-Graubard interval keeps recall, FNR, NPV, FPR
-    # and precision at or above 93% (Wilson gave 92.3% for recall/FNR/NPV at 1% prevalence).
-    # With 0.5 false negatives found per draw the coverage is either ~91% or ~99% (a Poisson count),
-    # so the upper bound is 99.5% here, not 97%.
-    for lang in ("pl", "mt"):
-        assert g.loc[lang].drop("accuracy")["cover"].between(0.93, 0.995).all(), g
-    # known gap: accuracy in the rare cell when no false negative is found (91%)
-    assert g.loc[("pl", "accuracy"), "cover"] >= 0.90 and g.loc[("mt", "accuracy"), "cover"] >= 0.93, g
+    assert ((g.loc[["de", "pl"], "mean"] - g.loc[["de", "pl"], "truth"]).abs() < 0.005).all(), g
+    # ordinary and 1%-prevalence cells: 93-97% for every metric at 1,000 draws (bench/transparency_coverage.py:
+    # 93.1-96.4%); at 300 draws the Monte Carlo standard error is 1.3 pts, so each metric is held to 92-98%
+    # (two standard errors around the band) and each cell's mean coverage to 93-97%
+    cov = g.loc[["de", "pl"], "cover"]
+    assert cov.between(0.92, 0.98).all(), g
+    assert cov.groupby(level=S.LANGUAGE).mean().between(0.93, 0.97).all(), g
+    # small cell: accuracy 93-97%; the other metrics conservative (1,000 draws: 97.3-99.7%; the 40
+    # non-actioned audits find 0.36 missed violations per draw: coverage is ~91% or ~99%, and the
+    # exact interval takes the high side), never under 93%
+    assert 0.93 <= g.loc[("mt", "accuracy"), "cover"] <= 0.97, g
+    assert (g.loc["mt", "cover"] >= 0.93).all(), g
+
+
+def test_zero_variance_cell_has_an_interval():
+    """A cell whose bands are censuses or all agree: zero variance, not rounding noise and a NaN interval."""
+    aud = pd.read_csv(RESULTS / "transparency_zero_variance.csv")
+    out = automated_accuracy(aud, None, by=[S.LANGUAGE], metrics=["precision"], min_n=0).iloc[0]
+    assert out["estimate"] == pytest.approx(101 / 114)
+    assert np.isfinite(out[S.CI_LOW]) and np.isfinite(out[S.CI_HIGH])
+    assert out[S.CI_LOW] < out["estimate"] < out[S.CI_HIGH]
 
 
 def test_nonactioned_sample_design():
@@ -208,8 +273,9 @@ def test_planner_sizes_reach_targets_on_demo():
     """Issue #14: the planner's sizes, drawn 200 times from the demo population, meet every cell's target.
 
     Asserted on the mean half-width of the reported (Korn-Graubard) interval per
-    system x language x metric; before the fix the planted cell's recall was 12% over
-    target and its precision 4.6x over (a zero-variance fallback).
+    system x language x metric, which is what the planner promises (README, docstring);
+    before the fix the planted cell's recall was 12% over target and its precision 4.6x
+    over (a zero-variance fallback). The 90th percentile is bounded at 1.10x the target.
     """
     from modqa_lib.data.synthetic_transparency import generate_transparency
     from modqa_lib.stats.transparency import prepare_transparency_frame
@@ -231,7 +297,12 @@ def test_planner_sizes_reach_targets_on_demo():
         pd.concat(reps, ignore_index=True), None, by=["rep", S.SYSTEM, S.LANGUAGE], metrics=list(targets), min_n=0
     )
     assert est["estimate"].notna().all()
-    hw = ((est[S.CI_HIGH] - est[S.CI_LOW]) / 2).groupby([est[S.SYSTEM], est[S.LANGUAGE], est["metric"]]).mean()
+    half = ((est[S.CI_HIGH] - est[S.CI_LOW]) / 2).groupby([est[S.SYSTEM], est[S.LANGUAGE], est["metric"]])
+    hw, q90 = half.mean(), half.quantile(0.9)
     assert len(hw) == 30  # 3 systems (incl. human moderation) x 5 languages x 2 metrics
     tgt = np.array([targets[m] for m in hw.index.get_level_values("metric")])
+    # the promise: the mean half-width is within target in every cell
     assert (hw.to_numpy() <= tgt).all(), hw[hw.to_numpy() > tgt]
+    # not promised, but bounded: the 90th percentile stays within 1.10x the target (measured: up to 1.08x,
+    # the planted low-recall cell's recall at 0.0518)
+    assert (q90.to_numpy() <= 1.10 * tgt).all(), q90[q90.to_numpy() > 1.10 * tgt]
