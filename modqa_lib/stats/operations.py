@@ -368,8 +368,11 @@ def _sla_for(targets: Mapping | None, content_type: pd.Series) -> tuple[np.ndarr
     if not sla:
         raise ConfigError("params/targets.yaml: operations.sla is missing (SLA minutes and share by content type)")
     default = sla.get("default") or {}
-    mins = content_type.map(lambda t: (sla.get(str(t)) or default).get("minutes", np.nan)).to_numpy(dtype=float)
-    share = content_type.map(lambda t: (sla.get(str(t)) or default).get("share", np.nan)).to_numpy(dtype=float)
+    # one look-up per distinct content type, not per decision
+    codes, types = pd.factorize(content_type, use_na_sentinel=False)
+    rules = [sla.get(str(t)) or default for t in types]
+    mins = np.array([r.get("minutes", np.nan) for r in rules], dtype=float)[codes]
+    share = np.array([r.get("share", np.nan) for r in rules], dtype=float)[codes]
     return mins, share
 
 

@@ -116,6 +116,20 @@ def test_handle_time_table_columns_and_status():
 
 
 # ------------------------------------------------------------------------ SLA
+def test_sla_rule_per_decision_equals_the_per_row_lookup():
+    # #10: one look-up per content type instead of one per decision; same minutes and shares
+    sla = {**TARGETS["sla"], "image": {"minutes": 30}}
+    for ct in (
+        pd.Series(["video", "livestream", None, np.nan, "image", "other"] * 3),
+        pd.Series(["video", "livestream", "image"] * 5, dtype="category"),
+        pd.Series(["video", "livestream"] * 4, dtype="string[pyarrow]"),
+    ):
+        mins, share = op._sla_for({"sla": sla}, ct)
+        rule = [sla.get(str(t)) or sla["default"] for t in ct.astype(object)]
+        np.testing.assert_array_equal(mins, np.array([r.get("minutes", np.nan) for r in rule], dtype=float))
+        np.testing.assert_array_equal(share, np.array([r.get("share", np.nan) for r in rule], dtype=float))
+
+
 def test_sla_share_is_wilson_and_mixed_slas_are_not_judged():
     dec = _decisions()
     t = op.sla_table(dec, TARGETS, by=S.QUEUE)
