@@ -174,9 +174,10 @@ def main() -> None:
     ap.add_argument("--units-per-kernel", type=int, default=50)
     ap.add_argument("--processed", type=Path, default=PROCESSED_DIR)
     ap.add_argument("--skip-serial", action="store_true", help="only the batch (no ratio)")
+    ap.add_argument("--work", type=Path, default=None, help="folder for the outputs (kept); default a temp folder")
     a = ap.parse_args()
     units = make_units(a.units)
-    work = Path(tempfile.mkdtemp(prefix="modqa-bench-batch-"))
+    work = a.work or Path(tempfile.mkdtemp(prefix="modqa-bench-batch-"))
     try:
         print(f"{a.units} units, {os.cpu_count()} cores, workers {a.workers}, units per kernel {a.units_per_kernel}")
         print("load average (1, 5, 15 min) at the start: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
@@ -195,7 +196,8 @@ def main() -> None:
         show("batch, warm kernel", warm, data_load)
         print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if a.work is None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
