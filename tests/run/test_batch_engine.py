@@ -87,3 +87,52 @@ def test_a_dead_kernel_still_leaves_the_cells_that_ran(tmp_path):
     text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
     assert "before" in text and "never" not in text
     assert nb.metadata.papermill["end_time"] is not None
+
+
+def test_batch_unit_in_a_warm_kernel_renders_the_same_html_as_the_serial_papermill_loop(tmp_path):
+    # #10: every speed-up keeps the report: a unit run by the batch (warm kernel, this engine) and the
+    # same unit run by plain papermill export to the same HTML, byte for byte once Styler ids are masked
+    import re
+    from datetime import UTC, datetime
+
+    from modqa_lib.report.export import export_html
+    from modqa_lib.run import batch as B
+    from modqa_lib.run.batch.kernels import WarmKernel
+
+    fixture = Path(__file__).parents[1] / "fixtures" / "notebooks" / "report_fixture.ipynb"
+    params = {"vendor": "Vendor B", "period": "last:8", "alpha": 0.1}
+    kernel = WarmKernel(max_units=5)
+    try:
+        for slug in ("warm-up", "unit"):  # the second unit runs in a reused kernel
+            res = B.run_unit(
+                B.UnitSpec(
+                    family="vendor",
+                    unit=slug,
+                    slug=slug,
+                    notebook=str(fixture),
+                    parameters=params,
+                    run_dir=str(tmp_path / "run"),
+                    title="t",
+                    timeout=120,
+                    meta={"run_id": "x"},
+                ),
+                kernel=kernel,
+            )
+            assert res.ok, res.error
+        assert kernel.starts == 1
+    finally:
+        kernel.discard()
+    serial = tmp_path / "serial.ipynb"
+    pm.execute_notebook(
+        str(fixture), str(serial), parameters=params, kernel_name="python3", progress_bar=False, cwd=str(fixture.parent)
+    )
+    pages = []
+    for nb in (tmp_path / "run" / "unit" / "report_fixture.ipynb", serial):
+        html = tmp_path / f"{nb.parent.name}.html"
+        export_html(nb, html, "Vendor scorecard", meta={"period": "p"}, generated_at=datetime(2026, 1, 1, tzinfo=UTC))
+        page = re.sub(r"T_[0-9a-f]{5}", "T_id", html.read_text(encoding="utf-8"))
+        page = re.sub(r'(celltag_injected-parameters" id="cell-id=)[0-9a-f]+', r"\1id", page)  # papermill's random id
+        # the batch publishes its notebook with paths relative to the notebook's folder
+        pages.append(re.sub(r"working folder: \S+", "working folder: (cwd)", page))
+    assert "Vendor B" in pages[0] and "<img" in pages[0]
+    assert pages[0] == pages[1]
