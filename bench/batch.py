@@ -148,6 +148,28 @@ def batch_run(units, processed: Path, work: Path, workers: int, units_per_kernel
     return wall, rows
 
 
+def same_html(work: Path, k: int = 0) -> bool:
+    """Unit ``k`` of both sides exported alike (same title, header, time) is the same HTML byte for byte.
+
+    Masks what differs by construction: pandas Styler ids, papermill's random id of
+    the injected-parameters cell.
+    """
+    import re
+    from datetime import UTC, datetime
+
+    from modqa_lib.report.export import export_html
+
+    serial = next(p for p in (work / "serial").iterdir() if p.name.endswith(f"#{k}"))
+    batch = next(p for p in (work / "batch" / "bench").iterdir() if p.is_dir() and p.name.endswith(f"-{k}"))
+    pages = []
+    for nb in (next(batch.glob("*.ipynb")), serial / "report.ipynb"):
+        html = work / f"compare-{len(pages)}.html"
+        export_html(nb, html, "unit", meta={"period": "p"}, generated_at=datetime(2026, 1, 1, tzinfo=UTC))
+        page = re.sub(r"T_[0-9a-f]{5}", "T_id", html.read_text(encoding="utf-8"))
+        pages.append(re.sub(r'(celltag_injected-parameters" id="cell-id=)[0-9a-f]+', r"\1id", page))
+    return pages[0] == pages[1]
+
+
 def show(label: str, rows: list[dict], data_load: float) -> None:
     """Mean seconds per unit; the setup cell split into imports and data load.
 
@@ -174,9 +196,10 @@ def main() -> None:
     ap.add_argument("--units-per-kernel", type=int, default=50)
     ap.add_argument("--processed", type=Path, default=PROCESSED_DIR)
     ap.add_argument("--skip-serial", action="store_true", help="only the batch (no ratio)")
+    ap.add_argument("--work", type=Path, default=None, help="folder for the outputs (kept); default a temp folder")
     a = ap.parse_args()
     units = make_units(a.units)
-    work = Path(tempfile.mkdtemp(prefix="modqa-bench-batch-"))
+    work = a.work or Path(tempfile.mkdtemp(prefix="modqa-bench-batch-"))
     try:
         print(f"{a.units} units, {os.cpu_count()} cores, workers {a.workers}, units per kernel {a.units_per_kernel}")
         print("load average (1, 5, 15 min) at the start: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
@@ -186,6 +209,9 @@ def main() -> None:
             s_wall, s_rows = serial_loop(units, a.processed, work)
             print(f"serial papermill + nbconvert loop: {s_wall:7.1f} s")
             print(f"ratio serial / batch: {s_wall / b_wall:.2f}x (goal >= 6x at 48 units)")
+            print(
+                f"unit 0 HTML, batch vs serial (exported alike, ids masked): {'identical' if same_html(work) else 'DIFFERENT'}"
+            )
         warm = [r for r in b_rows if not r["cold"]]
         data_load = mean(r.get("setup", 0.0) for r in warm) if warm else 0.0
         print("mean seconds per unit (data_load = setup cell in a warm kernel; imports = the rest of the setup cell):")
@@ -195,7 +221,8 @@ def main() -> None:
         show("batch, warm kernel", warm, data_load)
         print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if a.work is None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -195,10 +195,9 @@ class ChartFigure(Figure):
         with phone_mode():
             fig = self.redraw()
             try:
-                buf = io.BytesIO()
-                fig.savefig(buf, format="png", dpi=_DPI)
+                png = _palette_png_of(fig)
                 width = int(round(fig.get_figwidth() * _DPI))
-                return _palette_png(buf.getvalue()), min_font_px(fig), width
+                return png, min_font_px(fig), width
             finally:
                 plt.close(fig)
 
@@ -221,11 +220,40 @@ class ChartFigure(Figure):
 ChartFigure.set.__doc__ = "Set several properties at once (see ``matplotlib.artist.Artist.set``)."
 
 
+def _palette_png_of(fig: Figure) -> bytes:
+    """:func:`_palette_png` of ``fig.savefig(format="png", dpi=_DPI)``, without encoding and decoding that PNG.
+
+    The figure is drawn once into a raw RGBA buffer (the pixels the PNG would
+    hold: matplotlib writes its canvas buffer to the PNG unchanged), which goes
+    straight to the palette step: the same bytes, for less work per chart.
+    """
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="rgba", dpi=_DPI)
+    renderer = getattr(fig.canvas, "renderer", None)
+    raw = buf.getvalue()
+    if renderer is None or int(renderer.width) * int(renderer.height) * 4 != len(raw):  # pragma: no cover
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=_DPI)
+        return _palette_png(buf.getvalue())
+    return _palette_image(
+        Image.frombuffer("RGBA", (int(renderer.width), int(renderer.height)), raw, "raw", "RGBA", 0, 1)
+    )
+
+
 def _palette_png(png: bytes) -> bytes:
     """The PNG with a 256-colour palette: a third of the bytes, the same chart (keeps exports small)."""
     from PIL import Image
 
-    image = Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    return _palette_image(Image.open(io.BytesIO(png)))
+
+
+def _palette_image(image: Any) -> bytes:
+    """PNG bytes of a PIL image reduced to a 256-colour palette."""
+    from PIL import Image
+
+    image = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()

@@ -35,10 +35,11 @@ user may have typed.
 
 from __future__ import annotations
 
-import copy
+import copy as _copy
 import html
 import os
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -458,7 +459,7 @@ def _chart_alt(out: Any, caption: str, subject: str | None, seen: dict[str, int]
 
 
 def sanitize_notebook(
-    nb: nbformat.NotebookNode, subject: str | None = None
+    nb: nbformat.NotebookNode, subject: str | None = None, *, copy: bool = True
 ) -> tuple[nbformat.NotebookNode, dict[str, int]]:
     """Copy of an executed notebook fit for export (see the module docstring).
 
@@ -474,9 +475,12 @@ def sanitize_notebook(
     Parameters
     ----------
     nb : NotebookNode
-        The executed notebook (not modified).
+        The executed notebook (not modified unless ``copy=False``).
     subject : str, optional
         What the report is about (e.g. "Vendor scorecard: Vendor B").
+    copy : bool, default True
+        Work on a deep copy; False changes ``nb`` in place (and returns it),
+        for a notebook nobody else holds (a deep copy costs about 0.1 s per report).
 
     Returns
     -------
@@ -484,7 +488,8 @@ def sanitize_notebook(
     removed : dict
         Counts per kind of removal.
     """
-    nb = copy.deepcopy(nb)
+    if copy:
+        nb = _copy.deepcopy(nb)
     removed = {"stderr": 0, "javascript": 0, "widgets": 0, "unsafe_html": 0, "private": 0}
     nb.metadata.pop("widgets", None)
     pm = nb.metadata.get("papermill")
@@ -655,7 +660,22 @@ def _header_html(title: str, meta: Mapping[str, Any], generated_at: datetime) ->
     return f'<header class="modqa-header" id="modqa-header"><h1>{safe_text(title)}</h1><dl>{items}</dl></header>'
 
 
+_EXPORTERS = threading.local()
+
+
 def _exporter():
+    """This thread's HTML exporter, built once (compiling its Jinja templates costs about 0.3 s per build).
+
+    One per thread: batch workers export in threads of one process, and an
+    exporter keeps per-call state while it converts a notebook.
+    """
+    exporter = getattr(_EXPORTERS, "exporter", None)
+    if exporter is None:
+        exporter = _EXPORTERS.exporter = _new_exporter()
+    return exporter
+
+
+def _new_exporter():
     import jinja2
     from nbconvert import HTMLExporter
 
@@ -732,7 +752,7 @@ def export_html(
     nb = nbformat.read(os.fspath(executed_nb_path), as_version=4)
     if header:
         _drop_in_notebook_headers(nb)
-    nb, removed = sanitize_notebook(nb, subject=str(title))
+    nb, removed = sanitize_notebook(nb, subject=str(title), copy=False)  # nb was just read: no copy needed
     scrub_notebook_paths(nb, all_roots)
     nb.metadata["title"] = str(title)
     exporter = _exporter()

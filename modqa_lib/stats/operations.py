@@ -44,7 +44,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.weightstats import DescrStatsW
 
@@ -56,6 +56,8 @@ __all__ = [
     "cost_table",
     "handle_time_table",
     "handle_time_weekly",
+    "mannwhitney_less_vs_rest",
+    "order_statistic_ranks",
     "productivity_table",
     "quantile_ci",
     "sla_peaks",
@@ -127,8 +129,8 @@ def quantile_ci(x, q: float = 0.5, alpha: float = 0.05) -> tuple[float, float, f
     Notes
     -----
     The interval is the exact binomial interval for the ``q`` quantile from
-    order statistics (Conover 1999, section 3.2), computed by :func:`scipy.stats.quantile_test`
-    (``p=q``); the estimate is :func:`numpy.quantile` (linear interpolation).
+    order statistics (Conover 1999, section 3.2), the ranks of :func:`scipy.stats.quantile_test`
+    (``p=q``; see :func:`order_statistic_ranks`); the estimate is :func:`numpy.quantile` (linear interpolation).
 
     Examples
     --------
@@ -137,11 +139,61 @@ def quantile_ci(x, q: float = 0.5, alpha: float = 0.05) -> tuple[float, float, f
     (50.5, True)
     """
     a = np.asarray(x, dtype=float)
-    a = a[~np.isnan(a)]
+    a = np.sort(a[~np.isnan(a)])
     if a.size == 0:
         return np.nan, np.nan, np.nan
-    ci = stats.quantile_test(a, q=float(np.quantile(a, q)), p=q).confidence_interval(confidence_level=_conf(alpha))
-    return float(np.quantile(a, q)), float(ci.low), float(ci.high)
+    lo_rank, hi_rank = order_statistic_ranks(np.array([a.size]), q, alpha)
+    return _sorted_quantile_ci(a, q, int(lo_rank[0]), int(hi_rank[0]))
+
+
+def order_statistic_ranks(n, q: float = 0.5, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """0-based ranks of the order statistics bounding the ``q`` quantile's interval, for each sample size.
+
+    The ranks depend only on ``n``, ``q`` and ``alpha``, so a table of many groups
+    computes them once (one vectorised binomial call) and indexes each group's
+    sorted values.
+
+    Parameters
+    ----------
+    n : array_like of int
+        Sample sizes (at least 1).
+    q : float, default 0.5
+        The quantile.
+    alpha : float, default 0.05
+        1 - confidence level.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        ``low`` and ``high`` ranks (int); ``low < 0`` or ``high >= n`` means that
+        bound does not exist (too few observations).
+
+    Notes
+    -----
+    Exactly the ranks of :meth:`scipy.stats.quantile_test`'s two-sided
+    ``confidence_interval``: ``ppf((1 - conf) / 2) - 1`` and ``isf((1 - conf) / 2)``
+    of Binomial(``n``, ``q``) [1]_ (pinned to it in the tests).
+
+    References
+    ----------
+    .. [1] Conover, W. J. (1999). *Practical Nonparametric Statistics*, 3rd ed.,
+       Wiley, section 3.2 (confidence interval for a quantile).
+    """
+    n = np.asarray(n, dtype=np.int64)
+    p = (1 - _conf(alpha)) / 2
+    low = stats.binom.ppf(p, n, q).astype(np.int64) - 1
+    high = stats.binom.isf(p, n, q).astype(np.int64)
+    return low, high
+
+
+def _sorted_quantile_ci(a: np.ndarray, q: float, low: int, high: int) -> tuple[float, float, float]:
+    """Estimate and interval of the ``q`` quantile of sorted, NaN-free ``a`` from its bounding ranks."""
+    n = a.size
+    return (
+        float(np.quantile(a, q)),
+        float(a[low]) if low >= 0 else np.nan,
+        float(a[high]) if high < n else np.nan,
+    )
 
 
 def handle_time_table(
@@ -176,11 +228,15 @@ def handle_time_table(
     by = _as_list(by)
     _need(decisions, [S.HANDLE_TIME_S, *by], "handle_time_table")
     d = decisions[decisions[S.HANDLE_TIME_S].notna()]
+    groups = [(key, g, g[S.HANDLE_TIME_S].to_numpy(dtype=float)) for key, g in _groups(d, by)]
+    sizes = np.array([len(x) for _, _, x in groups], dtype=np.int64)
+    med_ranks = order_statistic_ranks(sizes, 0.5, alpha)
+    p90_ranks = order_statistic_ranks(sizes, 0.9, alpha)
     rows = []
-    for key, g in _groups(d, by):
-        x = g[S.HANDLE_TIME_S].to_numpy(dtype=float)
-        med, mlo, mhi = quantile_ci(x, 0.5, alpha)
-        p90, plo, phi = quantile_ci(x, 0.9, alpha)
+    for i, (key, g, x) in enumerate(groups):
+        xs = np.sort(x)  # the mean below stays over x in its order (same float sum as before)
+        med, mlo, mhi = _sorted_quantile_ci(xs, 0.5, int(med_ranks[0][i]), int(med_ranks[1][i]))
+        p90, plo, phi = _sorted_quantile_ci(xs, 0.9, int(p90_ranks[0][i]), int(p90_ranks[1][i]))
         row = dict(zip(by, key))
         row.update(
             n=len(x),
@@ -312,8 +368,11 @@ def _sla_for(targets: Mapping | None, content_type: pd.Series) -> tuple[np.ndarr
     if not sla:
         raise ConfigError("params/targets.yaml: operations.sla is missing (SLA minutes and share by content type)")
     default = sla.get("default") or {}
-    mins = content_type.map(lambda t: (sla.get(str(t)) or default).get("minutes", np.nan)).to_numpy(dtype=float)
-    share = content_type.map(lambda t: (sla.get(str(t)) or default).get("share", np.nan)).to_numpy(dtype=float)
+    # one look-up per distinct content type, not per decision
+    codes, types = pd.factorize(content_type, use_na_sentinel=False)
+    rules = [sla.get(str(t)) or default for t in types]
+    mins = np.array([r.get("minutes", np.nan) for r in rules], dtype=float)[codes]
+    share = np.array([r.get("share", np.nan) for r in rules], dtype=float)[codes]
     return mins, share
 
 
@@ -580,6 +639,72 @@ def cost_table(
 
 
 # ---------------------------------------------------------------- speed-quality
+def mannwhitney_less_vs_rest(values: np.ndarray, groups: pd.Series, units: Sequence) -> np.ndarray:
+    """One-sided Mann-Whitney p-values of each unit's values against all the others' (``alternative="less"``).
+
+    The same p-values as :func:`scipy.stats.mannwhitneyu` ``(x_unit, x_rest,
+    alternative="less")`` called once per unit, from one ranking of all values:
+    a unit's rank sum in the pooled sample is its sum of global ranks, and the
+    tie correction is the global one, so the normal approximation (with
+    continuity and tie correction [1]_) is vectorised over units. Units where
+    scipy would use its exact distribution (8 or fewer values on one side and no
+    ties) are passed to scipy one by one.
+
+    Parameters
+    ----------
+    values : ndarray of float
+        The observations (no NaN), one per row of ``groups``.
+    groups : Series
+        Each observation's unit.
+    units : sequence
+        The units to test, in the order of the result.
+
+    Returns
+    -------
+    ndarray of float
+        One p-value per unit; NaN for a unit with no values or with all of them.
+
+    References
+    ----------
+    .. [1] Mann, H. B. and Whitney, D. R. (1947). On a test of whether one of two
+       random variables is stochastically larger than the other. *Ann. Math.
+       Statist.* 18(1), 50-60.
+    """
+    values = np.asarray(values, dtype=float)
+    p = np.full(len(units), np.nan)
+    total = values.size
+    if total == 0:
+        return p
+    codes, levels = pd.factorize(groups)
+    index = {v: k for k, v in enumerate(levels)}
+    ranks = stats.rankdata(values, method="average")
+    counts = np.bincount(codes[codes >= 0], minlength=len(levels))
+    # rank sums are sums of half-integers: exact in float64 whatever the order of addition
+    rank_sums = np.bincount(codes[codes >= 0], weights=ranks[codes >= 0], minlength=len(levels))
+    _, ties = np.unique(values, return_counts=True)
+    has_ties = bool((ties > 1).any())
+    t = ties.astype(float)
+    tie_term = float(np.sum(t**3 - t))
+    for i, u in enumerate(units):
+        k = index.get(u, -1)
+        n1 = int(counts[k]) if k >= 0 else 0
+        n2 = total - n1
+        if n1 == 0 or n2 == 0:
+            continue
+        if (n1 <= 8 or n2 <= 8) and not has_ties:  # scipy's exact distribution
+            inn = codes == k
+            p[i] = stats.mannwhitneyu(values[inn], values[~inn], alternative="less").pvalue
+            continue
+        u1 = rank_sums[k] - n1 * (n1 + 1) / 2
+        u2 = n1 * n2 - u1
+        n = n1 + n2
+        s = np.sqrt(n1 * n2 / 12 * ((n + 1) - tie_term / (n * (n - 1))))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (u2 - n1 * n2 / 2 - 0.5) / s
+        p[i] = float(np.clip(special.ndtr(-z), 0.0, 1.0))
+    return p
+
+
 def _hajek(y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     """Weighted mean and its linearised (with-replacement) variance."""
     sw = w.sum()
@@ -633,14 +758,14 @@ def speed_quality(
     a = audits
     y = a[S.IS_ERROR].to_numpy(dtype=float)
     w = a[weights].to_numpy(dtype=float) if weights else np.ones(len(a))
-    p_fast, p_acc = np.full(len(out), np.nan), np.full(len(out), np.nan)
+    p_fast = mannwhitney_less_vs_rest(d[S.HANDLE_TIME_S].to_numpy(float), d[unit], list(out[unit]))
+    p_acc = np.full(len(out), np.nan)
+    a_codes, a_levels = pd.factorize(a[unit])
+    a_index = {v: k for k, v in enumerate(a_levels)}
     for i, u in enumerate(out[unit]):
-        inn = (d[unit] == u).to_numpy()
-        if inn.all() or not inn.any():
+        if np.isnan(p_fast[i]):  # the unit is all decisions or none: not tested
             continue
-        x, rest = d.loc[inn, S.HANDLE_TIME_S].to_numpy(float), d.loc[~inn, S.HANDLE_TIME_S].to_numpy(float)
-        p_fast[i] = stats.mannwhitneyu(x, rest, alternative="less").pvalue
-        ain = (a[unit] == u).to_numpy()
+        ain = a_codes == a_index.get(u, -2)
         if ain.sum() >= min_audits and (~ain).sum() >= min_audits:
             pu, vu = _hajek(y[ain], w[ain])
             pr, vr = _hajek(y[~ain], w[~ain])

@@ -362,3 +362,23 @@ def test_a_displayed_chart_carries_alt_text_and_its_phone_variant():
     assert md[plots.PHONE_MIME]["min_font_px"] >= 0.9 * BODY_PX and data[plots.PHONE_MIME]
     plt.close("all")
     assert plt.get_fignums() == []  # the phone variant leaves no open figure behind
+
+
+@pytest.mark.parametrize("name", sorted(CHARTS))
+def test_phone_png_from_the_raw_buffer_is_the_png_round_trip_byte_for_byte(name):
+    # #10: the phone variant goes from the canvas buffer to the palette PNG without an
+    # intermediate PNG; the bytes must be those of the savefig(png) -> palette path it replaces
+    import io
+
+    from modqa_lib.report import chart_style
+
+    fig = CHARTS[name]()
+    with plots.phone_mode():  # each path on a fresh figure, as phone_png draws one
+        phones = [fig.redraw(), fig.redraw()]
+    try:
+        buf = io.BytesIO()
+        phones[0].savefig(buf, format="png", dpi=chart_style._DPI)
+        assert chart_style._palette_png_of(phones[1]) == chart_style._palette_png(buf.getvalue())
+    finally:
+        for f in (fig, *phones):
+            plt.close(f)

@@ -421,3 +421,36 @@ def test_alt_texts_name_the_subject_once_and_never_repeat():
     clean, _ = E.sanitize_notebook(nb, subject="Vendor B")
     alts = [o.metadata["image/png"]["alt"] for o in clean.cells[0].outputs]
     assert alts == ["Chart of Vendor B", "Chart of Vendor B (chart 2)"]
+
+
+# ------------------------------------------------------------------ speed (#10)
+@pytest.mark.slow
+def test_exporter_is_built_once_per_thread_and_reuse_changes_nothing(report_export, xss_export, tmp_path):
+    import threading
+
+    again = tmp_path / "again.html"
+    E.export_html(
+        report_export["nb"],
+        again,
+        "Vendor scorecard: Vendor A",
+        meta={"period": "last:12", "data_fingerprint": "0123abcd4567ef89", "run_id": "r-test", "unit": "Vendor A"},
+        generated_at=datetime(2026, 11, 25, 12, 0, tzinfo=UTC),
+    )
+    assert again.read_text(encoding="utf-8") == report_export["html"]  # byte for byte after an xss export too
+    assert E._exporter() is E._exporter()
+    other: list = []
+    t = threading.Thread(target=lambda: other.append(E._exporter()))
+    t.start()
+    t.join()
+    assert other[0] is not E._exporter()
+
+
+def test_sanitize_notebook_copies_unless_told_not_to():
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text="warning\n")]
+    nb.cells.append(cell)
+    out, removed = E.sanitize_notebook(nb)
+    assert removed["stderr"] == 1 and out is not nb and len(nb.cells[0].outputs) == 1
+    out, removed = E.sanitize_notebook(nb, copy=False)
+    assert out is nb and nb.cells[0].outputs == []

@@ -17,6 +17,7 @@ from modqa_lib.contract import schema as S
 from modqa_lib.data import io
 from modqa_lib.errors import ConfigError
 from modqa_lib.stats import operations as op
+from modqa_lib.stats.scoring import bh_qvalues
 
 TARGETS = {
     "sla": {"default": {"minutes": 60, "share": 0.9}, "livestream": {"minutes": 10, "share": 0.95}},
@@ -79,6 +80,31 @@ def test_quantile_ci_covers_in_simulation(q):
     assert 0.93 <= cover / 400 <= 0.99  # exact intervals are conservative
 
 
+def _scipy_quantile_ci(x, q, alpha):
+    """The reference: scipy.stats.quantile_test per group (what handle_time_table called before #10)."""
+    ci = stats.quantile_test(x, q=float(np.quantile(x, q)), p=q).confidence_interval(confidence_level=1 - alpha)
+    return float(np.quantile(x, q)), float(ci.low), float(ci.high)
+
+
+@pytest.mark.parametrize("alpha", [0.05, 0.01, 0.1])
+def test_handle_time_table_equals_scipy_quantile_test_per_group(alpha):
+    # groups of 1 to 400 decisions (bounds missing for the smallest), with ties: the vectorised
+    # order-statistic ranks must give exactly scipy's intervals, and the mean the same float sum
+    dec = _decisions(n=6000, seed=5, sites=tuple("ABCDEFGHIJ"))
+    dec[S.HANDLE_TIME_S] = dec[S.HANDLE_TIME_S].round(0)
+    dec[S.QUEUE] = [f"q{i % 37}" if i < 5000 else f"s{i}" for i in range(len(dec))]
+    dec = dec.iloc[: 5000 + 3]
+    t = op.handle_time_table(dec, by=[S.SITE, S.QUEUE], alpha=alpha)
+    assert len(t) > 300 and t["n"].min() == 1
+    for row, (_, g) in zip(t.itertuples(), dec.groupby([S.SITE, S.QUEUE], sort=True)):
+        x = g[S.HANDLE_TIME_S].to_numpy(float)
+        expect = _scipy_quantile_ci(x, 0.5, alpha) + _scipy_quantile_ci(x, 0.9, alpha) + (float(x.mean()),)
+        got = (row.median_s, row.median_ci_low, row.median_ci_high, row.p90_s, row.p90_ci_low, row.p90_ci_high)
+        np.testing.assert_array_equal(np.array(got + (row.mean_s,)), np.array(expect))
+    for x in (np.array([3.0]), np.arange(1.0, 12.0), np.random.default_rng(1).exponential(size=57)):
+        np.testing.assert_array_equal(op.quantile_ci(x, 0.9, alpha), _scipy_quantile_ci(x, 0.9, alpha))
+
+
 def test_handle_time_table_columns_and_status():
     dec = _decisions(fast="A")
     t = op.handle_time_table(dec, by=S.SITE, targets=TARGETS)
@@ -90,6 +116,20 @@ def test_handle_time_table_columns_and_status():
 
 
 # ------------------------------------------------------------------------ SLA
+def test_sla_rule_per_decision_equals_the_per_row_lookup():
+    # #10: one look-up per content type instead of one per decision; same minutes and shares
+    sla = {**TARGETS["sla"], "image": {"minutes": 30}}
+    for ct in (
+        pd.Series(["video", "livestream", None, np.nan, "image", "other"] * 3),
+        pd.Series(["video", "livestream", "image"] * 5, dtype="category"),
+        pd.Series(["video", "livestream"] * 4, dtype="string[pyarrow]"),
+    ):
+        mins, share = op._sla_for({"sla": sla}, ct)
+        rule = [sla.get(str(t)) or sla["default"] for t in ct.astype(object)]
+        np.testing.assert_array_equal(mins, np.array([r.get("minutes", np.nan) for r in rule], dtype=float))
+        np.testing.assert_array_equal(share, np.array([r.get("share", np.nan) for r in rule], dtype=float))
+
+
 def test_sla_share_is_wilson_and_mixed_slas_are_not_judged():
     dec = _decisions()
     t = op.sla_table(dec, TARGETS, by=S.QUEUE)
@@ -227,6 +267,48 @@ def test_speed_quality_flags_only_the_fast_and_inaccurate_site():
     sq = op.speed_quality(dec, aud, by=S.SITE).set_index(S.SITE)
     assert sq["flag"].tolist() == [True, False, False, False]
     assert "speed bought with accuracy" in sq.loc["A", "reading"]
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_mannwhitney_vs_rest_equals_scipy_per_unit(ties):
+    # what speed_quality did per unit before #10: scipy.stats.mannwhitneyu(unit, rest, alternative="less");
+    # units of 1 to 8 decisions take scipy's exact path when there are no ties
+    dec = _decisions(n=3000, seed=8, sites=tuple("ABCDEFGHIJKL"))
+    dec.loc[dec.index[:20], S.SITE] = [f"tiny{i % 6}" for i in range(20)]
+    if ties:
+        dec[S.HANDLE_TIME_S] = dec[S.HANDLE_TIME_S].round(0)
+    x, g = dec[S.HANDLE_TIME_S].to_numpy(float), dec[S.SITE]
+    units = sorted(g.unique()) + ["absent"]
+    got = op.mannwhitney_less_vs_rest(x, g, units)
+    expect = [
+        stats.mannwhitneyu(x[(g == u).to_numpy()], x[(g != u).to_numpy()], alternative="less").pvalue
+        if (g == u).any()
+        else np.nan
+        for u in units
+    ]
+    np.testing.assert_array_equal(got, np.array(expect))
+    assert np.isnan(op.mannwhitney_less_vs_rest(x, pd.Series(["A"] * len(x)), ["A"])).all()
+
+
+def test_speed_quality_by_moderator_equals_the_per_unit_loop():
+    # the whole table against the per-unit loop speed_quality ran before #10 (scipy per moderator)
+    dec = _decisions(n=8000, seed=21, fast="A")
+    dec[S.MODERATOR_ID] = [f"m{i % 40}" if i % 97 else "solo" for i in range(len(dec))]
+    aud = _audits(dec, err={"A": 0.12})
+    sq = op.speed_quality(dec, aud, by=S.MODERATOR_ID)
+    x, y, w = dec[S.HANDLE_TIME_S].to_numpy(float), aud[S.IS_ERROR].to_numpy(float), aud[S.WEIGHT].to_numpy(float)
+    p_fast, p_acc = [], []
+    for u in sq[S.MODERATOR_ID]:
+        inn, ain = (dec[S.MODERATOR_ID] == u).to_numpy(), (aud[S.MODERATOR_ID] == u).to_numpy()
+        p_fast.append(stats.mannwhitneyu(x[inn], x[~inn], alternative="less").pvalue)
+        if ain.sum() >= 30:
+            (pu, vu), (pr, vr) = op._hajek(y[ain], w[ain]), op._hajek(y[~ain], w[~ain])
+            p_acc.append(float(stats.norm.sf((pu - pr) / np.sqrt(vu + vr))))
+        else:
+            p_acc.append(np.nan)
+    np.testing.assert_array_equal(sq["q_faster"].to_numpy(), bh_qvalues(np.array(p_fast)))
+    np.testing.assert_array_equal(sq["q_less_accurate"].to_numpy(), bh_qvalues(np.array(p_acc)))
+    assert sq["q_less_accurate"].notna().sum() == 40 and sq["q_faster"].notna().all()
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ from typing import Any
 from modqa_lib.errors import BatchError, ModqaError
 from modqa_lib.report.notebook_headline import read_headline
 from modqa_lib.run.batch._common import _TIMEOUT_ENAME, STATUSES, _display_path, _iso, _one_line, _rel, _utcnow
+from modqa_lib.run.batch.engine import register_engine
 from modqa_lib.run.batch.kernels import WarmKernel, kernel_manager_class
 
 
@@ -305,6 +306,7 @@ def run_unit(spec: UnitSpec, kernel: WarmKernel | None = None) -> UnitResult:
             resources={"metadata": {"path": cwd}},
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
             kernel_manager_class=kernel_manager_class(kernel_env(spec)),  # a fresh kernel's environment
+            engine_name=register_engine(),  # the notebook is written once, not before and after every cell
             **engine_kwargs,
         )
         timings["notebook"] = round(time.monotonic() - t_nb, 3)
