@@ -43,6 +43,7 @@ COMPLETE_DOCSTRING_MODULES = [
     "modqa_lib.report.chart_style",
     "modqa_lib.report.ops_plots",
     "modqa_lib.data.io",
+    "modqa_lib.data.raw_files",
 ]
 
 

@@ -588,7 +588,7 @@ def test_calibration_report_and_gold_errors(calib):
 
 def test_docstring_examples_run():
     attempted = failed = 0
-    for mod in (ag.coefficients, ag.bootstrap, ag.calibration):
+    for mod in (ag.kappa, ag.krippendorff, ag.gwet, ag.bootstrap, ag.calibration):
         res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
         attempted, failed = attempted + res.attempted, failed + res.failed
     assert attempted >= 3 and failed == 0

@@ -6,6 +6,8 @@ Reference values live in tests/results/scoring_*.csv with their sources.
 from __future__ import annotations
 
 import doctest
+import importlib
+import pkgutil
 from pathlib import Path
 
 import numpy as np
@@ -103,8 +105,11 @@ def test_proportion_ci_bad_input_messages():
 
 
 def test_doctests_run():
-    res = doctest.testmod(scoring, verbose=False)
-    assert res.failed == 0 and res.attempted >= 1
+    modules = [
+        importlib.import_module(m.name) for m in pkgutil.iter_modules(scoring.__path__, "modqa_lib.stats.scoring.")
+    ]
+    results = [doctest.testmod(m, verbose=False) for m in modules]
+    assert sum(r.failed for r in results) == 0 and sum(r.attempted for r in results) >= 1
 
 
 # --------------------------------------------------------------------------- unweighted accuracy

@@ -32,13 +32,8 @@ from modqa_lib.stats.agreement._common import (
     _pairable,
     _rng,
 )
-from modqa_lib.stats.agreement.coefficients import (
-    _alpha_point,
-    _delta,
-    _fleiss_core,
-    _per_item_agreement,
-    _prepare_krippendorff,
-)
+from modqa_lib.stats.agreement.kappa import _fleiss_core, _per_item_agreement
+from modqa_lib.stats.agreement.krippendorff import _alpha_point, _delta, _prepare_krippendorff
 
 
 # =============================================================================

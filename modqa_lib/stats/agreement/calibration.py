@@ -36,7 +36,8 @@ from modqa_lib.stats.agreement._common import (
     SHARE,
 )
 from modqa_lib.stats.agreement.bootstrap import agreement_ci
-from modqa_lib.stats.agreement.coefficients import _alpha_point, _fleiss_core, _per_item_agreement, to_count_table
+from modqa_lib.stats.agreement.kappa import _fleiss_core, _per_item_agreement, to_count_table
+from modqa_lib.stats.agreement.krippendorff import _alpha_point
 
 # =============================================================================
 # calibration reports
