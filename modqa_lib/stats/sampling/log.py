@@ -6,14 +6,20 @@ or, for logs too large for pandas, as a path: a processed folder (as
 ``modqa ingest`` writes it), a parquet file, or a hive-partitioned parquet
 folder. Then
 
-1. stratum sizes N_h come from one ``GROUP BY`` over the strata columns;
+1. stratum sizes N_h come from one ``GROUP BY`` over the strata columns, with
+   DuckDB's ``hash()`` of each stratum's values;
 2. the allocation is the in-memory one, on those counts (same code);
-3. the draw streams ``decision_id`` and the strata columns in Arrow record
-   batches, computes each id's permanent random number with the same salted
-   hash as the in-memory path (:func:`modqa_lib.stats.sampling.draw._id_hash`),
-   and keeps per stratum the n_h smallest keys seen so far (a running
-   threshold per stratum drops almost every row of later batches at once);
-4. the chosen rows are read back with their ids pushed into the scan.
+3. the draw streams ``decision_id`` and that stratum hash (one integer per row:
+   DuckDB codes the strata, so whatever their type no value is decoded or
+   compared in Python) in Arrow record batches, computes each id's permanent
+   random number with the same salted hash as the in-memory path
+   (:func:`modqa_lib.stats.sampling.draw._id_hash`), and keeps per stratum the
+   n_h smallest keys seen so far: candidates are gathered over batches and cut
+   down to the n_h smallest every 500k or so, and the running threshold per full
+   stratum then drops almost every row of later batches at once;
+4. the chosen rows are read back with their ids pushed into the scan (a join
+   on the ids: every column of every row is decoded, which is most of the time
+   at 100M rows; no row group can be skipped, as a 50k sample touches them all).
 
 So the same seed gives the same sample from a DataFrame or from the log, with
 the exact inclusion probabilities n_h / N_h, in memory of one batch plus the
@@ -272,7 +278,7 @@ class _HashCoder:
             pos = self.table[((h >> self.shift) & self.mask).astype(np.intp)]
         else:
             pos = np.minimum(np.searchsorted(self.hashes, h), len(self.hashes) - 1)
-        if not np.array_equal(self.hashes[pos], h):  # pragma: no cover - counts and draw read the same rows
+        if not np.array_equal(self.hashes[pos], h):  # a stratum the counts did not see
             raise SamplingError("the log changed between counting and drawing; run the draw again")
         return self.index[pos]
 
