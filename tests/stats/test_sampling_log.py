@@ -131,3 +131,76 @@ def test_duckdb_relation_gives_the_same_sample_and_allocation(logs):
             stratified_sample(rel, ["no_such_column"], 10, seed=1)
     finally:
         con.close()
+
+
+def test_strata_hashes_and_value_coding_draw_alike(logs, monkeypatch):
+    """DuckDB's stratum hash (the fast path) and the strata values give the same draw, cut down often or once."""
+    import modqa_lib.stats.sampling.log as slog
+
+    dec, base = logs
+    want = stratified_sample(dec, STRATA, 400, allocation="neyman", seed=9)
+    counts = stratum_counts(base / "parts", STRATA)
+    st, _, alloc = _allocate(counts, STRATA, 400, "neyman", 1, None, 0.5)
+    assert counts.hash_lookup() is not None
+    for compact in (slog._COMPACT_ROWS, 1):  # 1: candidates cut down after every batch past 4 n (thresholds in use)
+        monkeypatch.setattr(slog, "_COMPACT_ROWS", compact)
+        for hashes in (counts.hash_lookup(), None):
+            got = draw_from_log(
+                base / "parts", st, alloc, STRATA, np.random.default_rng(9), batch_rows=500, strata_hashes=hashes
+            )
+            pd.testing.assert_frame_equal(_key(got), _key(want))
+
+
+def test_non_text_strata_give_the_same_sample(logs, tmp_path):
+    """Integer, boolean and missing stratum values: the log path draws what the DataFrame path draws."""
+    dec, _ = logs
+    df = dec.assign(
+        shift=(np.arange(len(dec)) % 3).astype("int64"),
+        night=pd.array(np.where(np.arange(len(dec)) % 5 == 0, None, np.arange(len(dec)) % 2 == 0), dtype="boolean"),
+    )
+    path = tmp_path / "decisions.parquet"
+    df.to_parquet(path, index=False)
+    back = pd.read_parquet(path)
+    for strata in ([S.VENDOR, "shift"], ["night", S.POLICY], ["shift", "night"]):
+        want = stratified_sample(back, strata, 300, seed=4)
+        got = stratified_sample(path, strata, 300, seed=4)
+        pd.testing.assert_frame_equal(_key(got), _key(want))
+
+
+def test_keep_smallest_matches_a_sort_per_stratum():
+    """The cut-down keeps the alloc[h] smallest keys of each stratum; full strata get their largest kept key."""
+    import pyarrow as pa
+
+    from modqa_lib.stats.sampling.log import _MAX, _keep_smallest
+
+    rng = np.random.default_rng(0)
+    key = rng.integers(0, 2**63, 5_000, dtype=np.uint64)
+    code = rng.integers(0, 6, 5_000)
+    code[code == 5] = 4  # stratum 5 empty
+    alloc = np.array([10, 0, 3, 900, 2_000, 4])
+    ids = pa.array([f"d{i}" for i in range(len(key))], type=pa.large_string())
+    k, c, i, thr = _keep_smallest(key, code, ids, alloc)
+    for h in range(6):
+        want = np.sort(key[code == h])[: alloc[h]]
+        assert np.array_equal(np.sort(k[c == h]), want)
+        full = (code == h).sum() >= alloc[h] and alloc[h] > 0
+        assert thr[h] == (want.max() if full else _MAX)
+    assert [int(s[1:]) for s in i.to_pylist()] == [int(np.flatnonzero(key == x)[0]) for x in k]
+
+
+def test_hash_coder_with_and_without_a_bit_window():
+    """Strata found by a table on some hash bits, or (no window tells them apart) by a binary search."""
+    import pyarrow as pa
+
+    from modqa_lib.stats.sampling.log import _HashCoder
+
+    for hashes in (np.array([5, 2**40 + 7, 2**63 + 1], dtype=np.uint64), np.array([0, 2**62, 2**63], dtype=np.uint64)):
+        index = np.array([2, 0, 1])
+        coder = _HashCoder((hashes, index))
+        assert (coder.shift is None) == (hashes[1] == 2**62)
+        rows = np.array([2, 0, 1, 1, 2])
+        batch = pa.record_batch([pa.array(["a"] * 5), pa.array(hashes[rows])], names=["decision_id", "h"])
+        assert np.array_equal(coder.codes(batch), index[rows])
+        bad = pa.record_batch([pa.array(["a"]), pa.array(np.array([3], dtype=np.uint64))], names=["decision_id", "h"])
+        with pytest.raises(SamplingError, match="log changed"):
+            coder.codes(bad)

@@ -6,14 +6,20 @@ or, for logs too large for pandas, as a path: a processed folder (as
 ``modqa ingest`` writes it), a parquet file, or a hive-partitioned parquet
 folder. Then
 
-1. stratum sizes N_h come from one ``GROUP BY`` over the strata columns;
+1. stratum sizes N_h come from one ``GROUP BY`` over the strata columns, with
+   DuckDB's ``hash()`` of each stratum's values;
 2. the allocation is the in-memory one, on those counts (same code);
-3. the draw streams ``decision_id`` and the strata columns in Arrow record
-   batches, computes each id's permanent random number with the same salted
-   hash as the in-memory path (:func:`modqa_lib.stats.sampling.draw._id_hash`),
-   and keeps per stratum the n_h smallest keys seen so far (a running
-   threshold per stratum drops almost every row of later batches at once);
-4. the chosen rows are read back with their ids pushed into the scan.
+3. the draw streams ``decision_id`` and that stratum hash (one integer per row:
+   DuckDB codes the strata, so whatever their type no value is decoded or
+   compared in Python) in Arrow record batches, computes each id's permanent
+   random number with the same salted hash as the in-memory path
+   (:func:`modqa_lib.stats.sampling.draw._id_hash`), and keeps per stratum the
+   n_h smallest keys seen so far: candidates are gathered over batches and cut
+   down to the n_h smallest every 500k or so, and the running threshold per full
+   stratum then drops almost every row of later batches at once;
+4. the chosen rows are read back with their ids pushed into the scan (a join
+   on the ids: every column of every row is decoded, which is most of the time
+   at 100M rows; no row group can be skipped, as a 50k sample touches them all).
 
 So the same seed gives the same sample from a DataFrame or from the log, with
 the exact inclusion probabilities n_h / N_h, in memory of one batch plus the
@@ -100,10 +106,13 @@ class StratumCounts:
         counts: pd.DataFrame,
         strata: Sequence[str],
         source: str | os.PathLike | duckdb.DuckDBPyRelation | None = None,
+        hashes: np.ndarray | None = None,
     ):
         self.counts = counts
         self.strata = list(strata)
         self.source = source
+        #: DuckDB's ``hash(strata...)`` of each row of ``counts`` (same query, same types as the draw's)
+        self.hashes = hashes
 
     def __len__(self) -> int:
         return int(self.counts["n"].sum())
@@ -124,6 +133,20 @@ class StratumCounts:
         st.pop = pop
         st.codes = np.zeros(0, dtype=np.int64)  # no rows: the log stays on disk
         return st
+
+    def hash_lookup(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(sorted DuckDB stratum hashes, allocation stratum index of each)``, or None.
+
+        None when the counts carry no hashes or two strata share a hash (then the
+        draw codes the strata from their values instead).
+        """
+        from modqa_lib.stats.sampling.allocation import _code_strata
+
+        if self.hashes is None or len(np.unique(self.hashes)) != len(self.hashes):
+            return None
+        codes = _code_strata(self.counts, self.strata).codes  # per counts row, as _modqa_strata numbers them
+        order = np.argsort(self.hashes)
+        return self.hashes[order], np.asarray(codes, dtype=np.int64)[order]
 
 
 def stratum_counts(
@@ -155,24 +178,28 @@ def stratum_counts(
     if not strata or len(set(strata)) != len(strata):
         raise SamplingError(f"strata must be a non-empty list of distinct column names, got {strata!r}")
     cols = ", ".join(strata)
+    select = f"{cols}, count(*) AS n, hash({cols}) AS {_HASH}"
     if _is_relation(source):
         _check_strata(list(source.columns), strata)  # type: ignore[union-attr]
-        counts = _relation_sql(source, f"{cols}, count(*) AS n", where, cols).df()  # type: ignore[arg-type]
+        counts = _relation_sql(source, select, where, cols).df()  # type: ignore[arg-type]
     else:
         con = duck.connect()
         try:
             scan = _scan(source)  # type: ignore[arg-type]
             _check_strata([r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()], strata)
-            sql = (
-                f"SELECT {cols}, count(*) AS n FROM {scan}" + (f" WHERE {where}" if where else "") + f" GROUP BY {cols}"
-            )
+            sql = f"SELECT {select} FROM {scan}" + (f" WHERE {where}" if where else "") + f" GROUP BY {cols}"
             counts = con.execute(sql).df()
         finally:
             con.close()
+    hashes = counts.pop(_HASH).to_numpy(dtype=np.uint64)
     for c in strata:
         if counts[c].dtype == object:
             counts[c] = counts[c].astype("str")
-    return StratumCounts(counts.reset_index(drop=True), strata, source)
+    return StratumCounts(counts.reset_index(drop=True), strata, source, hashes)
+
+
+#: column name of DuckDB's hash of a row's strata values, in the counts and the draw queries
+_HASH = "_modqa_stratum_hash"
 
 
 def _check_strata(have: Sequence[str], strata: Sequence[str]) -> None:
@@ -224,6 +251,38 @@ class _StratumCoder:
         return out
 
 
+class _HashCoder:
+    """Stratum index per row of a batch from DuckDB's ``hash(strata...)`` (second column), by a binary search.
+
+    The counts query hashed every stratum with the same expression over the same
+    columns, so no stratum value is decoded or compared in Python.
+    """
+
+    def __init__(self, lookup: tuple[np.ndarray, np.ndarray]):
+        self.hashes, self.index = lookup
+        # a slot per stratum from a few bits of its hash (a table lookup per row, no search);
+        # if no bit window separates all strata, the slot is the hash's rank (binary search)
+        self.shift: np.uint64 | None = None
+        bits = max(1, int(len(self.hashes) - 1).bit_length() + 3)
+        for shift in range(0, 64 - bits + 1, 4):
+            slot = (self.hashes >> np.uint64(shift)) & np.uint64((1 << bits) - 1)
+            if len(np.unique(slot)) == len(slot):
+                self.shift, self.mask = np.uint64(shift), np.uint64((1 << bits) - 1)
+                self.table = np.zeros(1 << bits, dtype=np.int64)
+                self.table[slot.astype(np.int64)] = np.arange(len(slot))
+                break
+
+    def codes(self, batch: pa.RecordBatch) -> np.ndarray:
+        h = batch.column(1).to_numpy(zero_copy_only=False)
+        if self.shift is not None:
+            pos = self.table[((h >> self.shift) & self.mask).astype(np.intp)]
+        else:
+            pos = np.minimum(np.searchsorted(self.hashes, h), len(self.hashes) - 1)
+        if not np.array_equal(self.hashes[pos], h):  # a stratum the counts did not see
+            raise SamplingError("the log changed between counting and drawing; run the draw again")
+        return self.index[pos]
+
+
 def draw_from_log(
     source: str | os.PathLike | duckdb.DuckDBPyRelation,
     st,
@@ -232,27 +291,38 @@ def draw_from_log(
     rng: np.random.Generator,
     where: str | None = None,
     batch_rows: int = BATCH_ROWS,
+    *,
+    strata_hashes: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """The stratified PRN draw over a log on disk or a DuckDB relation; see the module docstring.
 
-    Returns the chosen decisions (all columns, in log order) plus ``stratum``,
-    ``inclusion_prob`` and ``weight``.
+    ``strata_hashes`` (from :meth:`StratumCounts.hash_lookup` of the counts of the
+    same source and filter) lets DuckDB code the strata: the draw then reads the id
+    and one hash per row instead of the strata values. Returns the chosen decisions
+    (all columns, in log order) plus ``stratum``, ``inclusion_prob`` and ``weight``.
     """
     from modqa_lib.data import duck
 
-    cols = ", ".join([S.DECISION_ID, *strata])
+    strata = list(strata)
+    coder: _HashCoder | _StratumCoder
+    if strata_hashes is not None:
+        coder = _HashCoder(strata_hashes)
+        cols = f"{S.DECISION_ID}, hash({', '.join(strata)}) AS {_HASH}"
+    else:
+        coder = _StratumCoder(st, strata)
+        cols = ", ".join([S.DECISION_ID, *strata])
     if _is_relation(source):
         rel: duckdb.DuckDBPyRelation = source  # type: ignore[assignment]
-        c_id, c_code = _stream_draw(_relation_sql(rel, cols, where).to_arrow_reader(batch_rows), st, alloc, strata, rng)
+        c_id, c_code = _stream_draw(_relation_sql(rel, cols, where).to_arrow_reader(batch_rows), coder, alloc, rng)
         out = _read_back_stream(_relation_sql(rel, "*", where).to_arrow_reader(_READ_BACK_ROWS), c_id, c_code)
     else:
         con = duck.connect()
         try:
             scan = _scan(source)  # type: ignore[arg-type]
             sql = f"SELECT {cols} FROM {scan}" + (f" WHERE {where}" if where else "")
-            c_id, c_code = _stream_draw(con.sql(sql).to_arrow_reader(batch_rows), st, alloc, strata, rng)
+            c_id, c_code = _stream_draw(con.sql(sql).to_arrow_reader(batch_rows), coder, alloc, rng)
             # the chosen ids pushed into one more scan; DuckDB keeps it within duck.MEMORY_LIMIT
-            con.register("_chosen", pd.DataFrame({S.DECISION_ID: c_id.to_pylist(), "_h": c_code}))
+            con.register("_chosen", pa.table({S.DECISION_ID: c_id, "_h": c_code}))
             out = con.execute(
                 f"SELECT d.*, c._h FROM {scan} d JOIN _chosen c USING ({S.DECISION_ID})"
                 + (f" WHERE {where}" if where else "")
@@ -287,16 +357,23 @@ def _read_back_stream(reader, c_id: pa.Array, c_code: np.ndarray) -> pd.DataFram
     return out
 
 
-def _stream_draw(reader, st, alloc: np.ndarray, strata: Sequence[str], rng: np.random.Generator):
-    """Ids and stratum codes of the n_h smallest PRN keys per stratum, over streamed batches."""
+def _stream_draw(reader, coder: _HashCoder | _StratumCoder, alloc: np.ndarray, rng: np.random.Generator):
+    """Ids and stratum codes of the n_h smallest PRN keys per stratum, over streamed batches.
+
+    ``reader`` yields batches of ``decision_id`` then what ``coder`` reads the strata from.
+    """
     from modqa_lib.stats.sampling.draw import _id_hash
 
     salt = int(rng.integers(0, 2**63, dtype=np.int64))  # as _prn_keys: same seed, same keys
-    coder = _StratumCoder(st, strata)
-    thr = np.full(len(st.keys), _MAX, dtype=np.uint64)
+    thr = np.full(len(alloc), _MAX, dtype=np.uint64)
     c_key = np.zeros(0, dtype=np.uint64)
     c_code = np.zeros(0, dtype=np.int64)
     c_id = pa.array([], type=pa.large_string())
+    # candidates of several batches are gathered, then cut down to the n_h smallest at once
+    pend_key: list[np.ndarray] = []
+    pend_code: list[np.ndarray] = []
+    pend_id: list[pa.Array] = []
+    pending, limit = 0, max(4 * int(alloc.sum()), _COMPACT_ROWS)
     for batch in reader:
         if batch.num_rows == 0:
             continue
@@ -307,29 +384,60 @@ def _stream_draw(reader, st, alloc: np.ndarray, strata: Sequence[str], rng: np.r
             )
         codes = coder.codes(batch)
         h = _id_hash(ids, salt)
-        keep = (h <= thr[codes]) & (alloc[codes] > 0)
-        if not keep.any():
+        idx = np.flatnonzero((h <= thr[codes]) & (alloc[codes] > 0))
+        if not len(idx):
             continue
-        idx = np.flatnonzero(keep)
-        c_key = np.concatenate([c_key, h[idx]])
-        c_code = np.concatenate([c_code, codes[idx]])
-        c_id = pa.concat_arrays([c_id, pc.cast(ids.take(pa.array(idx)), pa.large_string())])
-        # keep the alloc[h] smallest keys per stratum; the largest kept key is the new threshold
-        order = np.lexsort((c_key, c_code))
-        sc = c_code[order]
-        start = np.searchsorted(sc, sc, side="left")
-        rank = np.arange(len(sc)) - start
-        sel = order[rank < alloc[sc]]
-        c_key, c_code, c_id = c_key[sel], c_code[sel], c_id.take(pa.array(sel))
-        full = np.bincount(c_code, minlength=len(thr)) >= alloc
-        mx = np.zeros(len(thr), dtype=np.uint64)
-        np.maximum.at(mx, c_code, c_key)
-        thr = np.where(full, mx, _MAX)
+        pend_key.append(h[idx])
+        pend_code.append(codes[idx])
+        pend_id.append(pc.cast(ids.take(pa.array(idx)), pa.large_string()))
+        pending += len(idx)
+        if pending >= limit:
+            c_key, c_code, c_id, thr = _keep_smallest(
+                np.concatenate([c_key, *pend_key]),
+                np.concatenate([c_code, *pend_code]),
+                pa.concat_arrays([c_id, *pend_id]),
+                alloc,
+            )
+            pend_key, pend_code, pend_id, pending = [], [], [], 0
+    if pending:
+        c_key, c_code, c_id, thr = _keep_smallest(
+            np.concatenate([c_key, *pend_key]),
+            np.concatenate([c_code, *pend_code]),
+            pa.concat_arrays([c_id, *pend_id]),
+            alloc,
+        )
     if len(c_key) != int(alloc.sum()):  # pragma: no cover
         raise RuntimeError("drawn sample size differs from the allocation; this is a bug")
     if len(np.unique(c_key)) != len(c_key):
         raise DataContractError([{"table": "decisions", "column": S.DECISION_ID, "rule": "must be unique", "count": 1}])
     return c_id, c_code
+
+
+#: candidate rows gathered before they are cut down to the n_h smallest keys per stratum
+_COMPACT_ROWS = 500_000
+
+
+def _keep_smallest(key: np.ndarray, code: np.ndarray, ids: pa.Array, alloc: np.ndarray):
+    """The ``alloc[h]`` smallest keys per stratum h, and the new threshold per stratum.
+
+    The threshold is the largest kept key of a full stratum (no later row with a
+    larger key can enter it) and the largest uint64 for the others.
+    """
+    if len(alloc) < 2**15:  # np.lexsort((key, code)), twice as fast: by key, then stably by stratum (int16: radix)
+        by_key = np.argsort(key)
+        order = by_key[np.argsort(code[by_key].astype(np.int16), kind="stable")]
+    else:  # pragma: no cover - more than 32,767 strata
+        order = np.lexsort((key, code))
+    sc = code[order]
+    start = np.searchsorted(sc, sc, side="left")
+    sel = order[(np.arange(len(sc)) - start) < alloc[sc]]
+    key, code, ids = key[sel], code[sel], ids.take(pa.array(sel))
+    thr = np.full(len(alloc), _MAX, dtype=np.uint64)
+    if len(code):
+        last = np.flatnonzero(np.append(code[1:] != code[:-1], True))  # sel is sorted by (code, key)
+        full = np.bincount(code, minlength=len(alloc))[code[last]] >= alloc[code[last]]
+        thr[code[last][full]] = key[last][full]
+    return key, code, ids, thr
 
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
@@ -371,4 +479,6 @@ def stratified_sample_log(
     strata = [strata] if isinstance(strata, str) else list(strata)
     counts = stratum_counts(source, strata, where)
     st, _, alloc = _allocate(counts, strata, n, allocation, min_per_stratum, prior_error_rates, default_prior)
-    return draw_from_log(source, st, alloc, strata, rng, where=where, batch_rows=batch_rows)
+    return draw_from_log(
+        source, st, alloc, strata, rng, where=where, batch_rows=batch_rows, strata_hashes=counts.hash_lookup()
+    )
