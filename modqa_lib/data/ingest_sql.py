@@ -26,6 +26,7 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 
@@ -191,20 +192,20 @@ def stage_decisions(
     csv_path, dst = Path(csv_path), Path(staging) / STREAMED
     header = _header(csv_path)
     columns = S.TABLES[STREAMED].column_names
+    source = (
+        f"read_parquet({_lit(dst / '**' / '*.parquet')}, hive_partitioning = true, "
+        f"hive_types = {{'{WEEK_PARTITION}': DATE, '{S.VENDOR}': VARCHAR}})"
+    )
     con = duck.connect(DUCKDB_MEMORY)
     try:
         try:
             con.execute("SET threads = 1")  # keeps file order within each partition (and is faster on 2 cores)
             con.execute(copy_sql(csv_path, header, dst)).fetchall()
             con.execute("RESET threads")
-        except Exception as exc:  # duckdb.Error and anything else: the streaming path words it
-            raise SqlFallback(f"DuckDB could not read the CSV ({type(exc).__name__})") from None
-        source = (
-            f"read_parquet({_lit(dst / '**' / '*.parquet')}, hive_partitioning = true, "
-            f"hive_types = {{'{WEEK_PARTITION}': DATE, '{S.VENDOR}': VARCHAR}})"
-        )
-        n = _check_staged(con, source, tax, min_rows)
-        keep, scopes = _audited_and_scopes(con, source, audited, columns)
+            n = _check_staged(con, source, tax, min_rows)
+            keep, scopes = _audited_and_scopes(con, source, audited, columns)
+        except duckdb.Error as exc:  # a CSV DuckDB reads differently or not at all: the streaming path words it
+            raise SqlFallback(f"DuckDB could not read or check the decisions ({type(exc).__name__})") from None
         # a non-required column left out is read as all-missing, without a warning (as validation does)
         problems += cross_table_problems(typed, bad, files, tax, sample_plan, columns, [keep], [scopes])
         if any(p.get("level") != "warning" for p in problems):

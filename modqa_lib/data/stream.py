@@ -282,6 +282,11 @@ def _is_uniqueness(p: dict) -> bool:
     return p["column"] == S.DECISION_ID and p["rule"].startswith("duplicate ")
 
 
+def _errors(problems) -> bool:
+    """True when any problem is an error (not a warning)."""
+    return any(p.get("level") != "warning" for p in problems)
+
+
 def _sql_path(p: Path) -> str:
     return str(p).replace("'", "''")
 
@@ -434,7 +439,9 @@ def validate_streaming(
                     ids = pa.table(
                         {
                             "r": pa.array(np.arange(offset, offset + len(b), dtype="int64")),
-                            "id": pa.array(b[S.DECISION_ID].astype(object).to_numpy(), type=pa.large_string()),
+                            "id": pa.array(
+                                b[S.DECISION_ID].astype(object).to_numpy(), type=pa.large_string(), from_pandas=True
+                            ),
                         }
                     )
                     ids_writer = ids_writer or pq.ParquetWriter(ids_file, ids.schema)
@@ -451,7 +458,7 @@ def validate_streaming(
                 scope_cols = [c for c in (S.VENDOR, S.SITE, S.MARKET) if c in b.columns]
                 if scope_cols:
                     scopes.append(b[scope_cols].drop_duplicates())
-                if not problems and not merger.order:
+                if not _errors(problems) and not _errors(merger.acc.values()):  # warnings alone: still written
                     t = pa.Table.from_pandas(V._finish(b, STREAMED), preserve_index=False)
                     if writer is None:
                         schema = t.schema
