@@ -70,6 +70,8 @@ __all__ = [
     "rule_counts_sql",
     "table_rules",
     "typed_select",
+    "value_columns",
+    "value_rule_kinds",
 ]
 
 #: DuckDB type of each contract dtype
@@ -159,24 +161,29 @@ def table_rules(
     Returns
     -------
     list of SqlRule
-        In contract column order; ``unique`` and ``casefold`` are whole-column
-        rules and come from :func:`duplicate_count_sql` and :func:`casefold_clashes`.
+        In contract column order. ``unique`` is a whole-column rule (:func:`duplicate_count_sql`);
+        blanks, vocabulary and case variants of :func:`value_columns` are checked on their
+        distinct values (:func:`value_rule_kinds`).
     """
     rules = []
+    by_value = set(value_columns(table))
     for col in S.TABLES[table].columns:
         c = _ident(col.name)
         if not col.nullable:
             rules.append(SqlRule(col.name, "required", f"{c} IS NULL"))
-        if col.dtype in SENTINELS:
+        if col.dtype == "float":  # -0: pandas gives 0.0 or -0.0 depending on the other cells of the batch
+            rules.append(SqlRule(col.name, "parse", f"({c} IS NOT DISTINCT FROM {SENTINELS['float']} OR signbit({c}))"))
+        elif col.dtype in SENTINELS:
             rules.append(SqlRule(col.name, "parse", f"{c} IS NOT DISTINCT FROM {SENTINELS[col.dtype]}"))
         elif col.dtype == "bool":
             rules.append(SqlRule(col.name, "parse", f"{c} IS NOT NULL"))
-        if col.dtype == "str" and col.name not in FREE_TEXT:
-            rules.append(SqlRule(col.name, "blank", f"({c} = '' OR regexp_matches({c}, {quote(_BLANK_PAT)}))"))
+        if col.dtype == "str" and col.name not in FREE_TEXT and col.name not in by_value:
+            rules.append(SqlRule(col.name, "blank", _blank_condition(c)))
         if col.dtype == "str" and col.name in ID_COLUMNS:
             ph = ", ".join(quote(p) for p in sorted(NULL_PLACEHOLDERS))
-            rules.append(SqlRule(col.name, "placeholder", f"lower({c}) IN ({ph})"))
-        if col.vocab:
+            longest = max(len(p) for p in NULL_PLACEHOLDERS)
+            rules.append(SqlRule(col.name, "placeholder", f"(strlen({c}) <= {longest} AND lower({c}) IN ({ph}))"))
+        if col.vocab and col.name not in by_value:
             allowed = ", ".join(quote(v) for v in taxonomy.vocab(col.vocab))
             rules.append(SqlRule(col.name, "vocab", f"{c} NOT IN ({allowed})"))
         if col.min is not None or col.max is not None:
@@ -191,6 +198,48 @@ def table_rules(
             rules.append(SqlRule(col.name, "future", f"{c} > TIMESTAMPTZ {quote(ceiling.isoformat())}"))
             rules.append(SqlRule(col.name, "floor", f"{c} < TIMESTAMPTZ {quote(floor.isoformat())}"))
     return rules
+
+
+def _blank_condition(c: str) -> str:
+    """True where a text cell is empty or has white space at either end (as ``str.strip`` sees it).
+
+    A byte comparison for the first character, a one-class pattern for the last; the full
+    Unicode pattern (2-3x slower) only runs on cells with non-ASCII characters. An ASCII
+    control character last also counts (the streaming path then words what it finds).
+    """
+    end = quote(r"[\x00-\x20]$")  # an ASCII control or space last (a superset of what strip removes there)
+    return f"({c} < '!' OR regexp_matches({c}, {end}) OR (strlen({c}) <> length({c}) AND regexp_matches({c}, {quote(_BLANK_PAT)})))"
+
+
+def value_columns(table: str) -> list[str]:
+    """Text columns of few distinct values (a vocabulary, or a case-folded name): their rules run on the values.
+
+    Blanks, vocabulary and case variants of these columns are checked by
+    :func:`value_rule_kinds` on their distinct values (:func:`distinct_values_sql`),
+    exactly as Python sees them, instead of on every row.
+    """
+    return [
+        c.name
+        for c in S.TABLES[table].columns
+        if c.dtype == "str"
+        and c.name not in FREE_TEXT
+        and c.name not in ID_COLUMNS
+        and (c.vocab or c.name in CASE_FOLDED)
+    ]
+
+
+def value_rule_kinds(table: str, column: str, values: list, taxonomy: S.Taxonomy) -> list[str]:
+    """The rule kinds (``blank``, ``vocab``, ``casefold``) the distinct ``values`` of a value column break."""
+    col = S.TABLES[table].column(column)
+    vals = [str(v) for v in values if v is not None]
+    out = []
+    if any(v != v.strip() or not v for v in vals):
+        out.append("blank")
+    if col.vocab and any(v not in set(taxonomy.vocab(col.vocab)) for v in vals):
+        out.append("vocab")
+    if column in CASE_FOLDED and casefold_clashes(vals):
+        out.append("casefold")
+    return out
 
 
 def rule_counts_sql(rules: list[SqlRule], source: str) -> str:
@@ -213,8 +262,8 @@ def duplicate_count_sql(table: str, source: str) -> str | None:
 
 
 def distinct_values_sql(table: str, source: str) -> str | None:
-    """The distinct values of each case-folded name column, one list column each (None if there is none)."""
-    cols = [c for c in CASE_FOLDED if c in S.TABLES[table].column_names]
+    """The distinct values of each of :func:`value_columns`, one list column each (None if there is none)."""
+    cols = value_columns(table)
     if not cols:
         return None
     return "SELECT " + ", ".join(f"list(DISTINCT {_ident(c)}) AS {_ident(c)}" for c in cols) + f" FROM {source}"

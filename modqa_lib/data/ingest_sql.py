@@ -112,8 +112,13 @@ def _check_staged(con, source: str, tax: S.Taxonomy, min_rows: int) -> int:
     dist = Q.distinct_values_sql(STREAMED, source)
     if dist is not None:
         row = con.execute(dist).fetchall()[0]
-        if any(Q.casefold_clashes(list(v or [])) for v in row):
-            raise SqlFallback("names differing only in case")
+        broken = [
+            f"{c}: {k}"
+            for c, v in zip(Q.value_columns(STREAMED), row, strict=True)
+            for k in Q.value_rule_kinds(STREAMED, c, list(v or []), tax)
+        ]
+        if broken:
+            raise SqlFallback("rules broken: " + ", ".join(broken))
     return n
 
 
