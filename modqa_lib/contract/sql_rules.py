@@ -13,7 +13,7 @@ the taxonomy, and the rule tables of :mod:`modqa_lib.contract.validation`:
 The SQL only **detects**: it is conservative, never words a message. A cell is
 accepted only in a form whose parsed value is provably the one pandas gives
 (plain decimals, ISO 8601 timestamps with an explicit offset and at most six
-fractional digits); anything else is typed to a sentinel that a rule counts.
+fractional digits; patterns in RE2 syntax [1]_); anything else is typed to a sentinel that a rule counts.
 When any rule counts a row, the caller discards the SQL output and runs the
 pandas validator, which gives every message exactly as before.
 

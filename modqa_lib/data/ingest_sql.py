@@ -25,6 +25,7 @@ import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -124,11 +125,14 @@ def _check_staged(con, source: str, tax: S.Taxonomy, min_rows: int) -> int:
 
 def _typed_frame(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Decisions read back from the staged parquet in the dtypes the per-table check gives (nullable int)."""
-    out = {}
-    for c in columns:
-        col = S.TABLES[STREAMED].column(c)
-        dtype = {"str": "str", "int": "Int64", "float": "float64", "datetime": pd.DatetimeTZDtype("us", "UTC")}
-        out[c] = df[c].astype(dtype[col.dtype]) if col.dtype in dtype else df[c]
+    dtypes: dict[str, Any] = {
+        "str": "str",
+        "int": "Int64",
+        "float": "float64",
+        "datetime": pd.DatetimeTZDtype("us", "UTC"),
+        "bool": "boolean",
+    }
+    out = {c: df[c].astype(dtypes[S.TABLES[STREAMED].column(c).dtype]) for c in columns}
     return pd.DataFrame(out, index=pd.RangeIndex(len(df)))
 
 
