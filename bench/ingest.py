@@ -12,9 +12,10 @@ For each size N (default 2M, 10M, 50M decisions; audits are a 1% sample):
 
 Usage::
 
-    PYTHONPATH=. python bench/ingest.py [--sizes 2000000 10000000 50000000] [--dir /tmp/modqa-bench]
+    PYTHONPATH=. python bench/ingest.py [--sizes 2000000 10000000 50000000] [--dir /tmp/modqa-bench] [--stream]
+        [--keep] [--before <other checkout>]
 
-Writes only below ``--dir`` (deleted at the end).
+Writes only below ``--dir`` (deleted at the end unless ``--keep``).
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ sys.path.insert(0, {bench!r})
 import _biglog
 from modqa_lib.data.ingest import ingest
 t = time.perf_counter()
-ingest({raw!r}, {out!r})
+rep = ingest({raw!r}, {out!r}{extra})
 _biglog.report("ingest", time.perf_counter() - t)
+print("VIA", getattr(rep, "validated_by", "stream"))
 """
 
 CHILD_COPY = """
@@ -65,13 +67,16 @@ _biglog.report("copy", time.perf_counter() - t)
 
 def _child(code: str, pythonpath: str | None = None) -> tuple[float, float]:
     """Run ``code`` in a fresh Python (optionally another modqa checkout first on the path); return
-    (seconds, peak RSS MB) it reported."""
+    (seconds, peak RSS MB) it reported (and print which path validated, if it says)."""
     env = dict(os.environ)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env)
     if r.returncode:
         raise RuntimeError(r.stderr[-3000:])
+    via = [x for x in r.stdout.splitlines() if x.startswith("VIA ")]
+    if via:
+        print(f"    validated by: {via[0].split()[1]}", flush=True)
     line = next(x for x in r.stdout.splitlines() if x.startswith("RESULT "))
     _, _, s, mb = line.split()
     return float(s), float(mb)
@@ -84,6 +89,8 @@ def main() -> None:
     ap.add_argument(
         "--before", default=None, help="another modqa checkout (e.g. the commit before streaming) to time side by side"
     )
+    ap.add_argument("--stream", action="store_true", help="also time the streaming path (fast=False) in the same run")
+    ap.add_argument("--keep", action="store_true", help="keep and reuse the generated raw files under --dir/<size>")
     a = ap.parse_args()
     sys.path.insert(0, str(HERE))
     import _biglog
@@ -93,18 +100,28 @@ def main() -> None:
     print(f"{'decisions':>11}  {'csv MB':>7}  {'ingest s':>8}  {'RSS MB':>6}  {'copy s':>7}  {'RSS MB':>6}  ratio")
     try:
         for n in a.sizes:
-            shutil.rmtree(base, ignore_errors=True)
-            raw = base / "raw"
+            raw = base / "raw" / str(n)
+            for d in ("p", "c", "b", "s"):
+                shutil.rmtree(base / d, ignore_errors=True)
             t = time.perf_counter()
-            _biglog.write_raw(raw, n)
+            if not (a.keep and (raw / "audits.csv").exists()):
+                shutil.rmtree(raw, ignore_errors=True)
+                _biglog.write_raw(raw, n)
             gen = time.perf_counter() - t
             mb = (raw / "decisions.csv").stat().st_size / 2**20
-            fmt = {"bench": str(HERE), "raw": str(raw), "out": str(base / "p")}
+            fmt = {"bench": str(HERE), "raw": str(raw), "out": str(base / "p"), "extra": ""}
             ti, ri = _child(CHILD_INGEST.format(**fmt))
+            shutil.rmtree(base / "p", ignore_errors=True)
             (base / "c").mkdir()
             tc, rc = _child(CHILD_COPY.format(**{**fmt, "out": str(base / "c")}))
+            shutil.rmtree(base / "c", ignore_errors=True)
+            if a.stream:
+                ts, rs = _child(CHILD_INGEST.format(**{**fmt, "out": str(base / "s"), "extra": ", fast=False"}))
+                shutil.rmtree(base / "s", ignore_errors=True)
+                print(f"    streaming path: ingest {ts:.1f} s, peak RSS {rs:,.0f} MB, {ts / tc:.2f}x copy")
             if a.before:
                 tb, rb = _child(CHILD_INGEST.format(**{**fmt, "out": str(base / "b")}), a.before)
+                shutil.rmtree(base / "b", ignore_errors=True)
                 print(f"    before ({a.before}): ingest {tb:.1f} s, peak RSS {rb:,.0f} MB, {tb / tc:.2f}x copy")
             rows.append((n, ti, ri, tc, rc))
             print(
@@ -113,7 +130,8 @@ def main() -> None:
                 flush=True,
             )
     finally:
-        shutil.rmtree(base, ignore_errors=True)
+        if not a.keep:
+            shutil.rmtree(base, ignore_errors=True)
     if len(rows) > 1:
         (n0, t0, r0, *_), (n1, t1, r1, *_) = rows[0], rows[-1]
         print(

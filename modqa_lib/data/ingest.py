@@ -44,7 +44,7 @@ from modqa_lib import __version__
 from modqa_lib.contract import schema as S
 from modqa_lib.data import duck
 from modqa_lib.data import io as mio
-from modqa_lib.data.duck import WEEK_PARTITION
+from modqa_lib.data.ingest_sql import SqlFallback, partition_sql, stage_decisions
 from modqa_lib.data.locks import folder_lock
 from modqa_lib.data.stream import BATCH_ROWS, STREAMED, ArrowFallback, iter_raw_batches, validate_streaming
 from modqa_lib.errors import ConfigError, DataContractError, InputFileError
@@ -127,6 +127,8 @@ class IngestReport:
     ignored: list[str] = field(default_factory=list)
     stale_cleaned: int = 0
     warnings: list[str] = field(default_factory=list)
+    #: how the decisions were validated: ``"sql"`` (the DuckDB fast path) or ``"stream"`` (pandas batches)
+    validated_by: str = "stream"
 
     def summary(self) -> str:
         """A short human table: table, rows, source file."""
@@ -162,6 +164,7 @@ def ingest(
     *,
     batch_rows: int | None = None,
     partition_rows: int | None = None,
+    fast: bool = True,
 ) -> IngestReport:
     """Validate the raw tables and write them as typed parquet, atomically.
 
@@ -178,6 +181,11 @@ def ingest(
         Decisions tables with at least this many rows are published as a
         hive-partitioned dataset ``decisions/week=<Monday>/vendor=<vendor>/part-*.parquet``
         instead of ``decisions.parquet``; default :data:`PARTITION_ROWS`.
+    fast : bool, default True
+        Try the DuckDB fast path (:mod:`modqa_lib.data.ingest_sql`) for a decisions CSV that
+        will be partitioned: one SQL pass parses, types and partitions it, SQL twins of the
+        per-table rules check it. On any problem it falls back to the streaming validator, so
+        data and messages are the same either way; ``False`` always streams.
 
     Returns
     -------
@@ -216,10 +224,11 @@ def ingest(
         warnings: list[str] = []
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
         try:
-            found, source_sha, typed, ignored, streamed = _read_and_validate(
-                raw, staging, batch_rows or BATCH_ROWS, warnings
+            min_rows = PARTITION_ROWS if partition_rows is None else partition_rows
+            found, source_sha, typed, ignored, streamed, how = _read_and_validate(
+                raw, staging, batch_rows or BATCH_ROWS, warnings, min_rows if fast else None
             )
-            if streamed[0] >= (PARTITION_ROWS if partition_rows is None else partition_rows):
+            if streamed[0] >= min_rows and not (staging / STREAMED).is_dir():
                 _partition_decisions(staging)
             reports, manifest = _stage(staging, raw, found, source_sha, typed, streamed, warnings)
             removed = _commit(out, staging, [r.parquet_file for r in reports])
@@ -238,14 +247,20 @@ def ingest(
         ignored=ignored,
         stale_cleaned=cleaned,
         warnings=warnings,
+        validated_by=how,
     )
 
 
 # ------------------------------------------------------------------- reading
 def _read_and_validate(
-    raw: Path, staging: Path, batch_rows: int, warnings: list[str] | None = None
-) -> tuple[dict[str, Path], dict[str, str], dict[str, pd.DataFrame], list[str], tuple[int, list[str]]]:
-    """Find, hash, read and validate the raw tables; stream the decisions into ``staging/decisions.parquet``.
+    raw: Path, staging: Path, batch_rows: int, warnings: list[str] | None = None, fast_rows: int | None = None
+) -> tuple[dict[str, Path], dict[str, str], dict[str, pd.DataFrame], list[str], tuple[int, list[str]], str]:
+    """Find, hash, read and validate the raw tables; stage the decisions in ``staging``.
+
+    With ``fast_rows`` set, a decisions CSV of (about) that many rows or more is tried
+    on the DuckDB fast path first (:func:`modqa_lib.data.ingest_sql.stage_decisions`,
+    written straight to ``staging/decisions/``); otherwise, or when it falls back, the
+    decisions are streamed into ``staging/decisions.parquet``.
 
     Returns
     -------
@@ -259,6 +274,7 @@ def _read_and_validate(
         Raw files that are not contract tables.
     streamed : (int, list of str)
         Rows and columns of the decisions written to ``staging``.
+    validated_by : {"sql", "stream"}
     """
     found = mio.find_raw_tables(raw)
     ignored = sorted(
@@ -286,17 +302,18 @@ def _read_and_validate(
     files = {name: p.name for name, p in found.items()}
     plans = read_sample_plans(raw)
     warned: list[dict] = []
-    try:  # pyarrow's CSV reader; anything it might read differently from pandas: again with pandas
-        batches = iter_raw_batches(found[STREAMED], STREAMED, batch_rows, engine="arrow")
-        typed, rows, columns = validate_streaming(
-            frames, batches, staging / f"{STREAMED}.parquet", files, sample_plan=plans, warnings=warned
-        )
-    except ArrowFallback:
-        warned.clear()
-        batches = iter_raw_batches(found[STREAMED], STREAMED, batch_rows)
-        typed, rows, columns = validate_streaming(
-            frames, batches, staging / f"{STREAMED}.parquet", files, sample_plan=plans, warnings=warned
-        )
+    how = "stream"
+    dec = found[STREAMED]
+    if fast_rows is not None and dec.suffix == ".csv" and _estimated_rows(dec) >= fast_rows // 2:
+        try:
+            typed, rows, columns, warned = stage_decisions(
+                dec, frames, staging, files, sample_plan=plans, min_rows=fast_rows
+            )
+            how = "sql"
+        except SqlFallback:
+            warned = []
+    if how == "stream":
+        typed, rows, columns = _stream(frames, dec, staging, files, plans, batch_rows, warned)
     if warnings is not None:
         warnings += [DataContractError(warned).args[0].splitlines()[k + 1].strip() for k in range(len(warned))]
         for name, path in found.items():  # a cut inside the last field keeps the field count: say so
@@ -306,24 +323,54 @@ def _read_and_validate(
                     f"{path.name}: no line break after the last row (data row {n_rows:,}): "
                     "if the file was cut short, that row's last field may be incomplete"
                 )
-    return found, source_sha, typed, ignored, (rows, columns)
+    return found, source_sha, typed, ignored, (rows, columns), how
+
+
+def _stream(
+    frames: dict[str, pd.DataFrame],
+    dec: Path,
+    staging: Path,
+    files: dict[str, str],
+    plans: pd.DataFrame | None,
+    batch_rows: int,
+    warned: list[dict],
+) -> tuple[dict[str, pd.DataFrame], int, list[str]]:
+    """The streaming validator: pyarrow's CSV reader, or pandas' for anything pyarrow might read differently."""
+    try:
+        batches = iter_raw_batches(dec, STREAMED, batch_rows, engine="arrow")
+        return validate_streaming(
+            frames, batches, staging / f"{STREAMED}.parquet", files, sample_plan=plans, warnings=warned
+        )
+    except ArrowFallback:
+        warned.clear()
+        batches = iter_raw_batches(dec, STREAMED, batch_rows)
+        return validate_streaming(
+            frames, batches, staging / f"{STREAMED}.parquet", files, sample_plan=plans, warnings=warned
+        )
+
+
+def _estimated_rows(path: Path, probe: int = 1 << 20) -> int:
+    """Data rows of a CSV, estimated from the line lengths of its first megabyte (exact for a smaller file)."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(probe)
+    lines = head.count(b"\n")
+    if size <= probe or lines < 2:
+        return max(lines - (0 if head.endswith(b"\n") else -1) - 1, 0)
+    return int(size / len(head) * lines)
 
 
 def _partition_decisions(staging: Path) -> None:
     """Rewrite ``staging/decisions.parquet`` as the hive dataset ``staging/decisions/week=…/vendor=…/``.
 
     DuckDB streams the file into one folder per (ISO week Monday, UTC; vendor),
-    keeping row order within each; the single file is then removed.
+    keeping row order within each (:func:`modqa_lib.data.ingest_sql.partition_sql`,
+    the statement the fast path writes with); the single file is then removed.
     """
     src, dst = staging / f"{STREAMED}.parquet", staging / STREAMED
     con = duck.connect(DUCKDB_MEMORY)
     try:
-        con.execute(
-            f"COPY (SELECT *, CAST(date_trunc('week', {S.DECIDED_AT}) AS DATE) AS {WEEK_PARTITION} "
-            f"FROM read_parquet(?)) TO '{str(dst).replace(chr(39), chr(39) * 2)}' "
-            f"(FORMAT parquet, PARTITION_BY ({WEEK_PARTITION}, {S.VENDOR}), FILENAME_PATTERN 'part-{{i}}')",
-            [str(src)],
-        )
+        con.execute(partition_sql(f"SELECT * FROM read_parquet('{str(src).replace(chr(39), chr(39) * 2)}')", dst))
     finally:
         con.close()
     src.unlink()

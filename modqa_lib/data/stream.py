@@ -282,8 +282,91 @@ def _is_uniqueness(p: dict) -> bool:
     return p["column"] == S.DECISION_ID and p["rule"].startswith("duplicate ")
 
 
+def _errors(problems) -> bool:
+    """True when any problem is an error (not a warning)."""
+    return any(p.get("level") != "warning" for p in problems)
+
+
 def _sql_path(p: Path) -> str:
     return str(p).replace("'", "''")
+
+
+def file_names(files: Mapping[str, str] | None) -> dict[str, str]:
+    """Table name to file name (paths reduced to their names), as problems quote them."""
+    return {k: (str(getattr(v, "name", v)) if v is not None else k) for k, v in (files or {}).items()}
+
+
+def check_small_tables(
+    frames: Mapping[str, pd.DataFrame], files: Mapping[str, str], tax: S.Taxonomy
+) -> tuple[dict[str, pd.DataFrame], list[dict], dict[str, dict[str, np.ndarray]], list]:
+    """The per-table rules on every table but the decisions, read whole.
+
+    Returns
+    -------
+    typed : dict of str to DataFrame
+        Best-effort typed tables (nullable int/bool until :func:`finish_tables`).
+    problems : list of dict
+        Their problems, warnings included, in contract table order.
+    bad : dict
+        Per table, per column, the mask of cells that broke a rule.
+    audited : list
+        Distinct decision ids other tables point at (the cross-table rules need these decisions).
+    """
+    problems: list[dict] = []
+    typed: dict[str, pd.DataFrame] = {}
+    bad: dict[str, dict[str, np.ndarray]] = {}
+    for name in S.TABLE_NAMES:
+        if name in frames and name != STREAMED:
+            typed[name], p, bad[name] = V._check_table(frames[name], name, files.get(name), tax)
+            problems += p
+    audited: list = []
+    for name in ("audits", "vendor_qa", "appeals"):
+        if name in typed and S.DECISION_ID in typed[name].columns:
+            audited += list(typed[name][S.DECISION_ID].dropna().astype(object))
+    audited = list(pd.unique(pd.Series(audited, dtype=object))) if audited else []
+    return typed, problems, bad, audited
+
+
+def cross_table_problems(
+    typed: Mapping[str, pd.DataFrame],
+    bad: Mapping[str, Mapping[str, np.ndarray]],
+    files: Mapping[str, str],
+    tax: S.Taxonomy,
+    sample_plan: pd.DataFrame | None,
+    columns: list[str],
+    keep: list[pd.DataFrame],
+    scopes: list[pd.DataFrame],
+) -> list[dict]:
+    """The cross-table rules, run on the audited decisions plus one row per distinct scope.
+
+    ``keep`` holds typed audited decisions with a bool column ``_ok`` (their label and
+    decision time passed the per-table rules); ``scopes`` the distinct vendor/site/market.
+    The rules of :mod:`modqa_lib.contract.validation` give on this small frame the
+    problems they give on the whole log.
+    """
+    if not columns:
+        return []
+    parts = keep + [s.assign(_ok=False) for s in scopes]
+    small = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[*columns, "_ok"])
+    small = small.reindex(columns=[*columns, "_ok"])
+    ok = small.pop("_ok").to_numpy(dtype=bool)
+    typed_x = dict(typed)
+    typed_x[STREAMED] = small.reset_index(drop=True)
+    bad_x = dict(bad)
+    bad_x[STREAMED] = {S.LABEL: ~ok, S.DECIDED_AT: ~ok}
+    return V._cross_table_problems(typed_x, files, bad_x, tax, sample_plan) + V.qaqa_cross_table_problems(
+        typed_x, files, bad_x, tax
+    )
+
+
+def finish_tables(typed: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Final dtypes of validated tables (non-nullable int/bool back to numpy)."""
+    return {name: V._finish(df, name) for name, df in typed.items()}
+
+
+def sort_problems(problems: list[dict]) -> list[dict]:
+    """Problems in report order: contract table, then column (stable within a column)."""
+    return sorted(problems, key=V._problem_order)
 
 
 def validate_streaming(
@@ -330,19 +413,8 @@ def validate_streaming(
         reports it.
     """
     tax = taxonomy or S.load_taxonomy()
-    files = {k: (str(getattr(v, "name", v)) if v is not None else k) for k, v in (files or {}).items()}
-    problems: list[dict] = []
-    typed: dict[str, pd.DataFrame] = {}
-    bad: dict[str, dict[str, np.ndarray]] = {}
-    for name in S.TABLE_NAMES:
-        if name in frames and name != STREAMED:
-            typed[name], p, bad[name] = V._check_table(frames[name], name, files.get(name), tax)
-            problems += p
-    audited: list = []  # decisions other tables point at: the cross-table rules need these rows
-    for name in ("audits", "vendor_qa", "appeals"):
-        if name in typed and S.DECISION_ID in typed[name].columns:
-            audited += list(typed[name][S.DECISION_ID].dropna().astype(object))
-    audited = list(pd.unique(pd.Series(audited, dtype=object))) if audited else []
+    files = file_names(files)
+    typed, problems, bad, audited = check_small_tables(frames, files, tax)
 
     out_file = Path(out_file)
     merger = _Merger()
@@ -367,7 +439,9 @@ def validate_streaming(
                     ids = pa.table(
                         {
                             "r": pa.array(np.arange(offset, offset + len(b), dtype="int64")),
-                            "id": pa.array(b[S.DECISION_ID].astype(object).to_numpy(), type=pa.large_string()),
+                            "id": pa.array(
+                                b[S.DECISION_ID].astype(object).to_numpy(), type=pa.large_string(), from_pandas=True
+                            ),
                         }
                     )
                     ids_writer = ids_writer or pq.ParquetWriter(ids_file, ids.schema)
@@ -384,7 +458,7 @@ def validate_streaming(
                 scope_cols = [c for c in (S.VENDOR, S.SITE, S.MARKET) if c in b.columns]
                 if scope_cols:
                     scopes.append(b[scope_cols].drop_duplicates())
-                if not problems and not merger.order:
+                if not _errors(problems) and not _errors(merger.acc.values()):  # warnings alone: still written
                     t = pa.Table.from_pandas(V._finish(b, STREAMED), preserve_index=False)
                     if writer is None:
                         schema = t.schema
@@ -400,18 +474,7 @@ def validate_streaming(
         merger.add([dup], 0)
     problems += merger.problems()
 
-    # cross-table rules on the audited decisions plus one row per distinct scope
-    if columns:
-        parts = keep + [s.assign(_ok=False) for s in scopes]
-        small = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[*columns, "_ok"])
-        small = small.reindex(columns=[*columns, "_ok"])
-        ok = small.pop("_ok").to_numpy(dtype=bool)
-        typed_x = dict(typed)
-        typed_x[STREAMED] = small.reset_index(drop=True)
-        bad_x = dict(bad)
-        bad_x[STREAMED] = {S.LABEL: ~ok, S.DECIDED_AT: ~ok}
-        problems += V._cross_table_problems(typed_x, files, bad_x, tax, sample_plan)
-        problems += V.qaqa_cross_table_problems(typed_x, files, bad_x, tax)
+    problems += cross_table_problems(typed, bad, files, tax, sample_plan, columns, keep, scopes)
     problems.sort(key=V._problem_order)
     if warnings is not None:
         warnings += [p for p in problems if p.get("level") == "warning"]
@@ -419,4 +482,4 @@ def validate_streaming(
     if problems:
         out_file.unlink(missing_ok=True)
         raise DataContractError(problems)
-    return {name: V._finish(df, name) for name, df in typed.items()}, n, columns
+    return finish_tables(typed), n, columns

@@ -180,3 +180,22 @@ def test_short_rows_give_the_same_problems_as_before(tmp_path):
     frames = {n: mio.read_raw_table(raw / f"{n}.csv", n) for n in S.TABLE_NAMES if (raw / f"{n}.csv").exists()}
     assert str(ei.value) == _whole_message(frames)
     assert "data rows 3" in str(ei.value)
+
+
+@pytest.mark.parametrize("partition_rows", [None, 0])
+def test_decisions_with_only_a_warning_are_published(tmp_path, partition_rows):
+    """Blanks stripped (a warning) in the decisions: the streamed batches are still written and published."""
+    t = make_valid_tables()
+    t["decisions"].loc[1, S.SITE] = " Kuala Lumpur"
+    raw = write_raw(t, tmp_path / "raw")
+    rep = ingest(raw, tmp_path / "p", partition_rows=partition_rows, fast=False)
+    assert any("leading/trailing blanks stripped" in w for w in rep.warnings)
+    dec = mio.load_processed(tmp_path / "p")["decisions"]
+    assert len(dec) == 40 and dec[S.SITE].str.strip().eq(dec[S.SITE]).all()
+
+
+def test_empty_decision_id_is_a_contract_problem_not_a_crash(tmp_path):
+    t = make_valid_tables()
+    t["decisions"].loc[5, S.DECISION_ID] = ""
+    with pytest.raises(DataContractError, match=r"decision_id.*\[1 row\(s\); data rows 6\]"):
+        ingest(write_raw(t, tmp_path / "raw"), tmp_path / "p")

@@ -1,0 +1,275 @@
+"""The per-table rules of :mod:`modqa_lib.contract.validation` as SQL, for DuckDB over a large log.
+
+The fast ingest path (:mod:`modqa_lib.data.ingest_sql`) parses a CSV table with
+DuckDB and checks it with aggregate queries instead of pandas batches. This
+module writes that SQL, generated from the same contract (:data:`schema.TABLES`,
+the taxonomy, and the rule tables of :mod:`modqa_lib.contract.validation`:
+:data:`~modqa_lib.contract.validation.ID_COLUMNS`,
+:data:`~modqa_lib.contract.validation.NULL_PLACEHOLDERS`,
+:data:`~modqa_lib.contract.validation.CASE_FOLDED`,
+:data:`~modqa_lib.contract.validation.FREE_TEXT`, the bounds of
+:func:`~modqa_lib.contract.validation.date_bounds`), so the two cannot drift apart.
+
+The SQL only **detects**: it is conservative, never words a message. A cell is
+accepted only in a form whose parsed value is provably the one pandas gives
+(plain decimals, ISO 8601 timestamps with an explicit offset and at most six
+fractional digits; patterns in RE2 syntax [1]_); anything else is typed to a sentinel that a rule counts.
+When any rule counts a row, the caller discards the SQL output and runs the
+pandas validator, which gives every message exactly as before.
+
+Notes
+-----
+Rule kinds (one :class:`SqlRule` per column and kind that applies):
+
+``required``
+    non-nullable column with a missing cell (validation: "empty value").
+``parse``
+    int/float/datetime cell outside the accepted forms (validation: "not an
+    integer", "not a number", "unparseable timestamp", "timestamp has no time zone").
+``blank``
+    text cell with leading/trailing white space, or only white space (validation:
+    "leading/trailing blanks stripped", blank read as missing).
+``placeholder``
+    id cell that stands for a missing value (validation: "placeholder ... used as an id").
+``vocab``
+    value not in its taxonomy vocabulary (pandera ``isin``).
+``range``
+    value outside the column's bounds (pandera ``in_range``/``ge``/``le``/``gt``).
+``future``, ``floor``
+    timestamp outside :func:`~modqa_lib.contract.validation.date_bounds`.
+``unique``
+    value given more than once (a ``GROUP BY``, not a row condition: see :func:`duplicate_count_sql`).
+``casefold``
+    names differing only in case (checked on the distinct values: see :func:`distinct_values_sql`).
+
+References
+----------
+.. [1] DuckDB documentation, "CSV Import" and "Regular Expressions" (RE2 syntax),
+   https://duckdb.org/docs/data/csv/overview and https://duckdb.org/docs/sql/functions/regular_expressions
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from modqa_lib.contract import schema as S
+from modqa_lib.contract.validation import CASE_FOLDED, EXCLUSIVE_MIN, FREE_TEXT, ID_COLUMNS, NULL_PLACEHOLDERS
+
+__all__ = [
+    "ACCEPTED_PATTERNS",
+    "RULE_KINDS",
+    "SENTINELS",
+    "SQL_TYPES",
+    "SqlRule",
+    "casefold_clashes",
+    "distinct_values_sql",
+    "duplicate_count_sql",
+    "quote",
+    "rule_counts_sql",
+    "table_rules",
+    "typed_select",
+    "value_columns",
+    "value_rule_kinds",
+]
+
+#: DuckDB type of each contract dtype
+SQL_TYPES = {"str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "datetime": "TIMESTAMPTZ"}
+
+#: the only text forms cast in SQL (RE2, full match); pandas parses each of them to the same value
+ACCEPTED_PATTERNS = {
+    "int": r"-?[0-9]{1,15}",  # below 2**53, as validation requires
+    "float": r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)",
+    "datetime": (
+        r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
+        r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+    ),
+}
+
+#: typed value a cell gets when it is not in an accepted form (or the cast fails); counted by the ``parse`` rule
+SENTINELS = {
+    "int": "(-9223372036854775807 - 1)::BIGINT",
+    "float": "'NaN'::DOUBLE",
+    "datetime": "TIMESTAMPTZ '0001-01-01 00:00:00+00'",
+}
+
+#: white space ``str.strip`` removes (Python ``str.isspace``), at either end of a cell (RE2)
+_EDGE_SPACE = r"[\t\n\v\f\r\x1c-\x1f \x85\pZ]"
+_BLANK_PAT = f"^{_EDGE_SPACE}|{_EDGE_SPACE}$"
+
+#: every kind of rule this module generates (see the module notes)
+RULE_KINDS = ("required", "parse", "blank", "placeholder", "vocab", "range", "future", "floor", "unique", "casefold")
+
+
+@dataclass(frozen=True)
+class SqlRule:
+    """One per-table rule as an SQL condition on the typed column (true where a row breaks it)."""
+
+    column: str
+    kind: str
+    condition: str
+
+
+def quote(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def typed_select(table: str, present: list[str]) -> list[str]:
+    """SELECT expressions typing the raw text columns ``present`` to their contract types, in contract order.
+
+    Contract columns absent from ``present`` (optional ones) come out as typed NULLs.
+    A cell outside :data:`ACCEPTED_PATTERNS`, or whose cast fails, gets its :data:`SENTINELS` value.
+    """
+    out = []
+    for col in S.TABLES[table].columns:
+        c, typ = _ident(col.name), SQL_TYPES[col.dtype]
+        if col.name not in present:
+            out.append(f"CAST(NULL AS {typ}) AS {c}")
+        elif col.dtype == "str":
+            out.append(f"{c} AS {c}")
+        elif col.dtype in ACCEPTED_PATTERNS:
+            pat, bad = quote(ACCEPTED_PATTERNS[col.dtype]), SENTINELS[col.dtype]
+            out.append(
+                f"CASE WHEN {c} IS NULL THEN NULL WHEN regexp_full_match({c}, {pat}) "
+                f"THEN coalesce(TRY_CAST({c} AS {typ}), {bad}) ELSE {bad} END AS {c}"
+            )
+        else:  # bool: no SQL form is accepted (the table falls back to pandas)
+            out.append(f"CASE WHEN {c} IS NULL THEN NULL ELSE CAST(NULL AS {typ}) END AS {c}")
+    return out
+
+
+def table_rules(
+    table: str, taxonomy: S.Taxonomy, bounds: tuple[pd.Timestamp, pd.Timestamp] | None = None
+) -> list[SqlRule]:
+    """Every per-row rule of ``table`` as an SQL condition on the typed columns of :func:`typed_select`.
+
+    Parameters
+    ----------
+    table : str
+        A key of :data:`schema.TABLES`.
+    taxonomy : Taxonomy
+    bounds : (Timestamp, Timestamp), optional
+        Plausible timestamp range (:func:`~modqa_lib.contract.validation.date_bounds`);
+        without it the ``future``/``floor`` rules are left out.
+
+    Returns
+    -------
+    list of SqlRule
+        In contract column order. ``unique`` is a whole-column rule (:func:`duplicate_count_sql`);
+        blanks, vocabulary and case variants of :func:`value_columns` are checked on their
+        distinct values (:func:`value_rule_kinds`).
+    """
+    rules = []
+    by_value = set(value_columns(table))
+    for col in S.TABLES[table].columns:
+        c = _ident(col.name)
+        if not col.nullable:
+            rules.append(SqlRule(col.name, "required", f"{c} IS NULL"))
+        if col.dtype == "float":  # -0: pandas gives 0.0 or -0.0 depending on the other cells of the batch
+            rules.append(SqlRule(col.name, "parse", f"({c} IS NOT DISTINCT FROM {SENTINELS['float']} OR signbit({c}))"))
+        elif col.dtype in SENTINELS:
+            rules.append(SqlRule(col.name, "parse", f"{c} IS NOT DISTINCT FROM {SENTINELS[col.dtype]}"))
+        elif col.dtype == "bool":
+            rules.append(SqlRule(col.name, "parse", f"{c} IS NOT NULL"))
+        if col.dtype == "str" and col.name not in FREE_TEXT and col.name not in by_value:
+            rules.append(SqlRule(col.name, "blank", _blank_condition(c)))
+        if col.dtype == "str" and col.name in ID_COLUMNS:
+            ph = ", ".join(quote(p) for p in sorted(NULL_PLACEHOLDERS))
+            longest = max(len(p) for p in NULL_PLACEHOLDERS)
+            rules.append(SqlRule(col.name, "placeholder", f"(strlen({c}) <= {longest} AND lower({c}) IN ({ph}))"))
+        if col.vocab and col.name not in by_value:
+            allowed = ", ".join(quote(v) for v in taxonomy.vocab(col.vocab))
+            rules.append(SqlRule(col.name, "vocab", f"{c} NOT IN ({allowed})"))
+        if col.min is not None or col.max is not None:
+            parts = []
+            if col.min is not None:
+                parts.append(f"{c} {'<=' if col.name in EXCLUSIVE_MIN else '<'} {col.min!r}")
+            if col.max is not None:
+                parts.append(f"{c} > {col.max!r}")
+            rules.append(SqlRule(col.name, "range", "(" + " OR ".join(parts) + ")"))
+        if col.dtype == "datetime" and bounds is not None:
+            floor, ceiling = bounds
+            rules.append(SqlRule(col.name, "future", f"{c} > TIMESTAMPTZ {quote(ceiling.isoformat())}"))
+            rules.append(SqlRule(col.name, "floor", f"{c} < TIMESTAMPTZ {quote(floor.isoformat())}"))
+    return rules
+
+
+def _blank_condition(c: str) -> str:
+    """True where a text cell is empty or has white space at either end (as ``str.strip`` sees it).
+
+    A byte comparison for the first character, a one-class pattern for the last; the full
+    Unicode pattern (2-3x slower) only runs on cells with non-ASCII characters. An ASCII
+    control character last also counts (the streaming path then words what it finds).
+    """
+    end = quote(r"[\x00-\x20]$")  # an ASCII control or space last (a superset of what strip removes there)
+    return f"({c} < '!' OR regexp_matches({c}, {end}) OR (strlen({c}) <> length({c}) AND regexp_matches({c}, {quote(_BLANK_PAT)})))"
+
+
+def value_columns(table: str) -> list[str]:
+    """Text columns of few distinct values (a vocabulary, or a case-folded name): their rules run on the values.
+
+    Blanks, vocabulary and case variants of these columns are checked by
+    :func:`value_rule_kinds` on their distinct values (:func:`distinct_values_sql`),
+    exactly as Python sees them, instead of on every row.
+    """
+    return [
+        c.name
+        for c in S.TABLES[table].columns
+        if c.dtype == "str"
+        and c.name not in FREE_TEXT
+        and c.name not in ID_COLUMNS
+        and (c.vocab or c.name in CASE_FOLDED)
+    ]
+
+
+def value_rule_kinds(table: str, column: str, values: list, taxonomy: S.Taxonomy) -> list[str]:
+    """The rule kinds (``blank``, ``vocab``, ``casefold``) the distinct ``values`` of a value column break."""
+    col = S.TABLES[table].column(column)
+    vals = [str(v) for v in values if v is not None]
+    out = []
+    if any(v != v.strip() or not v for v in vals):
+        out.append("blank")
+    if col.vocab and any(v not in set(taxonomy.vocab(col.vocab)) for v in vals):
+        out.append("vocab")
+    if column in CASE_FOLDED and casefold_clashes(vals):
+        out.append("casefold")
+    return out
+
+
+def rule_counts_sql(rules: list[SqlRule], source: str) -> str:
+    """One aggregate query: the number of rows breaking each rule (columns ``r0, r1, ...``) and the row count."""
+    counts = ", ".join(f"count_if(coalesce({r.condition}, false)) AS r{i}" for i, r in enumerate(rules))
+    return f"SELECT count(*) AS n{', ' if counts else ''}{counts} FROM {source}"
+
+
+def duplicate_count_sql(table: str, source: str) -> str | None:
+    """Number of values of the table's unique columns given more than once (None if it has none)."""
+    cols = [c.name for c in S.TABLES[table].columns if c.unique]
+    if not cols:
+        return None
+    parts = [
+        f"(SELECT count(*) FROM (SELECT {_ident(c)} FROM {source} WHERE {_ident(c)} IS NOT NULL "
+        f"GROUP BY 1 HAVING count(*) > 1))"
+        for c in cols
+    ]
+    return "SELECT " + " + ".join(parts)
+
+
+def distinct_values_sql(table: str, source: str) -> str | None:
+    """The distinct values of each of :func:`value_columns`, one list column each (None if there is none)."""
+    cols = value_columns(table)
+    if not cols:
+        return None
+    return "SELECT " + ", ".join(f"list(DISTINCT {_ident(c)}) AS {_ident(c)}" for c in cols) + f" FROM {source}"
+
+
+def casefold_clashes(values: list) -> bool:
+    """True when two of ``values`` differ only in upper/lower case (``str.casefold``, as validation compares)."""
+    vals = [v for v in values if v is not None]
+    return len({str(v).casefold() for v in vals}) != len(set(vals))

@@ -1,0 +1,227 @@
+"""The fast ingest path: a decisions CSV parsed, typed, partitioned and checked by DuckDB in SQL.
+
+:func:`stage_decisions` writes the decisions CSV in **one** DuckDB pass
+(``COPY (SELECT <typed columns> FROM read_csv(...)) TO ... (FORMAT parquet,
+PARTITION_BY (week, vendor))``) straight into the staging version folder, then
+checks the staged columns with the SQL twins of the per-table rules
+(:mod:`modqa_lib.contract.sql_rules`: one aggregate query, a ``GROUP BY`` for the
+unique ids, the distinct names for case variants) and runs the cross-table rules
+of :mod:`modqa_lib.contract.validation` on the audited decisions only (read back
+by a semi-join), as the streaming path does.
+
+It only ever accepts: whenever the SQL finds any problem, or meets anything it
+cannot decide (a CSV DuckDB reads differently or not at all, a header that is
+not exactly contract columns, a cell outside the accepted forms, a warning it
+would have to word), it removes what it staged and raises :class:`SqlFallback`;
+the caller then runs the streaming validator (:mod:`modqa_lib.data.stream`),
+which gives every error and warning message as before. So the published data
+and every message are those of the streaming path; only the time differs.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from modqa_lib.contract import schema as S
+from modqa_lib.contract import sql_rules as Q
+from modqa_lib.contract.validation import date_bounds
+from modqa_lib.data import duck
+from modqa_lib.data.duck import WEEK_PARTITION
+from modqa_lib.data.stream import (
+    STREAMED,
+    check_small_tables,
+    cross_table_problems,
+    file_names,
+    finish_tables,
+    sort_problems,
+)
+
+__all__ = ["DUCKDB_MEMORY", "SqlFallback", "copy_sql", "partition_sql", "stage_decisions"]
+
+#: DuckDB memory cap of the fast path (it spills to disk beyond it)
+DUCKDB_MEMORY = "1GB"
+
+
+class SqlFallback(Exception):
+    """The SQL path found a problem or something it cannot decide: validate with the streaming path instead."""
+
+
+def _lit(p: str | os.PathLike) -> str:
+    return Q.quote(str(p))
+
+
+def partition_sql(select: str, dst: str | os.PathLike) -> str:
+    """``COPY`` of ``select`` into the hive dataset ``dst/week=<Monday>/vendor=<vendor>/part-*.parquet``.
+
+    The one statement both ingest paths publish the decisions with, so their layouts are the same.
+    """
+    return (
+        f"COPY (SELECT *, CAST(date_trunc('week', {S.DECIDED_AT}) AS DATE) AS {WEEK_PARTITION} FROM ({select})) "
+        f"TO {_lit(dst)} (FORMAT parquet, PARTITION_BY ({WEEK_PARTITION}, {S.VENDOR}), FILENAME_PATTERN 'part-{{i}}')"
+    )
+
+
+def copy_sql(csv_path: str | os.PathLike, header: list[str], dst: str | os.PathLike) -> str:
+    """The one-pass ``COPY``: the CSV as text (only empty cells missing), typed, into the partitioned dataset."""
+    cols = ", ".join(f"{Q.quote(c)}: 'VARCHAR'" for c in header)
+    src = (
+        f"read_csv({_lit(csv_path)}, header = true, auto_detect = false, columns = {{{cols}}}, delim = ',', "
+        "quote = '\"', escape = '\"', strict_mode = true, null_padding = false, allow_quoted_nulls = true, "
+        "encoding = 'utf-8')"
+    )
+    return partition_sql(f"SELECT {', '.join(Q.typed_select(STREAMED, header))} FROM {src}", dst)
+
+
+def _header(csv_path: Path) -> list[str]:
+    """The CSV's header if it is exactly distinct contract columns with every required one; else fall back."""
+    try:
+        with open(csv_path, encoding="utf-8-sig", newline="") as fh:
+            header = next(csv.reader(fh))
+    except (StopIteration, UnicodeDecodeError, csv.Error, OSError):
+        raise SqlFallback("header unreadable") from None
+    spec = S.TABLES[STREAMED]
+    names = spec.column_names
+    if len(set(header)) != len(header) or any(h not in names for h in header):
+        raise SqlFallback("header is not distinct contract columns")
+    if any(c.required and c.name not in header for c in spec.columns):
+        raise SqlFallback("a required column is missing")
+    return header
+
+
+def _check_staged(con, source: str, tax: S.Taxonomy, min_rows: int) -> int:
+    """Run the SQL twins of the per-table rules on the staged decisions; return the row count or fall back."""
+    rules = Q.table_rules(STREAMED, tax, date_bounds())
+    got = con.execute(Q.rule_counts_sql(rules, source)).fetchall()[0]
+    n, counts = int(got[0]), got[1:]
+    if n == 0 or n < min_rows:
+        raise SqlFallback(f"{n:,} rows (the streaming path publishes fewer than {min_rows:,} as one file)")
+    broken = [f"{r.column}: {r.kind}" for r, k in zip(rules, counts, strict=True) if k]
+    if broken:
+        raise SqlFallback("rules broken: " + ", ".join(broken))
+    dup = Q.duplicate_count_sql(STREAMED, source)
+    if dup is not None and con.execute(dup).fetchall()[0][0]:
+        raise SqlFallback("duplicate ids")
+    dist = Q.distinct_values_sql(STREAMED, source)
+    if dist is not None:
+        row = con.execute(dist).fetchall()[0]
+        broken = [
+            f"{c}: {k}"
+            for c, v in zip(Q.value_columns(STREAMED), row, strict=True)
+            for k in Q.value_rule_kinds(STREAMED, c, list(v or []), tax)
+        ]
+        if broken:
+            raise SqlFallback("rules broken: " + ", ".join(broken))
+    return n
+
+
+def _typed_frame(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Decisions read back from the staged parquet in the dtypes the per-table check gives (nullable int)."""
+    dtypes: dict[str, Any] = {
+        "str": "str",
+        "int": "Int64",
+        "float": "float64",
+        "datetime": pd.DatetimeTZDtype("us", "UTC"),
+        "bool": "boolean",
+    }
+    out = {c: df[c].astype(dtypes[S.TABLES[STREAMED].column(c).dtype]) for c in columns}
+    return pd.DataFrame(out, index=pd.RangeIndex(len(df)))
+
+
+def _audited_and_scopes(con, source: str, audited: list, columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The staged decisions other tables point at (semi-join), and the distinct vendor/site/market."""
+    sel = ", ".join(f'"{c}"' for c in columns)
+    if audited:
+        con.register("_audited", pa.table({"id": pa.array([str(x) for x in audited], type=pa.string())}))
+        keep = con.execute(f"SELECT {sel} FROM {source} WHERE {S.DECISION_ID} IN (SELECT id FROM _audited)").df()
+    else:
+        keep = con.execute(f"SELECT {sel} FROM {source} LIMIT 0").df()
+    keep = _typed_frame(keep, columns).assign(_ok=True)
+    scope_cols = [c for c in (S.VENDOR, S.SITE, S.MARKET) if c in columns]
+    scopes = con.execute(f"SELECT DISTINCT {', '.join(scope_cols)} FROM {source}").df()
+    scopes = scopes.astype("str")
+    return keep, scopes
+
+
+def stage_decisions(
+    csv_path: str | os.PathLike,
+    frames: Mapping[str, pd.DataFrame],
+    staging: str | os.PathLike,
+    files: Mapping[str, str] | None = None,
+    taxonomy: S.Taxonomy | None = None,
+    sample_plan: pd.DataFrame | None = None,
+    min_rows: int = 0,
+) -> tuple[dict[str, pd.DataFrame], int, list[str], list[dict]]:
+    """Validate every table and publish-stage the decisions CSV as ``staging/decisions/`` in SQL, or fall back.
+
+    Parameters
+    ----------
+    csv_path : path-like
+        The raw decisions CSV.
+    frames : mapping of table name to DataFrame
+        The other raw tables (as :func:`modqa_lib.data.io.read_raw_table` gives).
+    staging : path-like
+        The staging version folder; the hive dataset ``decisions/`` is written into it.
+    files : mapping of table name to file name, optional
+    taxonomy : Taxonomy, optional
+    sample_plan : DataFrame, optional
+        Sample plans found beside the raw data (weights are checked against them).
+    min_rows : int, default 0
+        Fewer decisions than this fall back (the streaming path publishes them as one file).
+
+    Returns
+    -------
+    typed : dict of str to DataFrame
+        The validated small tables, in contract order (decisions not included).
+    rows : int
+        Number of decisions staged.
+    columns : list of str
+        Columns of the staged decisions (contract order).
+    warnings : list of dict
+        Problems that are warnings (only ones worded as the streaming path words them).
+
+    Raises
+    ------
+    SqlFallback
+        Any problem or anything undecided; nothing is left in ``staging``.
+    """
+    tax = taxonomy or S.load_taxonomy()
+    files = file_names(files)
+    typed, problems, bad, audited = check_small_tables(frames, files, tax)
+    if any(p.get("level") != "warning" for p in problems):
+        raise SqlFallback("problems in the other tables")
+    csv_path, dst = Path(csv_path), Path(staging) / STREAMED
+    header = _header(csv_path)
+    columns = S.TABLES[STREAMED].column_names
+    source = (
+        f"read_parquet({_lit(dst / '**' / '*.parquet')}, hive_partitioning = true, "
+        f"hive_types = {{'{WEEK_PARTITION}': DATE, '{S.VENDOR}': VARCHAR}})"
+    )
+    con = duck.connect(DUCKDB_MEMORY)
+    try:
+        try:
+            con.execute("SET threads = 1")  # keeps file order within each partition (and is faster on 2 cores)
+            con.execute(copy_sql(csv_path, header, dst)).fetchall()
+            con.execute("RESET threads")
+            n = _check_staged(con, source, tax, min_rows)
+            keep, scopes = _audited_and_scopes(con, source, audited, columns)
+        except duckdb.Error as exc:  # a CSV DuckDB reads differently or not at all: the streaming path words it
+            raise SqlFallback(f"DuckDB could not read or check the decisions ({type(exc).__name__})") from None
+        # a non-required column left out is read as all-missing, without a warning (as validation does)
+        problems += cross_table_problems(typed, bad, files, tax, sample_plan, columns, [keep], [scopes])
+        if any(p.get("level") != "warning" for p in problems):
+            raise SqlFallback("cross-table problems")
+    except BaseException:
+        shutil.rmtree(dst, ignore_errors=True)
+        raise
+    finally:
+        con.close()
+    return finish_tables(typed), n, columns, sort_problems(problems)
