@@ -35,7 +35,11 @@ def _sql(source: Source, select: str, where: str | None = None, tail: str = ""):
         return None, (rel.query("_modqa_q", f"SELECT * FROM _modqa_q {tail}") if tail else rel)
     con = duck.connect()
     try:
-        sql = f"SELECT {select} FROM {_scan(source)}" + (f" WHERE {where}" if where else "") + (f" {tail}" if tail else "")
+        sql = (
+            f"SELECT {select} FROM {_scan(source)}"
+            + (f" WHERE {where}" if where else "")
+            + (f" {tail}" if tail else "")
+        )
         return con, con.sql(sql)
     except BaseException:
         con.close()
@@ -87,7 +91,8 @@ def rows_by_id(source: Source, ids: Iterable, cols: Sequence[str], where: str | 
     if isinstance(source, duckdb.DuckDBPyRelation):
         value_set = pa.array(want.tolist(), type=pa.string())
         parts = [
-            b.filter(pc.is_in(pc.cast(b.column(0), pa.string()), value_set=value_set)) for b in batches(source, cols, where)
+            b.filter(pc.is_in(pc.cast(b.column(0), pa.string()), value_set=value_set))
+            for b in batches(source, cols, where)
         ]
         tab = pa.Table.from_batches([p for p in parts if p.num_rows]) if any(p.num_rows for p in parts) else None
         if tab is None:

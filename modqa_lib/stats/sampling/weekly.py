@@ -359,7 +359,10 @@ def _week_from_log(source, week, by: str, unit: str | None, cli: bool) -> _Week:
 
     types = _logread.columns(source)
     require_columns(
-        pd.DataFrame(columns=list(types)), [S.DECISION_ID, S.DECIDED_AT, S.POLICY, by], "draw_weekly_sample", "decisions"
+        pd.DataFrame(columns=list(types)),
+        [S.DECISION_ID, S.DECIDED_AT, S.POLICY, by],
+        "draw_weekly_sample",
+        "decisions",
     )
     ts_type = types[S.DECIDED_AT].upper()
     if not ts_type.startswith("TIMESTAMP"):
@@ -445,9 +448,10 @@ def _draw_weekly_sample(
 
     # size each unit to the margin
     n_map = {}
+    policies = w.policies.to_dict()
     for u, N_u in pop_u.items():
         n_u = sample_size(int(N_u), margin, confidence, expected_rate)
-        n_map[u] = int(min(N_u, max(n_u, int(w.policies[u]))))  # one per stratum, never above N
+        n_map[u] = int(min(N_u, max(n_u, int(policies[u]))))  # one per stratum, never above N
     strata = [by, S.POLICY]
 
     priors = None
