@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -102,6 +103,14 @@ def test_log_path_errors_name_the_weeks_and_units(logs):
         rel = con.sql("SELECT 'd1' AS decision_id, TIMESTAMP '2026-11-16 10:00' AS decided_at, 'x' AS policy")
         with pytest.raises(DataContractError, match="vendor"):  # the by column is missing
             sm.draw_weekly_sample(rel, t["audits"], t["golden"], **kw)
+        gap = con.sql(
+            "SELECT * FROM (VALUES ('d1', TIMESTAMPTZ '2026-11-02 10:00+00', 'x', 'A'), "
+            "('d2', TIMESTAMPTZ '2026-11-16 10:00+00', 'x', 'A')) t(decision_id, decided_at, policy, vendor)"
+        )
+        with pytest.raises(
+            ConfigError, match="2026-11-09: no decisions that week; the data covers weeks 2026-11-02 to 2026-11-16"
+        ):
+            sm.draw_weekly_sample(gap, t["audits"], t["golden"], **{**kw, "week": "2026-11-09"})
         empty = con.sql(
             "SELECT * FROM (SELECT 'd1' AS decision_id, now() AS decided_at, 'x' AS policy, 'A' AS vendor) LIMIT 0"
         )
@@ -212,3 +221,22 @@ def test_risk_weighted_sample_on_a_log_names_the_log_path(logs):
         sm.risk_weighted_sample(base / "parts", n=50, seed=1)
     with pytest.raises(SamplingError, match=msg):
         sm.make_plan(base / "parts", "risk_weighted", n=50, seed=1)
+
+
+def test_arrow_row_hashes_are_pandas_row_hashes():
+    """The fast (Arrow) row hashes of the log fingerprint equal hash_pandas_object's, missing values included."""
+    import pyarrow as pa
+
+    from modqa_lib.stats.sampling import plan
+
+    b = pa.RecordBatch.from_pydict(
+        {
+            S.DECISION_ID: ["d1", "d2", "d3", "d\u00e9", "d5"],
+            S.VENDOR: ["A", None, "B", "A", "\u00c9"],
+            S.POLICY: pa.array(["x", "y", None, "x", "y"]).dictionary_encode(),
+        }
+    )
+    cols = [S.DECISION_ID, S.VENDOR, S.POLICY]
+    want = plan._pandas_row_hashes(b, cols)
+    assert len(set(want)) == 5
+    assert np.array_equal(plan._arrow_row_hashes(b), want)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from modqa_lib.contract import schema as S
 from modqa_lib.contract.checks import require_columns
@@ -139,18 +141,76 @@ def _log_row_hashes(source, cols: list[str], where: str | None) -> np.ndarray:
     n = int(_logread.query(source, "count(*) AS n", where)["n"].iloc[0])
     h = np.empty(n, dtype=np.uint64)
     at = 0
+    fast: bool | None = None  # decided on the first batch
     for batch in _logread.batches(source, cols, where):
         if batch.num_rows == 0:
             continue
         if at + batch.num_rows > n:  # pragma: no cover - the log grew while it was read
             raise SamplingError("the log changed while it was fingerprinted; run the draw again")
-        frame = _typed_log(batch.to_pandas())
-        h[at : at + batch.num_rows] = pd.util.hash_pandas_object(frame[cols], index=False).to_numpy()
+        if fast is None:  # the Arrow hashes must equal pandas' on real rows, else pandas hashes every batch
+            head = batch.slice(0, 2_000)
+            fast = all(_is_text(c) for c in batch.columns) and np.array_equal(
+                _arrow_row_hashes(head), _pandas_row_hashes(head, cols)
+            )
+        rows = _arrow_row_hashes(batch) if fast else _pandas_row_hashes(batch, cols)
+        h[at : at + batch.num_rows] = rows
         at += batch.num_rows
     if at != n:  # pragma: no cover
         raise SamplingError("the log changed while it was fingerprinted; run the draw again")
     h.sort()
     return h
+
+
+_U8MAX = np.uint64(np.iinfo(np.uint64).max)
+
+
+def _pandas_row_hashes(batch: pa.RecordBatch, cols: list[str]) -> np.ndarray:
+    """Row hashes of a batch as the DataFrame path computes them (contract dtypes, hash_pandas_object)."""
+    return pd.util.hash_pandas_object(_typed_log(batch.to_pandas())[cols], index=False).to_numpy()
+
+
+def _is_text(col) -> bool:
+    t = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _arrow_text_hashes(col: pa.Array, distinct_few: bool) -> np.ndarray:
+    """:func:`pandas.util.hash_array` of a text column's values (missing -> 2**64 - 1), as pandas hashes text.
+
+    Columns with few distinct values (strata) hash their dictionary once; ids are hashed directly.
+    """
+    if distinct_few:
+        enc = col if pa.types.is_dictionary(col.type) else pc.dictionary_encode(col)
+        words = np.asarray(enc.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+        per_value = pd.util.hash_array(words, categorize=False) if len(words) else np.zeros(1, dtype=np.uint64)
+        idx = enc.indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+        out = per_value.take(idx) if len(words) else np.zeros(len(col), dtype=np.uint64)
+    else:
+        words = np.asarray(col.fill_null("").to_numpy(zero_copy_only=False), dtype=object)
+        out = pd.util.hash_array(words, categorize=False)
+    if col.null_count:
+        out[np.asarray(col.is_null())] = _U8MAX
+    return out
+
+
+def _arrow_row_hashes(batch: pa.RecordBatch) -> np.ndarray:
+    """``hash_pandas_object(frame, index=False)`` of an all-text batch, from Arrow (about 3x faster).
+
+    Column hashes are combined as pandas combines them (CPython's tuple hash,
+    ``pandas.core.util.hashing.combine_hash_arrays``); the first batch of every
+    fingerprint is checked against pandas itself, so a pandas that hashes
+    differently falls back to it instead of giving another fingerprint.
+    """
+    arrays = [_arrow_text_hashes(c, distinct_few=i > 0) for i, c in enumerate(batch.columns)]
+    mult = np.uint64(1000003)
+    out = np.zeros(batch.num_rows, dtype=np.uint64) + np.uint64(0x345678)
+    k = len(arrays)
+    for i, a in enumerate(arrays):
+        out ^= a
+        out *= mult
+        mult += np.uint64(82520 + 2 * (k - i))
+    out += np.uint64(97531)
+    return out
 
 
 def _jsonable(v):

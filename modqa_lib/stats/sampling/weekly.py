@@ -126,8 +126,17 @@ def _check_weekly_options(by, allocation, margin, confidence, golden_share, expe
         raise ConfigError(f"{_opt('golden_share', cli)} must lie in [0, 1), got {golden_share!r}")
 
 
-def _resolve_week(wk: pd.Series, week: str, cli: bool) -> pd.Timestamp:
-    """The Monday asked for ("latest" or a date), checked against the weeks in the data."""
+def _no_week(week: str, weeks: list, cli: bool) -> ConfigError:
+    span = f"the data covers weeks {weeks[0].date().isoformat()} to {weeks[-1].date().isoformat()}"
+    return ConfigError(f"{_opt('week', cli)} {week}: no decisions that week; {span}")
+
+
+def _resolve_week(wk: pd.Series, week: str, cli: bool, span_only: bool = False) -> pd.Timestamp:
+    """The Monday asked for ("latest" or a date), checked against the weeks in the data.
+
+    With ``span_only`` (``wk`` holds only the first and last week), a Monday between
+    them is accepted; the caller then checks that the week has decisions.
+    """
     weeks = sorted(pd.Series(wk.unique()).dropna())
     first, last = weeks[0].date().isoformat(), weeks[-1].date().isoformat()
     span = f"the data covers weeks {first} to {last}"
@@ -141,8 +150,8 @@ def _resolve_week(wk: pd.Series, week: str, cli: bool) -> pd.Timestamp:
     if target.day_of_week != 0:
         monday = (target - pd.Timedelta(days=target.day_of_week)).date().isoformat()
         raise ConfigError(f"{flag} {week} is a {target.day_name()}; ISO weeks start on Monday (use {monday}); {span}")
-    if target not in set(weeks):
-        raise ConfigError(f"{flag} {week}: no decisions that week; {span}")
+    if not (weeks[0] <= target <= weeks[-1] if span_only else target in set(weeks)):
+        raise _no_week(week, weeks, cli)
     return target
 
 
@@ -369,10 +378,15 @@ def _week_from_log(source, week, by: str, unit: str | None, cli: bool) -> _Week:
         raise ConfigError(f"decisions.{S.DECIDED_AT} must be a timestamp in the log, got {ts_type}")
     tz = "TIME ZONE" in ts_type or ts_type.endswith("TZ")
     utc = f"({S.DECIDED_AT} AT TIME ZONE 'UTC')" if tz else S.DECIDED_AT
-    weeks = _logread.query(source, f"DISTINCT CAST(date_trunc('week', {utc}) AS TIMESTAMP) AS w")["w"]
-    if weeks.dropna().empty:
+    # the first and last week from min and max (one cheap pass); a week between them is checked by its counts
+    span = _logread.query(
+        source,
+        f"CAST(date_trunc('week', min({utc})) AS TIMESTAMP) AS a, CAST(date_trunc('week', max({utc})) AS TIMESTAMP) AS b",
+    )
+    weeks = pd.to_datetime(pd.Series([span["a"].iloc[0], span["b"].iloc[0]]))
+    if weeks.isna().all():
         raise SamplingError("the processed decisions table is empty")
-    target = _resolve_week(pd.to_datetime(weeks), week, cli)
+    target = _resolve_week(weeks, week, cli, span_only=True)
     week_str = target.date().isoformat()
 
     def at(ts: pd.Timestamp) -> str:  # a typed literal: the filter compares the stored column (row-group pruning)
@@ -381,6 +395,8 @@ def _week_from_log(source, week, by: str, unit: str | None, cli: bool) -> _Week:
     in_week = f"{S.DECIDED_AT} >= {at(target)} AND {S.DECIDED_AT} < {at(target + pd.Timedelta(days=7))}"
     strata = [by, S.POLICY]
     counts = stratum_counts(source, strata, where=in_week).counts
+    if counts.empty:
+        raise _no_week(week, list(weeks), cli)
     keys = _unit_keys(counts[by])
     where = in_week
     if unit is not None:
