@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from modqa_lib.config import PROCESSED_DIR
-from modqa_lib.data.io import load_processed, processed_snapshot, write_csv_atomic
+from modqa_lib.data.io import decisions_partitioned, load_processed, processed_snapshot, write_csv_atomic
 from modqa_lib.data.scope import parse_period
 from modqa_lib.errors import BatchError
 from modqa_lib.report.transparency_tables import transparency_figures
@@ -78,6 +78,40 @@ def _plan_targets() -> dict[str, float]:
         raise ConfigError(f"{p}: needs parameters.target_precision and target_recall ({exc})") from None
 
 
+def _partitioned_week(snap: Path, week: str, adopt_plan: bool):
+    """Tables for the non-actioned draw from a partitioned log: the week's decisions and the audited ones.
+
+    Weeks come from a ``GROUP BY``; the week's decisions are read with the week pushed
+    into the scan (refused above the pandas guard rail); with ``adopt_plan`` the
+    audits and only their decisions (ids pushed into the scan). Returns
+    ``(tables, week's decisions, Monday)``.
+    """
+    import pandas as pd
+
+    from modqa_lib.contract import schema as S
+    from modqa_lib.data import duck
+    from modqa_lib.errors import ConfigError
+
+    vols = duck.decision_volumes(snap, by=[S.WEEK])
+    weeks = pd.to_datetime(vols[S.WEEK])
+    target = weeks.max() if str(week).strip().lower() == "latest" else pd.Timestamp(str(week))
+    if not (weeks == target).any():
+        raise ConfigError(f"--week {week}: no decisions that week (weeks {weeks.min().date()} to {weeks.max().date()})")
+    n_week = int(vols.loc[(weeks == target).to_numpy(), "n"].sum())
+    duck.check_pandas_rows(
+        n_week,
+        f"decisions in week {target.date()}",
+        "none yet for the non-actioned draw (the weekly sample, modqa sample without it, draws from the log)",
+    )
+    lo, hi = (f"TIMESTAMPTZ '{d.isoformat()}+00:00'" for d in (target, target + pd.Timedelta(days=7)))
+    dec_week = duck.read_decisions(snap, where=f"{S.DECIDED_AT} >= {lo} AND {S.DECIDED_AT} < {hi}")
+    data = {}
+    if adopt_plan:
+        data = load_processed(snap, tables=["audits"])
+        data["decisions"] = duck.read_decisions(snap, ids=data["audits"][S.DECISION_ID])
+    return data, dec_week, target
+
+
 def write_nonactioned_sample(
     week: str,
     n_per_cell: int,
@@ -118,15 +152,19 @@ def write_nonactioned_sample(
 
     if not adopt_plan and (isinstance(n_per_cell, bool) or int(n_per_cell) < 1):
         raise ConfigError(f"--nonactioned-per-cell must be a positive number of audits, got {n_per_cell!r}")
-    tables = ["decisions", "audits"] if adopt_plan else ["decisions"]
-    data = load_processed(processed_snapshot(Path(processed or PROCESSED_DIR)), tables=tables)
-    dec = data["decisions"]
-    t = pd.to_datetime(dec[S.DECIDED_AT], utc=True).dt.tz_localize(None).dt.normalize()
-    wk = t - pd.to_timedelta(t.dt.day_of_week, unit="D")
-    target = wk.max() if str(week).strip().lower() == "latest" else pd.Timestamp(str(week))
-    if not (wk == target).any():
-        raise ConfigError(f"--week {week}: no decisions that week (weeks {wk.min().date()} to {wk.max().date()})")
-    pop, _ = prepare_transparency_frame(dec[(wk == target).to_numpy()])
+    snap = processed_snapshot(Path(processed or PROCESSED_DIR))
+    if decisions_partitioned(snap):  # a large log: only the week's and the audited decisions are read
+        data, dec_week, target = _partitioned_week(snap, week, adopt_plan)
+    else:
+        data = load_processed(snap, tables=["decisions", "audits"] if adopt_plan else ["decisions"])
+        dec = data["decisions"]
+        t = pd.to_datetime(dec[S.DECIDED_AT], utc=True).dt.tz_localize(None).dt.normalize()
+        wk = t - pd.to_timedelta(t.dt.day_of_week, unit="D")
+        target = wk.max() if str(week).strip().lower() == "latest" else pd.Timestamp(str(week))
+        if not (wk == target).any():
+            raise ConfigError(f"--week {week}: no decisions that week (weeks {wk.min().date()} to {wk.max().date()})")
+        dec_week = dec[(wk == target).to_numpy()]
+    pop, _ = prepare_transparency_frame(dec_week)
     pop = pop[pop[S.SYSTEM] != HUMAN_SYSTEM]
     folder = Path(outputs or OUTPUTS_DIR) / "samples" / target.date().isoformat()
     extra = ""
@@ -134,7 +172,7 @@ def write_nonactioned_sample(
         audits = data.get("audits")
         if audits is None or audits.empty:
             raise ConfigError("--adopt-transparency-plan needs audits on file for the band violation rates")
-        _, audited = prepare_transparency_frame(dec, audits)
+        _, audited = prepare_transparency_frame(data["decisions"], audits)
         plan = plan_transparency_audits(pop, audited[audited[S.SYSTEM] != HUMAN_SYSTEM], targets=_plan_targets())
         s = draw_by_plan(pop, plan[plan[ARM] == "non_actioned"], seed=seed)
         folder.mkdir(parents=True, exist_ok=True)

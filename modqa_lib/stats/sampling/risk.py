@@ -13,6 +13,7 @@ from modqa_lib.contract import schema as S
 from modqa_lib.errors import DataContractError, SamplingError
 from modqa_lib.stats.sampling._common import RISK_METHODS, _check_int, _rng
 from modqa_lib.stats.sampling.draw import _argsort_keys, _prn_keys, _unit
+from modqa_lib.stats.sampling.log import is_log_source
 
 
 # =============================================================== risk-weighted
@@ -230,7 +231,9 @@ def risk_weighted_sample(
     decisions : DataFrame
         Needs ``decision_id`` and the columns of the active risk flags
         (``model_score``, ``moderator_tenure_days``, ``policy``, ``content_type``).
-        Missing scores or tenures simply do not raise the size.
+        Missing scores or tenures simply do not raise the size. A DataFrame
+        only: a log path or DuckDB relation raises :class:`SamplingError`
+        naming the log path (:func:`stratified_sample`).
     n : int
         Sample size (expected sample size for ``method="poisson"``).
     risk : RiskWeights, dict or None
@@ -266,6 +269,12 @@ def risk_weighted_sample(
     .. [3] Sarndal, C.-E., Swensson, B. and Wretman, J. (1992). *Model Assisted
        Survey Sampling*. Springer, Sect. 3.5-3.6.
     """
+    if is_log_source(decisions):  # systematic PPS orders the whole population by its keys: not on a log
+        raise SamplingError(
+            "risk_weighted_sample needs the decisions in pandas, not a log on disk or a DuckDB relation; "
+            "read the week (or unit) you need with modqa_lib.data.duck.read_decisions(where=...), or draw "
+            "from the log with stratified_sample (strata and n; it takes the log path)"
+        )
     if method not in RISK_METHODS:
         raise SamplingError(f"method must be one of {RISK_METHODS}, got {method!r}")
     rng = _rng(seed)

@@ -26,6 +26,8 @@ from modqa_lib.stats.sampling._common import (
 )
 from modqa_lib.stats.sampling.allocation import allocate
 from modqa_lib.stats.sampling.draw import estimate_prior_error_rates
+from modqa_lib.stats.sampling.log import _typed as _typed_log
+from modqa_lib.stats.sampling.log import is_log_source
 from modqa_lib.stats.sampling.plan import SamplePlan, _jsonable, make_plan, save_plan
 from modqa_lib.stats.sampling.sizes import sample_size
 from modqa_lib.stats.sampling.worklists import assign_auditors, inject_golden
@@ -50,8 +52,10 @@ class WeeklySample:
         The column units are sized by (``vendor``, ``site``, ``market`` or ``queue``).
     unit : str or None
         The one value of ``by`` the sample is restricted to, or None for all.
-    population : DataFrame
-        The decisions of the week (and unit) the sample was drawn from.
+    population : DataFrame or None
+        The decisions of the week (and unit) the sample was drawn from; None when
+        the sample was drawn from a log on disk or a DuckDB relation (the week is
+        never loaded: ``units`` and ``allocation`` hold its counts).
     allocation : DataFrame
         :func:`allocate` table, one row per stratum ``by x policy``: ``stratum``,
         ``by``, ``policy``, ``population``, ``prior_error_rate``, ``allocated``,
@@ -73,7 +77,7 @@ class WeeklySample:
     week: str
     by: str
     unit: str | None
-    population: pd.DataFrame
+    population: pd.DataFrame | None
     allocation: pd.DataFrame
     units: pd.DataFrame
     overall_margin: float
@@ -122,8 +126,17 @@ def _check_weekly_options(by, allocation, margin, confidence, golden_share, expe
         raise ConfigError(f"{_opt('golden_share', cli)} must lie in [0, 1), got {golden_share!r}")
 
 
-def _resolve_week(wk: pd.Series, week: str, cli: bool) -> pd.Timestamp:
-    """The Monday asked for ("latest" or a date), checked against the weeks in the data."""
+def _no_week(week: str, weeks: list, cli: bool) -> ConfigError:
+    span = f"the data covers weeks {weeks[0].date().isoformat()} to {weeks[-1].date().isoformat()}"
+    return ConfigError(f"{_opt('week', cli)} {week}: no decisions that week; {span}")
+
+
+def _resolve_week(wk: pd.Series, week: str, cli: bool, span_only: bool = False) -> pd.Timestamp:
+    """The Monday asked for ("latest" or a date), checked against the weeks in the data.
+
+    With ``span_only`` (``wk`` holds only the first and last week), a Monday between
+    them is accepted; the caller then checks that the week has decisions.
+    """
     weeks = sorted(pd.Series(wk.unique()).dropna())
     first, last = weeks[0].date().isoformat(), weeks[-1].date().isoformat()
     span = f"the data covers weeks {first} to {last}"
@@ -137,8 +150,8 @@ def _resolve_week(wk: pd.Series, week: str, cli: bool) -> pd.Timestamp:
     if target.day_of_week != 0:
         monday = (target - pd.Timedelta(days=target.day_of_week)).date().isoformat()
         raise ConfigError(f"{flag} {week} is a {target.day_name()}; ISO weeks start on Monday (use {monday}); {span}")
-    if target not in set(weeks):
-        raise ConfigError(f"{flag} {week}: no decisions that week; {span}")
+    if not (weeks[0] <= target <= weeks[-1] if span_only else target in set(weeks)):
+        raise _no_week(week, weeks, cli)
     return target
 
 
@@ -166,7 +179,7 @@ def _design_margin(alloc_table: pd.DataFrame, confidence: float, expected_rate: 
 
 
 def draw_weekly_sample(
-    decisions: pd.DataFrame,
+    decisions,
     audits: pd.DataFrame,
     golden: pd.DataFrame | None,
     week: str,
@@ -190,8 +203,16 @@ def draw_weekly_sample(
 
     Parameters
     ----------
-    decisions : DataFrame
+    decisions : DataFrame, path-like or duckdb.DuckDBPyRelation
         Processed decisions (all weeks: earlier weeks give the Neyman priors).
+        A log source (a processed folder, e.g. one with partitioned decisions, a
+        parquet file or dataset folder, or a DuckDB relation) is never loaded:
+        weeks and unit sizes come from ``GROUP BY`` queries, the Neyman priors
+        from the audited decisions only (ids pushed into the scan), golden items
+        are looked up by id, and the draw streams the week
+        (:mod:`modqa_lib.stats.sampling.log`). Same seed, same sample, same
+        ``sample_id`` as from the same decisions in a DataFrame;
+        ``population`` is then None.
     audits : DataFrame
         Processed audits: their auditors get the worklists; their errors give Neyman priors.
     golden : DataFrame or None
@@ -224,8 +245,8 @@ def draw_weekly_sample(
     Returns
     -------
     WeeklySample
-        ``week``, ``by``, ``unit``, ``population``, ``allocation``, ``units``,
-        ``overall_margin``, ``worklist`` and ``plan``.
+        ``week``, ``by``, ``unit``, ``population`` (None from a log source),
+        ``allocation``, ``units``, ``overall_margin``, ``worklist`` and ``plan``.
 
     Raises
     ------
@@ -265,6 +286,152 @@ def draw_weekly_sample(
     )
 
 
+@dataclass
+class _Week:
+    """One week's population as either path sees it: counts, and where to draw, look up and allocate from."""
+
+    week: str
+    target: pd.Timestamp
+    unit: str | None
+    pop_u: pd.Series  # decisions per unit key (sorted)
+    policies: pd.Series  # policy strata per unit key
+    source: object  # what make_plan and allocate draw from: the week's frame, or the log
+    where: str | None  # SQL filter selecting the week (and unit) on the log
+    alloc_source: object  # the week's frame, or its StratumCounts
+    population: pd.DataFrame | None  # the week's frame; None on the log path (never loaded)
+    past_audited: object  # callable(audits, strata) -> audited decisions of earlier weeks
+    lookup: object  # callable(ids, columns) -> decisions with those ids (the golden items)
+    columns: list[str]  # decision columns available
+
+
+def _no_unit_error(unit: str, by: str, week_str: str, present: list[str], cli: bool) -> ConfigError:
+    return ConfigError(
+        f"{_opt('unit', cli)} {unit!r}: no decisions of that {by} in week {week_str}; "
+        f"{by} values that week: {present[:20]}" + (" ..." if len(present) > 20 else "")
+    )
+
+
+def _week_in_memory(decisions: pd.DataFrame, week, by: str, unit: str | None, cli: bool) -> _Week:
+    from modqa_lib.data import io
+
+    if decisions.empty:
+        raise SamplingError("the processed decisions table is empty")
+    require_columns(
+        decisions,
+        [S.DECISION_ID, S.DECIDED_AT, S.SITE, S.MODERATOR_TENURE_DAYS, S.POLICY, by],
+        "draw_weekly_sample",
+        table="decisions",
+    )
+    wk = io.add_derived_columns(
+        decisions[[S.DECISION_ID, S.DECIDED_AT, S.SITE, S.MODERATOR_TENURE_DAYS]], site_timezones={}
+    )[S.WEEK]
+    target = _resolve_week(wk, week, cli)
+    week_str = target.date().isoformat()
+    dw = decisions.loc[(wk == target).to_numpy()]
+    units = _unit_keys(dw[by])
+    if unit is not None:
+        keep = (units == unit).to_numpy()
+        if not keep.any():
+            raise _no_unit_error(unit, by, week_str, sorted(units.unique()), cli)
+        dw, units = dw.loc[keep], units[keep]
+
+    def past_audited(audits, strata):
+        return decisions.loc[(wk < target).to_numpy()]
+
+    def lookup(ids, cols):
+        return decisions[[S.DECISION_ID, *cols]]
+
+    return _Week(
+        week=week_str,
+        target=target,
+        unit=unit,
+        pop_u=units.value_counts().sort_index(),
+        policies=dw[S.POLICY].groupby(units.to_numpy()).nunique(dropna=False),
+        source=dw,
+        where=None,
+        alloc_source=dw,
+        population=dw,
+        past_audited=past_audited,
+        lookup=lookup,
+        columns=list(decisions.columns),
+    )
+
+
+def _sql_text(v: str) -> str:
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def _week_from_log(source, week, by: str, unit: str | None, cli: bool) -> _Week:
+    """The week on a log source: weeks and counts by GROUP BY, nothing but the sample loaded."""
+    from modqa_lib.stats.sampling import _logread
+    from modqa_lib.stats.sampling.log import StratumCounts, stratum_counts
+
+    types = _logread.columns(source)
+    require_columns(
+        pd.DataFrame(columns=list(types)),
+        [S.DECISION_ID, S.DECIDED_AT, S.POLICY, by],
+        "draw_weekly_sample",
+        "decisions",
+    )
+    ts_type = types[S.DECIDED_AT].upper()
+    if not ts_type.startswith("TIMESTAMP"):
+        raise ConfigError(f"decisions.{S.DECIDED_AT} must be a timestamp in the log, got {ts_type}")
+    tz = "TIME ZONE" in ts_type or ts_type.endswith("TZ")
+    utc = f"({S.DECIDED_AT} AT TIME ZONE 'UTC')" if tz else S.DECIDED_AT
+    # the first and last week from min and max (one cheap pass); a week between them is checked by its counts
+    span = _logread.query(
+        source,
+        f"CAST(date_trunc('week', min({utc})) AS TIMESTAMP) AS a, CAST(date_trunc('week', max({utc})) AS TIMESTAMP) AS b",
+    )
+    weeks = pd.to_datetime(pd.Series([span["a"].iloc[0], span["b"].iloc[0]]))
+    if weeks.isna().all():
+        raise SamplingError("the processed decisions table is empty")
+    target = _resolve_week(weeks, week, cli, span_only=True)
+    week_str = target.date().isoformat()
+
+    def at(ts: pd.Timestamp) -> str:  # a typed literal: the filter compares the stored column (row-group pruning)
+        return f"TIMESTAMPTZ '{ts.isoformat()}+00:00'" if tz else f"TIMESTAMP '{ts.isoformat()}'"
+
+    in_week = f"{S.DECIDED_AT} >= {at(target)} AND {S.DECIDED_AT} < {at(target + pd.Timedelta(days=7))}"
+    strata = [by, S.POLICY]
+    counts = stratum_counts(source, strata, where=in_week).counts
+    if counts.empty:
+        raise _no_week(week, list(weeks), cli)
+    keys = _unit_keys(counts[by])
+    where = in_week
+    if unit is not None:
+        keep = (keys == unit).to_numpy()
+        if not keep.any():
+            raise _no_unit_error(unit, by, week_str, sorted(keys.unique()), cli)
+        counts, keys = counts.loc[keep].reset_index(drop=True), keys[keep].reset_index(drop=True)
+        where += f" AND coalesce(CAST({by} AS VARCHAR), {_sql_text(NA_KEY)}) = {_sql_text(unit)}"
+    n = counts["n"].to_numpy(dtype=np.int64)
+    pop_u = pd.Series(n, index=keys.to_numpy()).groupby(level=0).sum().sort_index()
+    policies = keys.value_counts().reindex(pop_u.index)
+
+    def past_audited(audits, strata):  # only the audited decisions of earlier weeks, ids pushed into the scan
+        rows = _logread.rows_by_id(source, audits[S.DECISION_ID], strata, where=f"{S.DECIDED_AT} < {at(target)}")
+        return _typed_log(rows)
+
+    def lookup(ids, cols):
+        return _typed_log(_logread.rows_by_id(source, ids, cols))
+
+    return _Week(
+        week=week_str,
+        target=target,
+        unit=unit,
+        pop_u=pop_u,
+        policies=policies,
+        source=source,
+        where=where,
+        alloc_source=StratumCounts(counts, strata, source),
+        population=None,
+        past_audited=past_audited,
+        lookup=lookup,
+        columns=list(types),
+    )
+
+
 def _draw_weekly_sample(
     decisions,
     audits,
@@ -281,8 +448,6 @@ def _draw_weekly_sample(
     unit,
     cli: bool,
 ) -> WeeklySample:
-    from modqa_lib.data import io
-
     _check_weekly_options(by, allocation, margin, confidence, golden_share, expected_rate, cli)
     if golden_share > 0 and golden is None:
         flag = _opt("golden_share", cli)
@@ -290,54 +455,31 @@ def _draw_weekly_sample(
             f"{flag} {golden_share:g} asks for golden items but there is no "
             f"golden table in the processed data; ingest one or use {flag} 0"
         )
-    if decisions.empty:
-        raise SamplingError("the processed decisions table is empty")
-    require_columns(
-        decisions,
-        [S.DECISION_ID, S.DECIDED_AT, S.SITE, S.MODERATOR_TENURE_DAYS, S.POLICY, by],
-        "draw_weekly_sample",
-        table="decisions",
-    )
-
-    wk = io.add_derived_columns(
-        decisions[[S.DECISION_ID, S.DECIDED_AT, S.SITE, S.MODERATOR_TENURE_DAYS]], site_timezones={}
-    )[S.WEEK]
-    target = _resolve_week(wk, week, cli)
-    week_str = target.date().isoformat()
-    in_week = (wk == target).to_numpy()
-    dw = decisions.loc[in_week]
-    units = _unit_keys(dw[by])
     unit = None if unit in _ALL_UNITS else str(unit)
-    if unit is not None:
-        keep = (units == unit).to_numpy()
-        if not keep.any():
-            present = sorted(units.unique())
-            raise ConfigError(
-                f"{_opt('unit', cli)} {unit!r}: no decisions of that {by} in week {week_str}; "
-                f"{by} values that week: {present[:20]}" + (" ..." if len(present) > 20 else "")
-            )
-        dw, units = dw.loc[keep], units[keep]
+    if is_log_source(decisions):
+        w = _week_from_log(decisions, week, by, unit, cli)
+    else:
+        w = _week_in_memory(decisions, week, by, unit, cli)
+    week_str, pop_u = w.week, w.pop_u
 
     # size each unit to the margin
-    pop_u = units.value_counts().sort_index()
-    policies_per_unit = dw[S.POLICY].groupby(units.to_numpy()).nunique(dropna=False)
     n_map = {}
+    policies = w.policies.to_dict()
     for u, N_u in pop_u.items():
         n_u = sample_size(int(N_u), margin, confidence, expected_rate)
-        n_map[u] = int(min(N_u, max(n_u, int(policies_per_unit[u]))))  # one per stratum, never above N
+        n_map[u] = int(min(N_u, max(n_u, int(policies[u]))))  # one per stratum, never above N
     strata = [by, S.POLICY]
 
     priors = None
     if allocation == "neyman":  # from all earlier weeks and units, so a unit's draw matches the all-unit draw
-        past = decisions.loc[(wk < target).to_numpy()]
-        priors = estimate_prior_error_rates(past, audits, strata)
+        priors = estimate_prior_error_rates(w.past_audited(audits, strata), audits, strata)  # type: ignore[operator]
         if priors.empty:
             priors = None
 
     # default_prior is recorded only when it is not the default, so sample ids of 0.5 plans stay as they were
     prior_kw = {} if expected_rate == 0.5 else {"default_prior": expected_rate}
     plan, sample = make_plan(
-        dw,
+        w.source,
         "stratified",
         seed=seed,
         strata=strata,
@@ -345,6 +487,7 @@ def _draw_weekly_sample(
         allocation=allocation,
         prior_error_rates=priors,
         return_sample=True,
+        where=w.where,
         **prior_kw,
         metadata={
             "week": week_str,
@@ -356,6 +499,8 @@ def _draw_weekly_sample(
             "golden_share": golden_share,
         },
     )
+    # worklists from the sample in id order: the same whatever the row order of the source (DataFrame or log)
+    sample = sample.sort_values(S.DECISION_ID, kind="stable", ignore_index=True)
     s_assign, s_golden = (np.random.default_rng(s) for s in np.random.SeedSequence(plan.seed).spawn(2))
     auditors = sorted(audits[S.AUDITOR_ID].dropna().astype(str).unique()) if S.AUDITOR_ID in audits else []
     if not auditors:
@@ -365,11 +510,11 @@ def _draw_weekly_sample(
         look = [
             c
             for c in (S.CONTENT_ID, S.CONTENT_TYPE, S.QUEUE, S.MARKET, S.LANGUAGE)
-            if c in decisions.columns and c not in golden.columns
+            if c in w.columns and c not in golden.columns
         ]
         if look:
             golden = golden.merge(
-                decisions[[S.DECISION_ID, *look]].rename(columns={S.DECISION_ID: S.ITEM_ID}),
+                w.lookup(golden[S.ITEM_ID], look).rename(columns={S.DECISION_ID: S.ITEM_ID}),  # type: ignore[operator]
                 on=S.ITEM_ID,
                 how="left",
                 validate="one_to_one",
@@ -380,7 +525,13 @@ def _draw_weekly_sample(
     worklist[S.SAMPLE_ID] = plan.sample_id
 
     alloc_tab = allocate(
-        dw, strata, n_map, allocation, prior_error_rates=priors, default_prior=expected_rate, confidence=confidence
+        w.alloc_source,  # type: ignore[arg-type]  # a frame or StratumCounts
+        strata,
+        n_map,
+        allocation,
+        prior_error_rates=priors,
+        default_prior=expected_rate,
+        confidence=confidence,
     )
     alloc_units = _unit_keys(alloc_tab[by])
     unit_tab = pd.DataFrame(
@@ -411,7 +562,7 @@ def _draw_weekly_sample(
         week=week_str,
         by=by,
         unit=unit,
-        population=dw,
+        population=w.population,
         allocation=alloc_tab,
         units=unit_tab,
         overall_margin=overall,
@@ -481,6 +632,35 @@ def write_sample_files(sample: WeeklySample, out) -> list[Path]:
 
 
 # ======================================================================= CLI
+def decisions_on_log(processed=None) -> bool:
+    """Whether ``modqa sample`` draws from the log on disk rather than from the decisions in pandas.
+
+    Parameters
+    ----------
+    processed : path-like, optional
+        Processed-data folder (default ``data/processed``).
+
+    Returns
+    -------
+    bool
+        True when the published decisions are a hive-partitioned dataset
+        (:func:`modqa_lib.data.io.decisions_partitioned`) or hold more rows than
+        the pandas guard rail allows (:func:`modqa_lib.data.duck.check_pandas_rows`,
+        ``MODQA_MAX_PANDAS_ROWS``).
+    """
+    from modqa_lib.data import duck, io
+    from modqa_lib.errors import TooLargeError
+
+    snap = io.processed_snapshot(processed)
+    if io.decisions_partitioned(snap):
+        return True
+    try:
+        duck.check_pandas_rows(duck.decision_rows(snap), "decisions", "the log path")
+    except TooLargeError:
+        return True
+    return False
+
+
 def run_sample_command(
     week: str,
     by: str,
@@ -495,8 +675,11 @@ def run_sample_command(
 ) -> str:
     """The ``modqa sample`` command: draw the week's QA sample and write auditor worklists.
 
-    Loads the processed decisions, audits (and golden items), draws with
-    :func:`draw_weekly_sample` and writes with :func:`write_sample_files`.
+    Loads the processed audits (and golden items) and the decisions, draws with
+    :func:`draw_weekly_sample` and writes with :func:`write_sample_files`. When
+    the published decisions are partitioned or above the pandas guard rail
+    (:func:`decisions_on_log`), the decisions are not loaded: the draw queries
+    the log with DuckDB (same seed, same sample as in memory).
 
     Parameters
     ----------
@@ -535,16 +718,18 @@ def run_sample_command(
     from modqa_lib.data import io
 
     _check_weekly_options(by, allocation, margin, confidence, golden_share, expected_rate, cli=True)
-    tables = io.load_processed(processed, tables=["decisions", "audits"])
+    snap = io.processed_snapshot(processed)  # one published version for every table read below
+    audits = io.load_processed(snap, tables=["audits"])["audits"]
+    decisions = snap if decisions_on_log(snap) else io.load_processed(snap, tables=["decisions"])["decisions"]
     golden = None
     if golden_share > 0:
         try:
-            golden = io.load_processed(processed, tables=["golden"])["golden"]
+            golden = io.load_processed(snap, tables=["golden"])["golden"]
         except InputFileError:
             golden = None  # draw_weekly_sample says what to do
     sample = _draw_weekly_sample(
-        tables["decisions"],
-        tables["audits"],
+        decisions,
+        audits,
         golden,
         week=week,
         by=by,
