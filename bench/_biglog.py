@@ -91,6 +91,32 @@ def write_raw(folder: Path, n: int, fmt: str = "csv") -> Path:
     return folder
 
 
+def write_partitioned_log(folder: Path, n: int) -> float:
+    """A typed, hive-partitioned (week, vendor) decisions log of n rows, as ``modqa ingest`` publishes it.
+
+    Returns the seconds it took to write.
+    """
+    import time
+
+    sql = {"str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "datetime": "TIMESTAMPTZ"}
+    cols = ", ".join(
+        f"CAST({c.name} AS {sql[c.dtype]}) AS {c.name}" for c in S.TABLES["decisions"].columns if c.required
+    )
+    t = time.perf_counter()
+    con = duckdb.connect()
+    con.execute("SET temp_directory = '/tmp/modqa-duckdb'")
+    con.execute("SET memory_limit = '2GB'")
+    con.execute("SET TimeZone = 'UTC'")
+    folder.mkdir(parents=True, exist_ok=True)
+    con.execute(
+        f"COPY (SELECT {cols}, CAST(date_trunc('week', CAST(decided_at AS TIMESTAMPTZ)) AS DATE) AS week "
+        f"FROM ({decisions_sql(n)})) TO '{folder / 'decisions'}' "
+        "(FORMAT parquet, PARTITION_BY (week, vendor), FILENAME_PATTERN 'part-{i}')"
+    )
+    con.close()
+    return time.perf_counter() - t
+
+
 def peak_rss_mb() -> float:
     """Peak RSS of this process so far, MB.
 

@@ -25,7 +25,6 @@ import math
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -53,31 +52,10 @@ _biglog.report("draw", el)
 
 
 def _write_log(folder: Path, n: int) -> float:
-    """A typed one-week decisions log of n rows, published as ``modqa ingest`` does (partitioned)."""
-    import duckdb
-
     sys.path.insert(0, str(HERE))
     import _biglog
 
-    from modqa_lib.contract import schema as S
-
-    sql = {"str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "datetime": "TIMESTAMPTZ"}
-    cols = ", ".join(
-        f"CAST({c.name} AS {sql[c.dtype]}) AS {c.name}" for c in S.TABLES["decisions"].columns if c.required
-    )
-    t = time.perf_counter()
-    con = duckdb.connect()
-    con.execute("SET temp_directory = '/tmp/modqa-duckdb'")
-    con.execute("SET memory_limit = '2GB'")
-    con.execute("SET TimeZone = 'UTC'")
-    folder.mkdir(parents=True, exist_ok=True)
-    con.execute(
-        f"COPY (SELECT {cols}, CAST(date_trunc('week', CAST(decided_at AS TIMESTAMPTZ)) AS DATE) AS week "
-        f"FROM ({_biglog.decisions_sql(n)})) TO '{folder / 'decisions'}' "
-        "(FORMAT parquet, PARTITION_BY (week, vendor), FILENAME_PATTERN 'part-{i}')"
-    )
-    con.close()
-    return time.perf_counter() - t
+    return _biglog.write_partitioned_log(folder, n)
 
 
 def _child(src: Path, memory: bool) -> tuple[float, float, str]:
