@@ -93,10 +93,24 @@ def operations_inputs(scope: Scope) -> OperationsInputs:
     )
 
 
-def pseudonymised_decisions(decisions: pd.DataFrame) -> pd.DataFrame:
-    """Decisions with moderator ids replaced by the same keyed pseudonyms the audits get in vendor reports."""
+def pseudonymised_decisions(decisions: pd.DataFrame, processed_dir=None) -> pd.DataFrame:
+    """Decisions with moderator ids replaced by the same keyed pseudonyms the audits get in vendor reports.
+
+    Parameters
+    ----------
+    decisions : DataFrame
+        Decisions with a ``moderator_id`` column.
+    processed_dir : path-like, optional
+        The processed data the report read (``scope.processed_dir``): its pseudonym key is the
+        one :func:`modqa_lib.report.tables.vendor_audits` uses, so both tables' pseudonyms match.
+
+    Returns
+    -------
+    DataFrame
+        A copy with ``moderator_id`` replaced by keyed pseudonyms.
+    """
     out = decisions.copy()
-    out[S.MODERATOR_ID] = pseudonymise(out[S.MODERATOR_ID])
+    out[S.MODERATOR_ID] = pseudonymise(out[S.MODERATOR_ID], processed_dir=processed_dir)
     return out
 
 

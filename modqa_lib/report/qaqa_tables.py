@@ -176,7 +176,8 @@ def _golden_with_labels(scope: Scope, pseudonymised: bool) -> pd.DataFrame:
         dec = scope.tables["decisions"][[S.DECISION_ID, S.LABEL]]
         ga = ga.merge(dec, on=S.DECISION_ID, how="inner")
     if pseudonymised:
-        ga = ga.assign(**{S.AUDITOR_ID: pseudonymise(ga[S.AUDITOR_ID], prefix="QA")})
+        where = getattr(scope, "processed_dir", None)  # the key vendor_audits uses
+        ga = ga.assign(**{S.AUDITOR_ID: pseudonymise(ga[S.AUDITOR_ID], prefix="QA", processed_dir=where)})
     return ga
 
 
@@ -297,7 +298,8 @@ def _low_specificity_auditors(scope: Scope, alpha: float) -> set:
     ids = [x for x in ar.loc[ar["flag"], S.AUDITOR_ID] if x != "ALL"]
     if not ids:
         return set()
-    return set(ids) | set(pseudonymise(pd.Series(ids), prefix="QA"))
+    where = getattr(scope, "processed_dir", None)
+    return set(ids) | set(pseudonymise(pd.Series(ids), prefix="QA", processed_dir=where))
 
 
 def consolidated_self_reported_table(scope: Scope, alpha: float = 0.05) -> pd.DataFrame:

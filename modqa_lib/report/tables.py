@@ -273,7 +273,7 @@ def vendor_audits(scope: Scope, vendor: str) -> tuple[pd.DataFrame, pd.DataFrame
     where = getattr(scope, "processed_dir", None)  # the key lives beside the processed data actually used
     own[S.MODERATOR_ID] = pseudonymise(own[S.MODERATOR_ID], processed_dir=where)
     own[S.AUDITOR_ID] = pseudonymise(own[S.AUDITOR_ID], prefix="QA", processed_dir=where)
-    peers = anonymise_peers(human_audits(scope.all_audits), vendor).drop(columns=[S.AUDITOR_ID])
+    peers = anonymise_peers(human_audits(scope.all_audits), vendor, processed_dir=where).drop(columns=[S.AUDITOR_ID])
     return own, peers
 
 

@@ -95,6 +95,9 @@ class RcaExplorer:
     dims : sequence of str
         Dimensions offered for the drill-down.
     alpha : float, default 0.05
+    processed_dir : path-like, optional
+        The processed data the audits came from (``scope.processed_dir``): moderator pseudonyms use
+        its key, as the reports on the same data do.
 
     Attributes
     ----------
@@ -114,14 +117,16 @@ class RcaExplorer:
     the filters before it (vendor, site, market, policy). Moderator ids are shown and searched as keyed pseudonyms.
     """
 
-    def __init__(self, audits: pd.DataFrame, dims: Sequence[str] = DEFAULT_DIMS, alpha: float = 0.05):
+    def __init__(
+        self, audits: pd.DataFrame, dims: Sequence[str] = DEFAULT_DIMS, alpha: float = 0.05, processed_dir=None
+    ):
         import ipywidgets as W
 
         from modqa_lib.report.privacy import pseudonymise
 
         audits = audits.copy()
         if S.MODERATOR_ID in audits:
-            audits[S.MODERATOR_ID] = pseudonymise(audits[S.MODERATOR_ID])
+            audits[S.MODERATOR_ID] = pseudonymise(audits[S.MODERATOR_ID], processed_dir=processed_dir)
         self.audits = audits
         self._busy = False
         self.dims = [d for d in dims if d in audits.columns]

@@ -46,15 +46,19 @@ def test_pseudonym_key_lives_beside_the_processed_data_used(tmp_path, monkeypatc
     """Not in the repository's data/processed when the report read another folder."""
     from valid_tables import make_valid_tables, write_raw
 
-    from modqa_lib.config import PROCESSED_DIR
     from modqa_lib.data.ingest import ingest
+    from modqa_lib.report import privacy
     from modqa_lib.report.privacy import KEY_FILE_NAME, pseudonym_key
     from modqa_lib.report.tables import vendor_audits
 
     monkeypatch.delenv("MODQA_PSEUDONYM_KEY", raising=False)
     monkeypatch.delenv("MODQA_PSEUDONYM_KEY_FILE", raising=False)
-    repo_key = PROCESSED_DIR / KEY_FILE_NAME
-    existed = repo_key.exists()
+    # the repository's data/processed, as privacy resolves it by default; a folder of this test's own,
+    # so that other tests running at the same time (xdist) cannot create the key there meanwhile
+    repo_processed = tmp_path / "repo" / "data" / "processed"
+    monkeypatch.setattr(privacy, "PROCESSED_DIR", repo_processed)
+    repo_key = repo_processed / KEY_FILE_NAME
+    existed = False
     processed = tmp_path / "elsewhere"
     ingest(write_raw(make_valid_tables(), tmp_path / "raw"), processed)
     scope = load_scope(processed, vendor="Vendor A", period="all")
@@ -66,3 +70,30 @@ def test_pseudonym_key_lives_beside_the_processed_data_used(tmp_path, monkeypatc
     monkeypatch.setenv("MODQA_PSEUDONYM_KEY_FILE", str(secret))
     pseudonym_key()
     assert secret.exists() and (secret.stat().st_mode & 0o077) == 0
+
+
+def test_every_pseudonym_in_a_report_uses_the_key_beside_its_processed_data(tmp_path, monkeypatch):
+    """Audits, decisions, golden audits and the explorer agree on a moderator's pseudonym when the
+    report reads a processed folder other than the repository's (a batch with --processed): the
+    operations table joins decisions to audits by pseudonym."""
+    from valid_tables import make_valid_tables, write_raw
+
+    from modqa_lib.data.ingest import ingest
+    from modqa_lib.report import privacy
+    from modqa_lib.report.operations import pseudonymised_decisions
+    from modqa_lib.report.tables import vendor_audits
+    from modqa_lib.report.widgets import RcaExplorer
+
+    monkeypatch.delenv("MODQA_PSEUDONYM_KEY", raising=False)
+    monkeypatch.delenv("MODQA_PSEUDONYM_KEY_FILE", raising=False)
+    repo_processed = tmp_path / "repo" / "data" / "processed"
+    monkeypatch.setattr(privacy, "PROCESSED_DIR", repo_processed)
+    processed = tmp_path / "elsewhere"
+    ingest(write_raw(make_valid_tables(), tmp_path / "raw"), processed)
+    scope = load_scope(processed, vendor="Vendor A", period="all")
+    own, _ = vendor_audits(scope, "Vendor A")
+    dec = pseudonymised_decisions(scope.tables["decisions"], scope.processed_dir)
+    explorer = RcaExplorer(scope.all_audits, processed_dir=scope.processed_dir)
+    assert set(own[S.MODERATOR_ID]) <= set(dec[S.MODERATOR_ID])
+    assert set(own[S.MODERATOR_ID]) <= set(explorer.audits[S.MODERATOR_ID])
+    assert not (repo_processed / privacy.KEY_FILE_NAME).exists()
