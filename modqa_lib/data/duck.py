@@ -167,7 +167,8 @@ def read_decisions(
     Returns
     -------
     DataFrame
-        Contract columns and dtypes, in the order of the log.
+        Contract columns and dtypes, in ``decision_id`` order (the row order within a
+        partition of the published log is not specified: DuckDB writes it in parallel).
     """
     con = connect()
     try:
@@ -178,6 +179,8 @@ def read_decisions(
             con.register("_ids", pd.DataFrame({S.DECISION_ID: pd.unique(np.asarray(list(ids), dtype=object))}))
             conds.append(f"{S.DECISION_ID} IN (SELECT {S.DECISION_ID} FROM _ids)")
         sql = f"SELECT {cols} FROM {scan}" + (f" WHERE {' AND '.join(conds)}" if conds else "")
+        if columns is None or S.DECISION_ID in columns:
+            sql += f" ORDER BY {S.DECISION_ID}"
         df = con.execute(sql).df()
     finally:
         con.close()

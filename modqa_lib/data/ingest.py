@@ -26,13 +26,13 @@ and unpublished versions) are removed by the next ingest.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +44,7 @@ from modqa_lib import __version__
 from modqa_lib.contract import schema as S
 from modqa_lib.data import duck
 from modqa_lib.data import io as mio
+from modqa_lib.data.hashing import file_sha256, path_sha256, raw_digests
 from modqa_lib.data.ingest_sql import SqlFallback, partition_sql, stage_decisions
 from modqa_lib.data.locks import folder_lock
 from modqa_lib.data.stream import BATCH_ROWS, STREAMED, ArrowFallback, iter_raw_batches, validate_streaming
@@ -149,15 +150,6 @@ class IngestReport:
         return "\n".join(lines)
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def ingest(
     raw_dir: str | os.PathLike,
     processed_dir: str | os.PathLike,
@@ -225,12 +217,12 @@ def ingest(
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
         try:
             min_rows = PARTITION_ROWS if partition_rows is None else partition_rows
-            found, source_sha, typed, ignored, streamed, how = _read_and_validate(
+            found, digests, typed, ignored, streamed, how = _read_and_validate(
                 raw, staging, batch_rows or BATCH_ROWS, warnings, min_rows if fast else None
             )
             if streamed[0] >= min_rows and not (staging / STREAMED).is_dir():
                 _partition_decisions(staging)
-            reports, manifest = _stage(staging, raw, found, source_sha, typed, streamed, warnings)
+            reports, manifest = _stage(staging, raw, found, digests, typed, streamed, warnings)
             removed = _commit(out, staging, [r.parquet_file for r in reports])
         finally:
             if staging.exists():  # renamed into .versions by a commit; left here by a failure
@@ -252,9 +244,17 @@ def ingest(
 
 
 # ------------------------------------------------------------------- reading
+@dataclass
+class _Digests:
+    """SHA-256 digests an ingest records, computed in threads beside the validation."""
+
+    raw: Future  # (per-file digests, data fingerprint) of the raw files: hashing.raw_digests
+    staged: Future | None = None  # hashing.path_sha256 of the staged decisions folder (fast path)
+
+
 def _read_and_validate(
     raw: Path, staging: Path, batch_rows: int, warnings: list[str] | None = None, fast_rows: int | None = None
-) -> tuple[dict[str, Path], dict[str, str], dict[str, pd.DataFrame], list[str], tuple[int, list[str]], str]:
+) -> tuple[dict[str, Path], _Digests, dict[str, pd.DataFrame], list[str], tuple[int, list[str]], str]:
     """Find, hash, read and validate the raw tables; stage the decisions in ``staging``.
 
     With ``fast_rows`` set, a decisions CSV of (about) that many rows or more is tried
@@ -266,8 +266,8 @@ def _read_and_validate(
     -------
     found : dict
         Table name to raw file.
-    source_sha : dict
-        Table name to SHA-256 of its raw file.
+    digests : _Digests
+        SHA-256 of the raw files (and of the staged decisions, on the fast path), done by the time this returns.
     typed : dict
         Table name to validated, typed DataFrame.
     ignored : list of str
@@ -277,14 +277,36 @@ def _read_and_validate(
     validated_by : {"sql", "stream"}
     """
     found = mio.find_raw_tables(raw)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="modqa-sha") as pool:
+        # every raw file is hashed once, in a thread beside the reading (hashlib releases the GIL)
+        digests = _Digests(pool.submit(raw_digests, list(found.values())))
+        try:
+            out = _validate_found(raw, staging, batch_rows, warnings, fast_rows, found, pool, digests)
+        finally:
+            for fut in (digests.raw, digests.staged):
+                if fut is not None:
+                    fut.exception()  # wait for it; a failed hash is raised by .result() when it is used
+    return (found, digests, *out)
+
+
+def _validate_found(
+    raw: Path,
+    staging: Path,
+    batch_rows: int,
+    warnings: list[str] | None,
+    fast_rows: int | None,
+    found: dict[str, Path],
+    pool: ThreadPoolExecutor,
+    digests: _Digests,
+) -> tuple[dict[str, pd.DataFrame], list[str], tuple[int, list[str]], str]:
+    """:func:`_read_and_validate` after the raw files are found (their hashing already started)."""
     ignored = sorted(
         p.name
         for p in raw.iterdir()
         if p.suffix in mio.RAW_SUFFIXES and p not in found.values() and not p.name.startswith(".")
     )
-    source_sha, frames, unreadable = {}, {}, []
+    frames, unreadable = {}, []
     for name, path in found.items():
-        source_sha[name] = file_sha256(path)
         try:
             if name == STREAMED:  # read in batches below; the up-front checks here
                 mio.read_raw_table_header_checks(path, name)
@@ -306,12 +328,19 @@ def _read_and_validate(
     dec = found[STREAMED]
     if fast_rows is not None and dec.suffix == ".csv" and _estimated_rows(dec) >= fast_rows // 2:
         try:
+
+            def hash_staged(folder: Path) -> None:  # beside the SQL checks of the staged data
+                digests.staged = pool.submit(path_sha256, folder)
+
             typed, rows, columns, warned = stage_decisions(
-                dec, frames, staging, files, sample_plan=plans, min_rows=fast_rows
+                dec, frames, staging, files, sample_plan=plans, min_rows=fast_rows, on_staged=hash_staged
             )
             how = "sql"
         except SqlFallback:
             warned = []
+            if digests.staged is not None:  # hashed what was removed: wait, then forget it
+                digests.staged.exception()
+                digests.staged = None
     if how == "stream":
         typed, rows, columns = _stream(frames, dec, staging, files, plans, batch_rows, warned)
     if warnings is not None:
@@ -323,7 +352,7 @@ def _read_and_validate(
                     f"{path.name}: no line break after the last row (data row {n_rows:,}): "
                     "if the file was cut short, that row's last field may be incomplete"
                 )
-    return found, source_sha, typed, ignored, (rows, columns), how
+    return typed, ignored, (rows, columns), how
 
 
 def _stream(
@@ -363,9 +392,10 @@ def _estimated_rows(path: Path, probe: int = 1 << 20) -> int:
 def _partition_decisions(staging: Path) -> None:
     """Rewrite ``staging/decisions.parquet`` as the hive dataset ``staging/decisions/week=…/vendor=…/``.
 
-    DuckDB streams the file into one folder per (ISO week Monday, UTC; vendor),
-    keeping row order within each (:func:`modqa_lib.data.ingest_sql.partition_sql`,
-    the statement the fast path writes with); the single file is then removed.
+    DuckDB streams the file into one folder per (ISO week Monday, UTC; vendor)
+    (:func:`modqa_lib.data.ingest_sql.partition_sql`, the statement the fast path
+    writes with); the single file is then removed. Row order within a partition is
+    not specified (readers order by ``decision_id``: :func:`modqa_lib.data.duck.read_decisions`).
     """
     src, dst = staging / f"{STREAMED}.parquet", staging / STREAMED
     con = duck.connect(DUCKDB_MEMORY)
@@ -419,7 +449,7 @@ def _stage(
     staging: Path,
     raw: Path,
     found: dict[str, Path],
-    source_sha: dict[str, str],
+    digests: _Digests,
     typed: dict[str, pd.DataFrame],
     streamed: tuple[int, list[str]],
     warnings: list[str] | None = None,
@@ -434,6 +464,8 @@ def _stage(
     for name, df in typed.items():
         df.to_parquet(staging / f"{name}.parquet", index=False)
     dec_file = STREAMED if (staging / STREAMED).is_dir() else f"{STREAMED}.parquet"
+    raw_sha, fingerprint = digests.raw.result()
+    source_sha = {name: raw_sha[path] for name, path in found.items()}
     rows = {name: len(df) for name, df in typed.items()} | {STREAMED: streamed[0]}
     cols = {name: list(df.columns) for name, df in typed.items()} | {STREAMED: streamed[1]}
     reports = [
@@ -447,14 +479,18 @@ def _stage(
         "modqa_version": __version__,
         "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "raw_dir": str(raw.resolve()),
-        "data_fingerprint": mio.data_fingerprint(list(found.values())),
+        "data_fingerprint": fingerprint,
         "tables": {
             r.table: {
                 "rows": r.rows,
                 "source_file": r.source_file,
                 "source_sha256": r.source_sha256,
                 "parquet_file": r.parquet_file,
-                "parquet_sha256": _path_sha256(staging / r.parquet_file),
+                "parquet_sha256": (
+                    digests.staged.result()
+                    if r.table == STREAMED and digests.staged is not None
+                    else path_sha256(staging / r.parquet_file)
+                ),
                 "columns": cols[r.table],
             }
             for r in reports
@@ -463,17 +499,6 @@ def _stage(
     }
     mio.write_json_atomic(manifest, staging / MANIFEST_NAME)
     return reports, manifest
-
-
-def _path_sha256(path: Path) -> str:
-    """SHA-256 of a file, or of a folder's files (relative names and bytes, in sorted order)."""
-    if path.is_file():
-        return file_sha256(path)
-    h = hashlib.sha256()
-    for p in sorted(q for q in path.rglob("*") if q.is_file()):
-        h.update(str(p.relative_to(path)).encode())
-        h.update(file_sha256(p).encode())
-    return h.hexdigest()
 
 
 # ------------------------------------------------------------------ publishing

@@ -23,7 +23,7 @@ from __future__ import annotations
 import csv
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -98,28 +98,27 @@ def _header(csv_path: Path) -> list[str]:
 
 
 def _check_staged(con, source: str, tax: S.Taxonomy, min_rows: int) -> int:
-    """Run the SQL twins of the per-table rules on the staged decisions; return the row count or fall back."""
+    """Run the SQL twins of the per-table rules on the staged decisions; return the row count or fall back.
+
+    Two scans of the staged parquet: every row rule and the value lists in one
+    (:func:`~modqa_lib.contract.sql_rules.checks_sql`), the unique ids in the other.
+    """
     rules = Q.table_rules(STREAMED, tax, date_bounds())
-    got = con.execute(Q.rule_counts_sql(rules, source)).fetchall()[0]
-    n, counts = int(got[0]), got[1:]
+    got = con.execute(Q.checks_sql(STREAMED, rules, source)).fetchall()[0]
+    n, counts, values = int(got[0]), got[1 : 1 + len(rules)], got[1 + len(rules) :]
     if n == 0 or n < min_rows:
         raise SqlFallback(f"{n:,} rows (the streaming path publishes fewer than {min_rows:,} as one file)")
     broken = [f"{r.column}: {r.kind}" for r, k in zip(rules, counts, strict=True) if k]
+    broken += [
+        f"{c}: {k}"
+        for c, v in zip(Q.value_columns(STREAMED), values, strict=True)
+        for k in Q.value_rule_kinds(STREAMED, c, list(v or []), tax)
+    ]
     if broken:
         raise SqlFallback("rules broken: " + ", ".join(broken))
     dup = Q.duplicate_count_sql(STREAMED, source)
     if dup is not None and con.execute(dup).fetchall()[0][0]:
-        raise SqlFallback("duplicate ids")
-    dist = Q.distinct_values_sql(STREAMED, source)
-    if dist is not None:
-        row = con.execute(dist).fetchall()[0]
-        broken = [
-            f"{c}: {k}"
-            for c, v in zip(Q.value_columns(STREAMED), row, strict=True)
-            for k in Q.value_rule_kinds(STREAMED, c, list(v or []), tax)
-        ]
-        if broken:
-            raise SqlFallback("rules broken: " + ", ".join(broken))
+        raise SqlFallback("duplicate ids (or a hash collision)")
     return n
 
 
@@ -159,6 +158,7 @@ def stage_decisions(
     taxonomy: S.Taxonomy | None = None,
     sample_plan: pd.DataFrame | None = None,
     min_rows: int = 0,
+    on_staged: Callable[[Path], None] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], int, list[str], list[dict]]:
     """Validate every table and publish-stage the decisions CSV as ``staging/decisions/`` in SQL, or fall back.
 
@@ -176,6 +176,9 @@ def stage_decisions(
         Sample plans found beside the raw data (weights are checked against them).
     min_rows : int, default 0
         Fewer decisions than this fall back (the streaming path publishes them as one file).
+    on_staged : callable, optional
+        Called with the staged folder as soon as it is written, before it is checked (an ingest
+        starts hashing it there, in a thread beside the checks).
 
     Returns
     -------
@@ -208,9 +211,9 @@ def stage_decisions(
     con = duck.connect(DUCKDB_MEMORY)
     try:
         try:
-            con.execute("SET threads = 1")  # keeps file order within each partition (and is faster on 2 cores)
             con.execute(copy_sql(csv_path, header, dst)).fetchall()
-            con.execute("RESET threads")
+            if on_staged is not None:
+                on_staged(dst)
             n = _check_staged(con, source, tax, min_rows)
             keep, scopes = _audited_and_scopes(con, source, audited, columns)
         except duckdb.Error as exc:  # a CSV DuckDB reads differently or not at all: the streaming path words it
