@@ -1,10 +1,10 @@
-"""SHA-256 digests of raw and published files, each file read once.
+"""SHA-256 digests of raw and published files, each file read and hashed once.
 
 An ingest records the SHA-256 of every raw file and of every published table
 (``manifest.json``) and a short fingerprint of the raw data
-(:func:`modqa_lib.data.io.data_fingerprint` of the raw files).
-:func:`raw_digests` gives the per-file digests and that fingerprint from **one**
-read of each file, so a 10 GB decisions log is read once for both, and it
+(:func:`modqa_lib.data.io.data_fingerprint` of the raw files: a digest of each
+file's name and SHA-256). :func:`raw_digests` gives both from **one** pass of
+SHA-256 over each file, so a 10 GB decisions log is read and hashed once, and it
 releases the GIL while it hashes (``hashlib`` does for large buffers [1]_), so an
 ingest can run it in a thread beside DuckDB's parse of the same file.
 
@@ -61,16 +61,13 @@ def raw_digests(paths: Iterable[str | os.PathLike]) -> tuple[dict[Path, str], st
     digests : dict of Path to str
         Hex SHA-256 of each file (as :func:`file_sha256`).
     fingerprint : str
-        16 hex characters, equal to :func:`modqa_lib.data.io.data_fingerprint` of the same paths.
+        16 hex characters: SHA-256 of each file's name and hex digest, in sorted path order (what
+        :func:`modqa_lib.data.io.data_fingerprint` gives for the same paths).
     """
     fp = hashlib.sha256()
     digests: dict[Path, str] = {}
     for p in sorted(Path(x) for x in paths):
+        digests[p] = file_sha256(p)
         fp.update(p.name.encode())
-        h = hashlib.sha256()
-        with open(p, "rb") as fh:
-            for chunk in iter(lambda: fh.read(CHUNK_BYTES), b""):
-                h.update(chunk)
-                fp.update(chunk)
-        digests[p] = h.hexdigest()
+        fp.update(digests[p].encode())
     return digests, fp.hexdigest()[:16]

@@ -45,7 +45,7 @@ from modqa_lib.contract import schema as S
 from modqa_lib.data import duck
 from modqa_lib.data import io as mio
 from modqa_lib.data.hashing import file_sha256, path_sha256, raw_digests
-from modqa_lib.data.ingest_sql import SqlFallback, partition_sql, stage_decisions
+from modqa_lib.data.ingest_sql import SqlFallback, configure_partitioned_write, partition_sql, stage_decisions
 from modqa_lib.data.locks import folder_lock
 from modqa_lib.data.stream import BATCH_ROWS, STREAMED, ArrowFallback, iter_raw_batches, validate_streaming
 from modqa_lib.errors import ConfigError, DataContractError, InputFileError
@@ -400,6 +400,7 @@ def _partition_decisions(staging: Path) -> None:
     src, dst = staging / f"{STREAMED}.parquet", staging / STREAMED
     con = duck.connect(DUCKDB_MEMORY)
     try:
+        configure_partitioned_write(con)
         con.execute(partition_sql(f"SELECT * FROM read_parquet('{str(src).replace(chr(39), chr(39) * 2)}')", dst))
     finally:
         con.close()

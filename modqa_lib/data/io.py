@@ -28,6 +28,7 @@ import yaml
 
 from modqa_lib.config import PARAMS_DIR, PROCESSED_DIR, SHARED_REAL_DIR
 from modqa_lib.contract import schema as S
+from modqa_lib.data.hashing import raw_digests
 from modqa_lib.data.raw_files import (
     RAW_SUFFIXES,
     check_csv_complete,
@@ -300,7 +301,8 @@ def data_fingerprint(frames: Mapping[str, pd.DataFrame] | pd.DataFrame | Iterabl
     ----------
     frames : mapping of name to DataFrame, a DataFrame, or file paths
         DataFrames are hashed row-wise with :func:`pandas.util.hash_pandas_object`
-        (content, not memory layout); files by their bytes.
+        (content, not memory layout); files by their names and the SHA-256 of their
+        bytes (:func:`modqa_lib.data.hashing.raw_digests`, so an ingest reads each raw file once for both).
 
     Returns
     -------
@@ -317,11 +319,7 @@ def data_fingerprint(frames: Mapping[str, pd.DataFrame] | pd.DataFrame | Iterabl
             h.update(",".join(map(str, df.columns)).encode())
             h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
     else:
-        for p in sorted(Path(x) for x in frames):
-            h.update(p.name.encode())
-            with open(p, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
+        return raw_digests(frames)[1]
     return h.hexdigest()[:16]
 
 

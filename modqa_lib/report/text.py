@@ -62,7 +62,7 @@ def _decision_facts(snap: Path, dec: pd.DataFrame) -> dict:
         distinct = ", ".join(f"count(DISTINCT {c})" for c in cols)
         row = con.execute(
             f"SELECT count(*), min({S.DECIDED_AT}), max({S.DECIDED_AT}), "
-            f"count(DISTINCT date_trunc('week', {S.DECIDED_AT})), {distinct} FROM {scan}"
+            f"count(DISTINCT {duck.week_start_sql(S.DECIDED_AT)}), {distinct} FROM {scan}"
         ).fetchone()
         ch = con.execute(f"SELECT {S.CHANNEL}, count(*) FROM {scan} GROUP BY 1").fetchall()
     finally:

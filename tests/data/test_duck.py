@@ -142,3 +142,27 @@ def test_partitioned_log_without_an_optional_column_reads_it_as_empty(both, tmp_
         _by(got.drop(columns=S.REPORTED_AT), S.DECISION_ID), _by(want.drop(columns=S.REPORTED_AT), S.DECISION_ID)
     )
     assert duck.decision_rows(tmp_path) == len(want)
+
+
+def test_week_start_equals_date_trunc_from_1900_to_2150():
+    con = duck.connect()
+    try:
+        got = con.execute(
+            f"SELECT count(*), count_if({duck.week_start_sql('x')} <> CAST(date_trunc('week', x) AS DATE)) FROM ("
+            "SELECT TIMESTAMPTZ '1900-01-01 00:00:00+00' + to_microseconds(CAST(random() * 7.9e15 AS BIGINT)) AS x "
+            "FROM range(200000) UNION ALL SELECT unnest([TIMESTAMPTZ '1969-12-28 23:59:59.999999+00', "
+            "TIMESTAMPTZ '1969-12-29 00:00:00+00', TIMESTAMPTZ '1970-01-04 23:59:59.999999+00', "
+            "TIMESTAMPTZ '1970-01-05 00:00:00+00', TIMESTAMPTZ '2026-03-01 23:59:59+00', TIMESTAMPTZ '2026-03-02 00:00:00+00']))"
+        ).fetchone()
+    finally:
+        con.close()
+    assert got == (200_006, 0)
+
+
+def test_read_decisions_in_decision_id_order_whatever_the_partition_order(both):
+    _, parts = both
+    df = duck.read_decisions(parts)
+    assert df[S.DECISION_ID].is_monotonic_increasing and df[S.DECISION_ID].is_unique
+    some = df[S.DECISION_ID].sample(50, random_state=1)
+    got = duck.read_decisions(parts, ids=some)
+    assert got[S.DECISION_ID].tolist() == sorted(some)
