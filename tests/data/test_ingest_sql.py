@@ -135,7 +135,7 @@ def _breaches() -> list[tuple[str, str, str]]:
         if not col.nullable:
             out.append((c, "required", ""))
         if col.dtype == "str" and c not in V.FREE_TEXT:
-            out.append((c, "blank", " x"))
+            out += [(c, "blank", v) for v in (" x", "x ", "x\t", "x\u3000", "\u00a0x")]
         if c in V.ID_COLUMNS:
             out += [(c, "placeholder", p) for p in ("null", "N/A")]
         if col.vocab:
