@@ -128,7 +128,8 @@ def _error_type_problems(
 def _audit_date_problems(aud: pd.DataFrame, lookup: pd.DataFrame, f_aud) -> list[dict]:
     """An audit must not be dated before its decision."""
     ids = aud[S.DECISION_ID]
-    decided = pd.Series(lookup[S.DECIDED_AT].reindex(ids.to_numpy()).to_numpy(), index=aud.index, dtype=DATETIME_DTYPE)
+    # reindexed as a datetime column (its .to_numpy() would box every value as an object)
+    decided = lookup[S.DECIDED_AT].reindex(ids.to_numpy()).astype(DATETIME_DTYPE).set_axis(aud.index)
     m = (aud[S.AUDITED_AT] < decided).fillna(False).to_numpy(dtype=bool)
     if not m.any():
         return []
