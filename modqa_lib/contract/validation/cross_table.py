@@ -19,9 +19,14 @@ from modqa_lib.contract.validation.values import (
 )
 
 __all__ = [
+    "DECISION_COLUMNS_READ",
     "cross_rules_on_small_tables",
     "qaqa_cross_table_problems",
 ]
+
+#: the decisions columns the cross-table rules read (the fast ingest path reads only these of the
+#: audited decisions; its tests compare it with the streaming path on every ingest case of the corpus)
+DECISION_COLUMNS_READ = (S.DECISION_ID, S.LABEL, S.DECIDED_AT, S.VENDOR, S.SITE, S.MARKET)
 
 
 # ------------------------------------------------------------------ cross-table
