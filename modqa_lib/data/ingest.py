@@ -305,35 +305,26 @@ def _validate_found(
         for p in raw.iterdir()
         if p.suffix in mio.RAW_SUFFIXES and p not in found.values() and not p.name.startswith(".")
     )
-    frames, unreadable = {}, []
-    for name, path in found.items():
-        try:
-            if name == STREAMED:  # read in batches below; the up-front checks here
-                mio.read_raw_table_header_checks(path, name)
-                mio.check_csv_complete(path)
-            else:
-                frames[name] = mio.read_raw_table(path, name)
-        except InputFileError as exc:
-            unreadable.append(str(exc))
-    if unreadable:
-        raise InputFileError(
-            "\n".join(unreadable)
-            if len(unreadable) == 1
-            else f"{len(unreadable)} unreadable file(s):\n  " + "\n  ".join(unreadable)
-        )
+    dec = found[STREAMED]
+    unreadable: dict[str, str] = {}
+    try:  # the decisions are read in batches (or by DuckDB) below; the up-front checks here
+        mio.read_raw_table_header_checks(dec, STREAMED)
+        mio.check_csv_complete(dec)
+    except InputFileError as exc:
+        unreadable[STREAMED] = str(exc)
+    inputs = _SmallInputs(raw, found, unreadable)
     files = {name: p.name for name, p in found.items()}
-    plans = read_sample_plans(raw)
     warned: list[dict] = []
     how = "stream"
-    dec = found[STREAMED]
-    if fast_rows is not None and dec.suffix == ".csv" and _estimated_rows(dec) >= fast_rows // 2:
+    if not unreadable and fast_rows is not None and dec.suffix == ".csv" and _estimated_rows(dec) >= fast_rows // 2:
         try:
 
             def hash_staged(folder: Path) -> None:  # beside the SQL checks of the staged data
                 digests.staged = pool.submit(path_sha256, folder)
 
+            # the other tables are read once DuckDB has started on the decisions (beside it)
             typed, rows, columns, warned = stage_decisions(
-                dec, frames, staging, files, sample_plan=plans, min_rows=fast_rows, on_staged=hash_staged
+                dec, inputs, staging, files, min_rows=fast_rows, on_staged=hash_staged
             )
             how = "sql"
         except SqlFallback:
@@ -341,6 +332,7 @@ def _validate_found(
             if digests.staged is not None:  # hashed what was removed: wait, then forget it
                 digests.staged.exception()
                 digests.staged = None
+    frames, plans = inputs()
     if how == "stream":
         typed, rows, columns = _stream(frames, dec, staging, files, plans, batch_rows, warned)
     if warnings is not None:
@@ -353,6 +345,35 @@ def _validate_found(
                     "if the file was cut short, that row's last field may be incomplete"
                 )
     return typed, ignored, (rows, columns), how
+
+
+class _SmallInputs:
+    """Reads the raw tables other than the decisions, and the sample plans, once, when first called.
+
+    Raises the :class:`InputFileError` listing every unreadable file (the decisions' own
+    up-front problems included, in the order the tables were found), as a whole-table read did.
+    """
+
+    def __init__(self, raw: Path, found: dict[str, Path], unreadable: dict[str, str]) -> None:
+        self.raw, self.found, self.unreadable = raw, found, unreadable
+        self.value: tuple[dict[str, pd.DataFrame], pd.DataFrame | None] | None = None
+
+    def __call__(self) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None]:
+        if self.value is None:
+            frames = {}
+            for name, path in self.found.items():
+                if name != STREAMED:
+                    try:
+                        frames[name] = mio.read_raw_table(path, name)
+                    except InputFileError as exc:
+                        self.unreadable[name] = str(exc)
+            bad = [self.unreadable[n] for n in self.found if n in self.unreadable]
+            if bad:
+                raise InputFileError(
+                    "\n".join(bad) if len(bad) == 1 else f"{len(bad)} unreadable file(s):\n  " + "\n  ".join(bad)
+                )
+            self.value = (frames, read_sample_plans(self.raw))
+        return self.value
 
 
 def _stream(

@@ -196,7 +196,7 @@ def _copy_problem(exc: BaseException) -> SqlFallback:
 
 def stage_decisions(
     csv_path: str | os.PathLike,
-    frames: Mapping[str, pd.DataFrame],
+    frames: Mapping[str, pd.DataFrame] | Callable[[], tuple[Mapping[str, pd.DataFrame], pd.DataFrame | None]],
     staging: str | os.PathLike,
     files: Mapping[str, str] | None = None,
     taxonomy: S.Taxonomy | None = None,
@@ -210,8 +210,10 @@ def stage_decisions(
     ----------
     csv_path : path-like
         The raw decisions CSV.
-    frames : mapping of table name to DataFrame
-        The other raw tables (as :func:`modqa_lib.data.io.read_raw_table` gives).
+    frames : mapping of table name to DataFrame, or callable
+        The other raw tables (as :func:`modqa_lib.data.io.read_raw_table` gives); or a
+        function returning them and the sample plans, called once DuckDB has started on
+        the decisions, so they are read beside it (then ``sample_plan`` is ignored).
     staging : path-like
         The staging version folder; the hive dataset ``decisions/`` is written into it.
     files : mapping of table name to file name, optional
@@ -257,6 +259,8 @@ def stage_decisions(
         # DuckDB parses, checks every row rule and writes (releasing the GIL) while pandas checks the small tables
         copy = pool.submit(lambda: con.execute(copy_sql(csv_path, header, dst, rules)).fetchall())
         try:
+            if callable(frames):
+                frames, sample_plan = frames()
             typed, problems, bad, audited = check_small_tables(frames, files, tax)
         except BaseException:
             con.interrupt()
