@@ -298,12 +298,16 @@ def broken_rule(message: str) -> str | None:
     return message.split(GUARD_ERROR, 1)[1].splitlines()[0].strip()
 
 
-def distinct_values_sql(table: str, source: str) -> str | None:
-    """The distinct values of each of :func:`value_columns`, one list column each (None if there is none)."""
+def distinct_values_sql(table: str, source: str, extra: tuple[str, ...] = ()) -> str | None:
+    """The distinct values of each of :func:`value_columns`, one list column each (None if there is none).
+
+    ``extra`` select expressions (e.g. the distinct scope rows) are computed in the same scan, after them.
+    """
     cols = value_columns(table)
     if not cols:
         return None
-    return "SELECT " + ", ".join(f"list(DISTINCT {_ident(c)}) AS {_ident(c)}" for c in cols) + f" FROM {source}"
+    lists = [f"list(DISTINCT {_ident(c)}) AS {_ident(c)}" for c in cols]
+    return "SELECT " + ", ".join([*lists, *extra]) + f" FROM {source}"
 
 
 def casefold_clashes(values: list) -> bool:

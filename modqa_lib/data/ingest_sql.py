@@ -139,9 +139,11 @@ def _check_staged(con, source: str, tax: S.Taxonomy, columns: list[str]) -> pd.D
     """
     scope_cols = [c for c in (S.VENDOR, S.SITE, S.MARKET) if c in columns]
     value_cols = Q.value_columns(STREAMED)
-    lists = [f'list(DISTINCT "{c}")' for c in value_cols]
     scope = "{" + ", ".join(f"'{c}': \"{c}\"" for c in scope_cols) + "}"
-    got = con.execute(f"SELECT {', '.join([*lists, f'list(DISTINCT {scope})'])} FROM {source}").fetchall()[0]
+    sql = Q.distinct_values_sql(STREAMED, source, extra=(f"list(DISTINCT {scope})",))
+    if sql is None:  # pragma: no cover - the decisions contract has vocabulary and name columns
+        raise SqlFallback("no value columns to check")
+    got = con.execute(sql).fetchall()[0]
     broken = [
         f"{c}: {k}"
         for c, v in zip(value_cols, got[:-1], strict=True)
