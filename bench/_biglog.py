@@ -8,6 +8,7 @@ a valid 1% sample (QA agrees with the decision, so no errors to type).
 from __future__ import annotations
 
 import resource
+import subprocess
 import sys
 from pathlib import Path
 
@@ -139,3 +140,14 @@ def report(label: str, seconds: float) -> None:
     """Print the figures a child measured as one parseable line."""
     print(f"RESULT {label} {seconds:.3f} {peak_rss_mb():.0f}", flush=True)
     sys.stdout.flush()
+
+
+def run_draw_child(code: str) -> tuple[float, float, str]:
+    """Run ``code`` in a fresh Python; return the (seconds, peak RSS MB) of its ``RESULT draw`` line and its
+    ``SAMPLE`` line (the hash of the drawn ids, to compare paths)."""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    if r.returncode:
+        raise RuntimeError(r.stderr[-3000:])
+    res = [x.split() for x in r.stdout.splitlines() if x.startswith("RESULT draw")][0]
+    sample = [x for x in r.stdout.splitlines() if x.startswith("SAMPLE")][0]
+    return float(res[2]), float(res[3]), sample

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import math
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -59,13 +58,10 @@ def _write_log(folder: Path, n: int) -> float:
 
 
 def _child(src: Path, memory: bool) -> tuple[float, float, str]:
-    code = CHILD.format(bench=str(HERE), src=str(src), memory=memory)
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    if r.returncode:
-        raise RuntimeError(r.stderr[-3000:])
-    res = [x.split() for x in r.stdout.splitlines() if x.startswith("RESULT draw")][0]
-    sample = [x for x in r.stdout.splitlines() if x.startswith("SAMPLE")][0]
-    return float(res[2]), float(res[3]), sample
+    sys.path.insert(0, str(HERE))
+    import _biglog
+
+    return _biglog.run_draw_child(CHILD.format(bench=str(HERE), src=str(src), memory=memory))
 
 
 def main() -> None:
