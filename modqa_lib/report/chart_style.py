@@ -123,7 +123,8 @@ def set_style() -> None:
 
     Sets the seaborn theme and matplotlib's ``rcParams`` (resolution, bold titles,
     constrained layout so that legends outside the axes get their room); every
-    chart function calls it first. Inside :func:`phone_mode` every text is at
+    chart function calls it first. In a notebook with the inline backend, charts
+    are shown with :func:`modqa_lib.report.inline_png.tight_png` (one draw). Inside :func:`phone_mode` every text is at
     least 11 pt.
 
     Returns
@@ -142,6 +143,9 @@ def set_style() -> None:
             "figure.constrained_layout.use": True,
         }
     )
+    from modqa_lib.report.inline_png import install
+
+    install(ChartFigure)  # in a notebook: each chart's image drawn once, not twice
     if _PHONE.get():
         big = _PHONE_MIN_PT
         plt.rcParams.update(

@@ -117,17 +117,17 @@ def test_kernel_is_replaced_after_max_units(tmp_path):
 
 
 def test_batch_with_one_worker_reuses_one_kernel(tmp_path, monkeypatch):
-    """run_batch(units_per_kernel=...) drives run_unit with one WarmKernel per worker thread."""
+    """run_batch(units_per_kernel=...) executes the units with one WarmKernel per worker thread."""
     from modqa_lib.run.batch import runner
 
     seen = []
-    real = runner.run_unit
+    real = runner.execute_unit
 
     def spy(spec, kernel=None):
         seen.append(id(kernel) if kernel is not None else None)
         return real(spec, kernel=kernel)
 
-    monkeypatch.setattr(runner, "run_unit", spy)
+    monkeypatch.setattr(runner, "execute_unit", spy)
     nb = _nb(tmp_path / "ok.ipynb", "print(vendor)")
     specs = [_spec(tmp_path, nb, f"u{i}") for i in range(3)]
     results = list(runner._run_units_locally(specs, 1, units_per_kernel=50))
@@ -135,7 +135,7 @@ def test_batch_with_one_worker_reuses_one_kernel(tmp_path, monkeypatch):
     assert len(set(seen)) == 1 and None not in seen
     seen.clear()
     results = list(runner._run_units_locally(specs[:2], 1, units_per_kernel=1))
-    assert seen == [None, None]  # 1: a fresh kernel per unit (run_unit's own)
+    assert seen == [None, None]  # 1: a fresh kernel per unit (execute_unit's own)
 
 
 _ENV_PROBE = "import os\nprint(os.environ.get('MODQA_TEST_PROBE'), os.environ.get('MPLBACKEND'))"

@@ -6,7 +6,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from modqa_lib.config import OUTPUTS_DIR
@@ -17,7 +17,7 @@ from modqa_lib.run.batch._common import _RUN_ID, FAMILIES, LOCK_NAME, _display_p
 from modqa_lib.run.batch.kernels import WarmKernel
 from modqa_lib.run.batch.manifest import _read_manifest, write_index
 from modqa_lib.run.batch.plan import plan_batch
-from modqa_lib.run.batch.units import BatchResult, UnitResult, UnitSpec, run_unit
+from modqa_lib.run.batch.units import BatchResult, ExecutedUnit, UnitResult, UnitSpec, execute_unit
 
 
 # ------------------------------------------------------------------ run_batch
@@ -294,45 +294,64 @@ def _run_units_locally(
 
     Each thread drives one kernel at a time; with ``units_per_kernel > 1`` it keeps
     a :class:`~modqa_lib.run.batch.kernels.WarmKernel` for up to that many units
-    in turn (1: a fresh kernel per unit).
+    in turn (1: a fresh kernel per unit). A worker thread only executes
+    notebooks (:func:`~modqa_lib.run.batch.units.execute_unit`); their export
+    and checks (:func:`~modqa_lib.run.batch.publish.publish_unit`) run in a
+    separate publishing thread, so a kernel starts its next unit instead of
+    waiting for the export of its last one.
     """
+    from modqa_lib.run.batch.publish import publish_unit
+
     local = threading.local()
     kernels: list[WarmKernel] = []
     kernels_lock = threading.Lock()
 
-    def work(s: UnitSpec) -> UnitResult:
+    def work(s: UnitSpec) -> ExecutedUnit:
         if units_per_kernel <= 1:
-            return run_unit(s)
+            return execute_unit(s)
         k = getattr(local, "kernel", None)
         if k is None:
             k = local.kernel = WarmKernel(units_per_kernel)
             with kernels_lock:
                 kernels.append(k)
-        return run_unit(s, kernel=k)
+        return execute_unit(s, kernel=k)
 
     pool = ThreadPoolExecutor(max_workers=min(n_workers, len(todo)), thread_name_prefix="modqa-unit")
+    publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modqa-publish")
     try:
-        futures = {pool.submit(work, s): s for s in todo}
-        for fut in as_completed(futures):
-            s = futures[fut]
-            try:
-                res = fut.result()
-            except BaseException as exc:  # run_unit catches everything; belt and braces
-                res = UnitResult(
-                    family=s.family,
-                    unit=s.unit,
-                    slug=s.slug,
-                    status="failed",
-                    parameters=s.parameters,
-                    notebook=_display_path(s.notebook),
-                    error=f"{type(exc).__name__}: {_one_line(exc)}",
-                )
-            yield s, res
+        spec_of: dict[Future, UnitSpec] = {pool.submit(work, s): s for s in todo}
+        executing = set(spec_of)
+        pending = set(spec_of)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                s = spec_of.pop(fut)
+                try:
+                    if fut in executing:  # a notebook ran: publish it beside the next one
+                        executing.discard(fut)
+                        pub = publisher.submit(publish_unit, fut.result())
+                        spec_of[pub] = s
+                        pending.add(pub)
+                        continue
+                    res = fut.result()
+                except BaseException as exc:  # execute_unit and publish_unit catch everything; belt and braces
+                    res = UnitResult(
+                        family=s.family,
+                        unit=s.unit,
+                        slug=s.slug,
+                        status="failed",
+                        parameters=s.parameters,
+                        notebook=_display_path(s.notebook),
+                        error=f"{type(exc).__name__}: {_one_line(exc)}",
+                    )
+                yield s, res
     except (KeyboardInterrupt, GeneratorExit):
         pool.shutdown(wait=False, cancel_futures=True)
+        publisher.shutdown(wait=False, cancel_futures=True)
         raise
     finally:
         pool.shutdown(wait=True)
+        publisher.shutdown(wait=True)
         for k in kernels:  # each kernel is idle now; shut it down from this thread
             k.discard()
 

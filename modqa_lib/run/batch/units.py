@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import glob
 import math
-import os
-import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -13,9 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modqa_lib.errors import BatchError, ModqaError
-from modqa_lib.report.notebook_headline import read_headline
-from modqa_lib.run.batch._common import _TIMEOUT_ENAME, STATUSES, _display_path, _iso, _one_line, _rel, _utcnow
+from modqa_lib.errors import BatchError
+from modqa_lib.run.batch._common import _TIMEOUT_ENAME, STATUSES, _iso, _one_line, _utcnow
 from modqa_lib.run.batch.engine import register_engine
 from modqa_lib.run.batch.kernels import WarmKernel, kernel_manager_class
 
@@ -190,19 +187,6 @@ class BatchResult:
 
 
 # ------------------------------------------------------------------ run_unit
-def _export_meta(spec: UnitSpec, headline: Any) -> dict:
-    """Header fields of the HTML export: the spec's, with the weeks covered and the headline sentence."""
-    from modqa_lib.report.layout import headline_sentence
-
-    meta = {**spec.meta, "unit": spec.unit}
-    if isinstance(headline, Mapping):
-        if headline.get("period"):
-            meta["period"] = str(headline["period"])  # the weeks the report covers, not "last:12"
-        meta["headline"] = headline_sentence(headline)
-        meta["n_audits"] = headline.get("n")
-    return meta
-
-
 def _warm_kernel_kwargs(
     kernel: WarmKernel | None, spec: UnitSpec, cwd: str, deadline: float, timings: dict
 ) -> dict[str, Any]:
@@ -233,6 +217,10 @@ def run_unit(spec: UnitSpec, kernel: WarmKernel | None = None) -> UnitResult:
     Outputs of an earlier attempt at the unit, and temporary files left by an
     attempt that was killed, are removed first.
 
+    The two halves are :func:`execute_unit` (needs the kernel) and
+    :func:`~modqa_lib.run.batch.publish.publish_unit` (needs none): a local
+    batch runs the second beside the worker's next notebook.
+
     Parameters
     ----------
     spec : UnitSpec
@@ -248,23 +236,75 @@ def run_unit(spec: UnitSpec, kernel: WarmKernel | None = None) -> UnitResult:
         export or privacy failure) or "timeout"; ``error`` is one line naming
         the exception, its message and the cell.
     """
-    import nbformat
+    from modqa_lib.run.batch.publish import publish_unit
+
+    return publish_unit(execute_unit(spec, kernel))
+
+
+@dataclass
+class ExecutedUnit:
+    """A unit whose notebook has run (or failed to): what :func:`~modqa_lib.run.batch.publish.publish_unit` needs.
+
+    Plain data, picklable. ``tmp_nb`` is the executed notebook (if any was
+    written), not yet checked or published.
+    """
+
+    spec: UnitSpec
+    tag: str
+    started: str
+    t0: float
+    status: str
+    error: str | None
+    warnings: list
+    timings: dict
+    cwd: str
+
+    @property
+    def unit_dir(self) -> Path:
+        return Path(self.spec.run_dir) / self.spec.slug
+
+    @property
+    def stem(self) -> str:
+        return Path(self.spec.notebook).stem
+
+    def partial(self, kind: str) -> Path:
+        """A temporary file of this attempt in the unit folder (``ipynb``, ``html``, ``stub.ipynb``)."""
+        return self.unit_dir / f".{self.stem}.{self.tag}.partial.{kind}"
+
+
+def execute_unit(spec: UnitSpec, kernel: WarmKernel | None = None) -> ExecutedUnit:
+    """Run one unit's notebook with papermill (the first half of :func:`run_unit`); never raises.
+
+    Parameters
+    ----------
+    spec : UnitSpec
+    kernel : WarmKernel, optional
+        As in :func:`run_unit`.
+
+    Returns
+    -------
+    ExecutedUnit
+        Status "ok", "failed" or "timeout" of the notebook run, with its error line.
+    """
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    started = _utcnow()
     t0 = time.monotonic()
     deadline = t0 + float(spec.timeout)
-    run_dir = Path(spec.run_dir)
-    unit_dir = run_dir / spec.slug
-    stem = Path(spec.notebook).stem
-    nb_out, html_out = unit_dir / f"{stem}.ipynb", unit_dir / f"{stem}.html"
-    tag = uuid.uuid4().hex[:8]
-    tmp_nb, tmp_html = unit_dir / f".{stem}.{tag}.partial.ipynb", unit_dir / f".{stem}.{tag}.partial.html"
-    status, error, warnings, html_bytes, headline = "ok", None, [], None, None
-    withheld = False
-    outputs: dict[str, str] = {}
     cwd = spec.cwd or str(Path(spec.notebook).parent)
+    ex = ExecutedUnit(
+        spec=spec,
+        tag=uuid.uuid4().hex[:8],
+        started=_iso(_utcnow()),
+        t0=t0,
+        status="ok",
+        error=None,
+        warnings=[],
+        timings={},
+        cwd=cwd,
+    )
+    stem, unit_dir = ex.stem, ex.unit_dir
+    timings = ex.timings
 
     def cell_budget(cell) -> int:  # every cell gets what is left of the unit's budget
         return max(1, math.ceil(deadline - time.monotonic()))
@@ -275,20 +315,23 @@ def run_unit(spec: UnitSpec, kernel: WarmKernel | None = None) -> UnitResult:
         if ((execute_reply or {}).get("content") or {}).get("ename") == _TIMEOUT_ENAME:
             timed_out.setdefault("cell", cell_index)
 
-    timings: dict[str, float] = {}
     kernel_ok = False
     try:
         unit_dir.mkdir(parents=True, exist_ok=True)
         # a rerun never leaves an older attempt's files behind, nor the temporary files of an
         # attempt that was killed (run_batch never runs one unit twice at the same time)
-        for stale in (html_out, nb_out, *unit_dir.glob(f".{glob.escape(stem)}.*.partial.*")):
+        for stale in (
+            unit_dir / f"{stem}.html",
+            unit_dir / f"{stem}.ipynb",
+            *unit_dir.glob(f".{glob.escape(stem)}.*.partial.*"),
+        ):
             stale.unlink(missing_ok=True)
-        notebook = _notebook_to_run(spec, unit_dir / f".{stem}.{tag}.partial.stub.ipynb", warnings)
+        notebook = _notebook_to_run(spec, ex.partial("stub.ipynb"), ex.warnings)
         engine_kwargs = _warm_kernel_kwargs(kernel, spec, cwd, deadline, timings)
         t_nb = time.monotonic()
         nb_done = pm.execute_notebook(
             notebook,
-            str(tmp_nb),
+            str(ex.partial("ipynb")),
             parameters=dict(spec.parameters),
             kernel_name=spec.kernel_name,
             progress_bar=False,
@@ -313,17 +356,17 @@ def run_unit(spec: UnitSpec, kernel: WarmKernel | None = None) -> UnitResult:
         kernel_ok = True
         if (nb_done.metadata.get("papermill") or {}).get("exception"):
             # a cell was stopped (e.g. the timeout interrupt was swallowed) without an error output
-            status, error = "failed", "execution stopped before the last cell without an error output"
+            ex.status, ex.error = "failed", "execution stopped before the last cell without an error output"
     except PapermillExecutionError as exc:
         kernel_ok = True  # a cell raised: the kernel itself is fine
-        status = "failed"
-        error = f"{exc.ename}: {_one_line(exc.evalue, 240)} (cell {exc.cell_index}, In [{exc.exec_count}])"
+        ex.status = "failed"
+        ex.error = f"{exc.ename}: {_one_line(exc.evalue, 240)} (cell {exc.cell_index}, In [{exc.exec_count}])"
     except TimeoutError as exc:  # nbclient CellTimeoutError: the kernel did not answer the interrupt
-        status, error = "timeout", f"{_one_line(exc, 200)}"
+        ex.status, ex.error = "timeout", f"{_one_line(exc, 200)}"
     except Exception as exc:  # kernel death, kernel start failure, missing notebook, ...
         name = type(exc).__name__
-        status = "timeout" if time.monotonic() >= deadline else "failed"
-        error = (
+        ex.status = "timeout" if time.monotonic() >= deadline else "failed"
+        ex.error = (
             f"{name}: the kernel died (a crash, os._exit or out of memory); the executed notebook "
             "shows the last cell that ran"
             if name == "DeadKernelError"
@@ -332,94 +375,12 @@ def run_unit(spec: UnitSpec, kernel: WarmKernel | None = None) -> UnitResult:
     if kernel is not None and (timed_out or not kernel_ok):
         kernel.discard()  # dead, stuck or interrupted: the next unit gets a fresh kernel
     if timed_out:
-        status = "timeout"
-        error = (
+        ex.status = "timeout"
+        ex.error = (
             f"timed out after {spec.timeout:g}s (unit budget, kernel start included) "
             f"in cell {timed_out['cell']}; the executed notebook shows where it stopped"
         )
-
-    # keep the executed notebook whatever happened, with the headline in its metadata
-    if tmp_nb.exists():
-        try:
-            nb = nbformat.read(str(tmp_nb), as_version=4)
-            headline = read_headline(nb)
-            nb.metadata["modqa"] = {
-                "family": spec.family,
-                "unit": spec.unit,
-                "status": status,
-                "run_id": spec.meta.get("run_id"),
-                "headline": headline,
-                "error": error,
-            }
-            problem, withheld = _check_executed(nb, spec, run_dir, cwd, status == "ok")
-            if problem:
-                status, error = "failed", problem
-                nb.metadata["modqa"].update(status=status, error=error)
-            nbformat.write(nb, str(tmp_nb))
-        except Exception as exc:  # a half-written notebook is still worth keeping
-            warnings.append(f"could not annotate executed notebook: {type(exc).__name__}: {_one_line(exc, 120)}")
-        if withheld:  # publishes neither file; a private copy outside the published run folder
-            _withhold(tmp_nb, run_dir, spec.slug, nb_out.name)
-            warnings.append("executed notebook withheld by the privacy gate (private copy kept outside the run folder)")
-        else:
-            os.replace(tmp_nb, nb_out)
-            outputs["notebook"] = _rel(nb_out, run_dir)
-
-    if status == "ok":
-        t_exp = time.monotonic()
-        try:
-            from modqa_lib.report.export import export_html
-
-            meta = _export_meta(spec, headline)
-            exp = export_html(nb_out, tmp_html, spec.title, meta=meta, roots=[(str(run_dir), "")])
-            warnings.extend(exp.warnings)
-            html_bytes = exp.size_bytes
-            if spec.privacy:
-                from modqa_lib.report.privacy import assert_no_foreign_names
-
-                p = spec.privacy
-                assert_no_foreign_names(
-                    tmp_html.read_text(encoding="utf-8"),
-                    p["focus_vendor"],
-                    p.get("vendors", ()),
-                    p.get("sites", {}),
-                    p.get("moderator_ids", {}),
-                )
-            os.replace(tmp_html, html_out)
-            outputs["html"] = _rel(html_out, run_dir)
-        except ModqaError as exc:
-            if type(exc).__name__ == "PrivacyLeakError":  # withheld: the notebook goes private too
-                _withhold(nb_out, run_dir, spec.slug, nb_out.name)
-                outputs.pop("notebook", None)
-            status = "failed"
-            kind = "privacy check failed" if type(exc).__name__ == "PrivacyLeakError" else "export failed"
-            error = f"{kind}: {_one_line(exc, 400)}"
-        except Exception as exc:
-            status, error = "failed", f"export failed: {type(exc).__name__}: {_one_line(exc, 240)}"
-        finally:
-            tmp_html.unlink(missing_ok=True)
-            timings["export"] = round(time.monotonic() - t_exp, 3)
-    tmp_nb.unlink(missing_ok=True)
-    (unit_dir / f".{stem}.{tag}.partial.stub.ipynb").unlink(missing_ok=True)
-    finished = _utcnow()
-    return UnitResult(
-        family=spec.family,
-        unit=spec.unit,
-        slug=spec.slug,
-        status=status,
-        started=_iso(started),
-        finished=_iso(finished),
-        duration_s=round(time.monotonic() - t0, 2),
-        parameters=dict(spec.parameters),
-        notebook=_display_path(spec.notebook),
-        data_fingerprint=spec.meta.get("data_fingerprint"),
-        outputs=outputs,
-        error=error,
-        headline=headline,
-        warnings=warnings,
-        html_bytes=html_bytes,
-        timings=timings,
-    )
+    return ex
 
 
 #: environment of the report kernels: charts render inline whatever the caller's MPLBACKEND says
@@ -446,105 +407,6 @@ def kernel_env(spec: UnitSpec) -> dict[str, str]:
        https://docs.python.org/3/library/os.html#os.environ
     """
     return {**REPORT_ENV, **{str(k): str(v) for k, v in (spec.env or {}).items()}}
-
-
-_FIGURE_REPR = re.compile(r"^<Figure size \d+(\.\d+)?x\d+(\.\d+)? with \d+ Axes>$")
-
-
-def _unrendered_charts(nb) -> int:
-    """Outputs that are a matplotlib Figure's text repr without an image (a chart that did not render)."""
-    n = 0
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            data = out.get("data") or {}
-            txt = data.get("text/plain")
-            txt = "".join(txt) if isinstance(txt, list) else (txt or "")
-            if _FIGURE_REPR.match(txt.strip()) and not any(k.startswith("image/") for k in data):
-                n += 1
-            elif out.get("output_type") == "stream":
-                text = "".join(out.get("text", "")) if isinstance(out.get("text"), list) else str(out.get("text", ""))
-                n += sum(bool(_FIGURE_REPR.match(line.strip())) for line in text.splitlines())
-    return n
-
-
-def _notebook_text(nb) -> str:
-    """What an executed notebook shows from the data: text outputs, errors and the headline (no images)."""
-    import json
-
-    parts = [json.dumps((nb.metadata.get("modqa") or {}).get("headline") or {}, ensure_ascii=False)]
-    for cell in nb.cells:  # sources are the trusted notebook and its parameters: outputs are what the data says
-        for out in cell.get("outputs", []):
-            t = out.get("text")
-            parts.append("".join(t) if isinstance(t, list) else str(t or ""))
-            parts.append(str(out.get("evalue", "")))
-            parts.extend(str(x) for x in out.get("traceback", []))
-            for mime, v in (out.get("data") or {}).items():
-                if mime.startswith("image/"):
-                    continue
-                parts.append("".join(v) if isinstance(v, list) else (v if isinstance(v, str) else json.dumps(v)))
-    return "\n".join(parts)
-
-
-def private_dir(run_dir: str | os.PathLike) -> Path:
-    """Where withheld executed notebooks go: ``<outputs>/.private/<run_id>/``, outside the published run folder."""
-    run_dir = Path(run_dir)
-    return run_dir.parent / ".private" / run_dir.name
-
-
-def _withhold(path: Path, run_dir: Path, slug: str, name: str) -> None:
-    """Move a file a unit must not publish to :func:`private_dir` (owner-only permissions)."""
-    private = private_dir(run_dir) / slug
-    private.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.replace(path, private / name)
-    os.chmod(private / name, 0o600)
-
-
-def _check_executed(nb, spec: UnitSpec, run_dir: Path, cwd: str, ok: bool) -> tuple[str | None, bool]:
-    """Check and clean an executed notebook before it is published (modifies ``nb``).
-
-    Machine paths are scrubbed from every cell and output; a run that was ``ok``
-    but whose charts did not render fails; with ``spec.privacy`` the notebook
-    passes the same foreign-name gate as the HTML or is withheld.
-
-    Returns
-    -------
-    problem : str or None
-        Why the unit fails, if it does.
-    withheld : bool
-        The notebook names another vendor, site or moderator: it must not be published.
-    """
-    from modqa_lib.report.export import default_roots, scrub_notebook_paths
-
-    problem = None
-    broken = _unrendered_charts(nb)
-    if broken and ok:
-        problem = (
-            f"{broken} chart(s) did not render (the kernel printed a Figure object instead of an image; "
-            "is a non-inline matplotlib backend forced?)"
-        )
-    scrub_notebook_paths(nb, [(str(run_dir), ""), (str(Path(cwd)), "")] + default_roots())
-    for cell in nb.cells:  # the notebook's default parameters may name another unit (the injected cell has ours)
-        if "parameters" in (cell.get("metadata") or {}).get("tags", []) and cell.get("cell_type") == "code":
-            cell["source"] = "# default parameters replaced by the injected-parameters cell below"
-    pm_meta = nb.metadata.get("papermill") or {}
-    for k in ("input_path", "output_path"):  # absolute paths of this machine
-        if pm_meta.get(k):
-            pm_meta[k] = Path(str(pm_meta[k])).name
-    if spec.privacy:  # the executed notebook is published too: same gate as the HTML
-        from modqa_lib.report.privacy import assert_no_foreign_names
-
-        p = spec.privacy
-        try:
-            assert_no_foreign_names(
-                _notebook_text(nb),
-                p["focus_vendor"],
-                p.get("vendors", ()),
-                p.get("sites", {}),
-                p.get("moderator_ids", {}),
-            )
-        except ModqaError as exc:
-            return f"privacy check failed (executed notebook): {_one_line(exc, 400)}", True
-    return problem, False
 
 
 def _notebook_to_run(spec: UnitSpec, stub: Path, warnings: list[str]) -> str:
