@@ -316,6 +316,8 @@ _URL_ATTRS = (
 )
 _OBJECT_REPR = re.compile(r"^<[\w.]+ (object|at 0x[0-9a-f]+)( at 0x[0-9a-f]+)?>$")
 _BAD_URL = re.compile(r"^(javascript|vbscript|data:text/html|data:application/(x-)?javascript)", re.I)
+_REMOTE = re.compile(r"^\s*(https?:)?//", re.I)
+_BAD_STYLE = re.compile(r"expression\s*\(|url\s*\(\s*['\"]?\s*(javascript|https?:|//)", re.I)
 
 
 def _bad_url(value: str) -> bool:
@@ -334,34 +336,25 @@ def find_executable_markup(markup: str) -> list[str]:
         ``"javascript: URL in <a href>"``, ``"external <link href=https://…>"``;
         empty if the markup is inert.
     """
-    from bs4 import BeautifulSoup
+    from modqa_lib.report.html_scan import scan_html
 
-    soup = BeautifulSoup(markup, "html.parser")
     found: list[str] = []
-    for tag in soup.find_all(True):
-        name = tag.name.lower()
+    for name, attrs in scan_html(markup).tags:  # every occurrence of a repeated attribute is checked
         if name in _UNSAFE_TAGS:
             found.append(f"<{name}>")
-        if name == "meta" and str(tag.get("http-equiv", "")).lower() == "refresh":
+        if name == "meta" and any(a == "http-equiv" and v.lower() == "refresh" for a, v in attrs):
             found.append("<meta http-equiv=refresh>")
-        if name == "link" and re.match(r"^\s*(https?:)?//", str(tag.get("href", "")), re.I):
-            found.append(f"external <link href={tag.get('href')}>")
-        for attr, value in tag.attrs.items():
-            a = attr.lower()
+        if name == "link":
+            found.extend(f"external <link href={v}>" for a, v in attrs if a == "href" and _REMOTE.match(v))
+        for a, value in attrs:
             if a.startswith("on"):
                 found.append(f"{a}= on <{name}>")
             elif a in _URL_ATTRS:
-                vals = value if isinstance(value, list) else [value]
-                for v in vals:
-                    if _bad_url(str(v)):
-                        found.append(f"{str(v).strip()[:20]} URL in <{name} {a}>")
-                    elif name in ("img", "script", "iframe", "video", "audio", "source", "embed") and re.match(
-                        r"^\s*(https?:)?//", str(v), re.I
-                    ):
-                        found.append(f"remote {a}= on <{name}>")
-            elif a == "style" and re.search(
-                r"expression\s*\(|url\s*\(\s*['\"]?\s*(javascript|https?:|//)", str(value), re.I
-            ):
+                if _bad_url(value):
+                    found.append(f"{value.strip()[:20]} URL in <{name} {a}>")
+                elif name in ("img", "script", "iframe", "video", "audio", "source", "embed") and _REMOTE.match(value):
+                    found.append(f"remote {a}= on <{name}>")
+            elif a == "style" and _BAD_STYLE.search(value):
                 found.append(f"style url()/expression on <{name}>")
     return found
 

@@ -316,16 +316,12 @@ def _visible_strings(text: str) -> str:
     """Text and attribute values of an HTML document (no CSS, no data URIs); text as is."""
     if not re.search(r"<(html|body|div|p|table|span|pre)\b", text, re.I):
         return html.unescape(_DATA_URI.sub(" ", text))
-    from bs4 import BeautifulSoup
+    from modqa_lib.report.html_scan import scan_html
 
-    soup = BeautifulSoup(text, "html.parser")
-    for tag in soup(["style"]):
-        tag.decompose()
-    chunks = [soup.get_text(" ")]
-    for tag in soup.find_all(True):
-        for _name, value in tag.attrs.items():
-            vals = value if isinstance(value, list) else [value]
-            chunks.extend(str(v) for v in vals if not str(v).lower().startswith("data:"))
+    tokens = scan_html(text, text=True)
+    chunks = [" ".join(tokens.text)]
+    for _name, attrs in tokens.tags:
+        chunks.extend(v for _a, v in attrs if not v.lower().startswith("data:"))
     return html.unescape(_DATA_URI.sub(" ", "\n".join(chunks)))
 
 

@@ -88,3 +88,33 @@ def test_scope_carries_the_targets_as_data(demo60k):
     assert load_scope(tables=demo60k.tables).targets == io.load_targets()  # params/targets.yaml, read here
     mine = {"accuracy": {"default": 0.9}, "critical_error_rate_max": 0.01}
     assert load_scope(tables=demo60k.tables, targets=mine).targets == mine
+
+
+def test_a_snapshot_is_read_once_per_process_and_again_when_a_file_changes(tmp_path, monkeypatch):
+    import os
+
+    from modqa_lib.data import scope as sc
+
+    reads = []
+
+    def fake_load(where):
+        reads.append(where)
+        return {"audits": pd.DataFrame({"x": [1, 2, 3]})}
+
+    monkeypatch.setattr(sc, "load_report_tables", fake_load)
+    monkeypatch.setattr(sc, "audited_decisions", lambda tables: tables["audits"].assign(y=1))
+    monkeypatch.setattr(sc, "_LAST_SNAPSHOT", {})
+    (tmp_path / "audits.parquet").write_bytes(b"v1")
+    t1, e1 = sc._snapshot_tables(tmp_path)
+    t1["audits"].loc[0, "x"] = 99  # a report changing its copy...
+    e1.loc[0, "y"] = 99
+    t2, e2 = sc._snapshot_tables(tmp_path)
+    assert len(reads) == 1  # ...read once
+    assert t2["audits"]["x"].tolist() == [1, 2, 3] and e2["y"].tolist() == [1, 1, 1]  # ...and the next sees none of it
+    (tmp_path / "audits.parquet").write_bytes(b"v2, longer")
+    sc._snapshot_tables(tmp_path)
+    assert len(reads) == 2  # a changed file is read again
+    st = os.stat(tmp_path / "audits.parquet")
+    os.utime(tmp_path / "audits.parquet", ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    sc._snapshot_tables(tmp_path)
+    assert len(reads) == 3  # so is one only touched
