@@ -116,6 +116,20 @@ def test_kernel_is_replaced_after_max_units(tmp_path):
         k.discard()
 
 
+def test_a_reset_frees_what_the_last_unit_left_and_freezes_only_survivors(tmp_path, kernel):
+    """A figure the last unit left open is closed and collected, not frozen with the survivors (gc.freeze)."""
+    first = _nb(
+        tmp_path / "first.ipynb",
+        "import sys, weakref\nimport matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+        "fig, ax = plt.subplots()\nax.plot([1, 2])\nsys._modqa_fig = weakref.ref(fig)",
+    )
+    second = _nb(tmp_path / "second.ipynb", "import gc, sys\nprint(sys._modqa_fig() is None, gc.get_freeze_count() > 0)")
+    a = B.run_unit(_spec(tmp_path, first, "a"), kernel=kernel)
+    b = B.run_unit(_spec(tmp_path, second, "b"), kernel=kernel)
+    assert a.ok and b.ok, (a.error, b.error)
+    assert _outputs(tmp_path, "b", "second").split() == ["True", "True"]
+
+
 def test_batch_with_one_worker_reuses_one_kernel(tmp_path, monkeypatch):
     """run_batch(units_per_kernel=...) executes the units with one WarmKernel per worker thread."""
     from modqa_lib.run.batch import runner

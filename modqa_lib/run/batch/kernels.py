@@ -37,6 +37,7 @@ _RESET = (
     "    _s.modules['matplotlib.pyplot'].close('all')\n"
     "del _s\n"
     "import gc as _g\n"
+    "_g.collect()\n"  # the closed figures' cycles go now, not into the frozen set
     "_g.freeze()\n"
     "del _g\n"
 )
