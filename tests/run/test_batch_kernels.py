@@ -123,7 +123,9 @@ def test_a_reset_frees_what_the_last_unit_left_and_freezes_only_survivors(tmp_pa
         "import sys, weakref\nimport matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
         "fig, ax = plt.subplots()\nax.plot([1, 2])\nsys._modqa_fig = weakref.ref(fig)",
     )
-    second = _nb(tmp_path / "second.ipynb", "import gc, sys\nprint(sys._modqa_fig() is None, gc.get_freeze_count() > 0)")
+    second = _nb(
+        tmp_path / "second.ipynb", "import gc, sys\nprint(sys._modqa_fig() is None, gc.get_freeze_count() > 0)"
+    )
     a = B.run_unit(_spec(tmp_path, first, "a"), kernel=kernel)
     b = B.run_unit(_spec(tmp_path, second, "b"), kernel=kernel)
     assert a.ok and b.ok, (a.error, b.error)
