@@ -49,12 +49,13 @@ def tight_png(fig: Figure, pad_inches: float | None = None) -> bytes | None:
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    if not isinstance(fig.canvas, FigureCanvasAgg):
+    canvas = fig.canvas  # kept: closing a figure (even from a draw callback) gives it a bare canvas
+    if not isinstance(canvas, FigureCanvasAgg):
         return None
     pad = float(matplotlib.rcParams["savefig.pad_inches"] if pad_inches is None else pad_inches)
     dpi = fig.dpi
-    fig.canvas.draw()  # the figure's own face and edge colours, as the inline backend passes them
-    renderer = fig.canvas.get_renderer()
+    canvas.draw()  # the figure's own face and edge colours, as the inline backend passes them
+    renderer = canvas.get_renderer()
     box = fig.get_tightbbox(renderer)
     full = np.asarray(renderer.buffer_rgba())
     w_in, h_in = fig.get_size_inches()
@@ -81,7 +82,10 @@ def _inline_png(fig: Figure, default) -> str | None:
     """The inline backend's ``image/png`` (base64 text) of a chart: :func:`tight_png`, else ``default``."""
     if not fig.axes and not fig.lines:  # as IPython: nothing to show for an empty figure
         return None
-    png = tight_png(fig)
+    try:
+        png = tight_png(fig)
+    except Exception:  # never lose a chart to the shortcut: matplotlib's own path draws it
+        png = None
     if png is None:
         return default(fig)
     return base64.b64encode(png).decode("ascii")

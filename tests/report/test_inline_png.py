@@ -129,3 +129,33 @@ def test_empty_figure_shows_nothing(shell):
         assert shell.display_formatter.formatters["image/png"](fig) is None
     finally:
         plt.close(fig)
+
+
+def test_a_canvas_replaced_while_drawing_still_gives_the_image():
+    """Closing a figure gives it a bare canvas; if that happens during the draw, the drawn pixels still count."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    fig = _chart()
+    fig.canvas.mpl_connect("draw_event", lambda event: FigureCanvasBase(fig))
+    try:
+        png = inline_png.tight_png(fig)
+        assert png is not None and _pixels(png).shape[0] > 100
+    finally:
+        plt.close(fig)
+
+
+def test_any_failure_of_the_shortcut_falls_back_to_matplotlib(shell, monkeypatch):
+    png = _register_inline(shell, bbox_inches="tight")
+    inline_png.install(chart_style.ChartFigure)
+
+    def broken(fig, pad_inches=None):
+        raise AttributeError("'FigureCanvasBase' object has no attribute 'get_renderer'")
+
+    monkeypatch.setattr(inline_png, "tight_png", broken)
+    fig = _chart()
+    try:
+        import base64
+
+        assert _pixels(base64.b64decode(png(fig))).shape == _pixels(_two_pass(fig)).shape
+    finally:
+        plt.close(fig)
