@@ -218,3 +218,31 @@ def test_warm_kernel_is_replaced_when_the_environment_changes(tmp_path, kernel):
     assert kernel.starts == 2  # a kernel's environment is fixed at its start: a different one needs a new kernel
     assert _outputs(tmp_path, "a", "probe").split()[0] == "one"
     assert _outputs(tmp_path, "b", "probe").split()[0] == "two"
+
+
+def test_a_kernel_that_dies_at_start_is_started_once_more(tmp_path, monkeypatch):
+    """A kernel start can fail for reasons outside the unit (a port taken between choosing and binding it)."""
+    from modqa_lib.run.batch import kernels
+
+    real = kernels._tracking_manager
+    calls = []
+
+    def flaky(kernel_name, env=None):
+        km = real(kernel_name, env)
+        calls.append(km)
+        if len(calls) == 1:
+
+            async def dies(**kw):
+                raise RuntimeError("Kernel died before replying to kernel_info")
+
+            km.start_kernel = dies
+        return km
+
+    monkeypatch.setattr(kernels, "_tracking_manager", flaky)
+    k = WarmKernel(max_units=5)
+    try:
+        res = B.run_unit(_spec(tmp_path, _nb(tmp_path / "ok.ipynb", "print(vendor)"), "a"), kernel=k)
+        assert res.ok, res.error
+        assert len(calls) == 2 and k.starts == 1
+    finally:
+        k.discard()

@@ -136,11 +136,18 @@ class WarmKernel:
             self.discard()
         started = 0.0
         if self.km is None:
-            km = _tracking_manager(kernel_name, env)
-            self.km, self._key, self.units = km, key, 0
-            run_sync(km.start_kernel)(cwd=cwd, extra_arguments=["--IPKernelApp.log_level=ERROR"])
-            self.starts += 1
-            self._run(None, timeout)
+            for attempt in (1, 2):  # a kernel that dies at start (e.g. a port taken in between) gets one retry
+                km = _tracking_manager(kernel_name, env)
+                self.km, self._key, self.units = km, key, 0
+                try:
+                    run_sync(km.start_kernel)(cwd=cwd, extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                    self.starts += 1
+                    self._run(None, timeout)
+                    break
+                except Exception:
+                    self.discard()
+                    if attempt == 2:
+                        raise
             started = time.monotonic() - t0
         else:
             self._run(_RESET, timeout)
