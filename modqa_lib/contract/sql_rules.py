@@ -209,9 +209,18 @@ def _blank_condition(c: str) -> str:
     sorts below ``'!'``; every non-ASCII character's first byte is above it), and the
     full Unicode pattern only on cells with non-ASCII characters. An ASCII control
     character at either end also counts (the streaming path then words what it finds).
-    ``right(c, 1) < '!'`` costs about half of ``regexp_matches(c, '[\\x00-\\x20]$')``.
+
+    Costs per 10M cells on 2 cores (DuckDB 2.0): ``reverse(c) < '!'`` 0.12 s against
+    0.17-0.19 s for ``right(c, 1) < '!'`` and 0.32 s for ``regexp_matches(c, '[\\x00-\\x20]$')``
+    (``reverse`` keeps a trailing ASCII character first: controls and ``\\r\\n`` are grapheme
+    clusters of their own). The Unicode pattern sits in a ``CASE``, not an ``AND``: on a column
+    with missing cells DuckDB evaluated the ``AND``'s right side on whole vectors (0.36 s against
+    0.17 s for 10M moderator ids, 17% missing).
     """
-    return f"({c} < '!' OR right({c}, 1) < '!' OR (strlen({c}) <> length({c}) AND regexp_matches({c}, {quote(_BLANK_PAT)})))"
+    return (
+        f"({c} < '!' OR reverse({c}) < '!' OR "
+        f"CASE WHEN strlen({c}) <> length({c}) THEN regexp_matches({c}, {quote(_BLANK_PAT)}) ELSE false END)"
+    )
 
 
 def value_columns(table: str) -> list[str]:
@@ -246,23 +255,21 @@ def value_rule_kinds(table: str, column: str, values: list, taxonomy: S.Taxonomy
 
 
 def duplicate_count_sql(table: str, source: str) -> str | None:
-    """Number of 64-bit hashes of the table's unique columns' values seen more than once (None if it has none).
+    """Number of values of the table's unique columns beyond one per 64-bit hash (None if it has none).
 
-    Zero proves every value unique. A positive count is a duplicate value or, with
-    probability about ``n**2 / 2**65`` (3e-4 at 10^8 rows), two values with the same
-    hash: either way the caller falls back to the exact check. Grouping 8-byte hashes
-    instead of the text needs less memory: 4.2 s against 6.0 s for 50M ids under a
-    1 GB cap (the text spills to disk).
+    ``count(c) - count(DISTINCT hash(c))`` per unique column, summed. Zero proves every
+    value unique. A positive count is a duplicate value or, with probability about
+    ``n**2 / 2**65`` (3e-4 at 10^8 rows), two values with the same hash: either way the
+    caller falls back to the exact check. Grouping 8-byte hashes instead of the text needs
+    less memory, and a ``DISTINCT`` aggregate keeps no count per group: for 50M ids under a
+    1 GB cap 3.1 s, against 5.3 s for ``GROUP BY hash HAVING count(*) > 1`` and 6.0 s for the
+    text (both spill to disk).
     """
     cols = [c.name for c in S.TABLES[table].columns if c.unique]
     if not cols:
         return None
-    parts = [
-        f"(SELECT count(*) FROM (SELECT hash({_ident(c)}) AS h FROM {source} WHERE {_ident(c)} IS NOT NULL "
-        f"GROUP BY h HAVING count(*) > 1))"
-        for c in cols
-    ]
-    return "SELECT " + " + ".join(parts)
+    parts = [f"(count({_ident(c)}) - count(DISTINCT hash({_ident(c)})))" for c in cols]
+    return f"SELECT {' + '.join(parts)} FROM {source}"
 
 
 #: prefix of the error a broken row rule raises inside a query (:func:`guarded_select`)

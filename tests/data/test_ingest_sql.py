@@ -229,3 +229,87 @@ def test_sql_fallback_leaves_nothing_and_streaming_reports(tmp_path):
         ingest(raw, tmp_path / "p", partition_rows=0)
     assert not (tmp_path / "p").exists()
     shutil.rmtree(tmp_path / "raw")
+
+
+# ------------------------------------------------- the SQL twins on single values
+#: cells around the edges of the blank rule: ASCII and non-ASCII, controls, CR LF, combining and prepended marks
+BLANK_CORPUS = [
+    "x",
+    "x y",
+    "D0000000001",
+    "m2961",
+    "!",
+    "~",
+    "é",
+    "ñandú",
+    "名前",
+    "x\u0301",
+    "\u0600x",
+    " x",
+    "x ",
+    "\tx",
+    "x\t",
+    "x\r\n",
+    "x\n",
+    "\r\nx",
+    "x\x0b",
+    "x\x0c",
+    "x\x1c",
+    "x\x1f",
+    " ",
+    "",
+    "x\u3000",
+    "\u3000x",
+    "x\u00a0",
+    "\u00a0x",
+    "x\u2028",
+    "x\u0085",
+    "é ",
+    " é",
+    "名前\t",
+    "\u0600 ",
+    "x\x01",
+    "\x01x",
+    "x\x7f",
+    "é\x01",
+]
+
+
+def _sql_flags(expr_of, values: list) -> list:
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("CREATE TABLE t (i INTEGER, c VARCHAR)")
+        con.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(values)))
+        return [r[0] for r in con.execute(f"SELECT coalesce({expr_of('c')}, false) FROM t ORDER BY i").fetchall()]
+    finally:
+        con.close()
+
+
+def test_blank_condition_flags_what_strip_changes_and_only_ascii_controls_besides():
+    """Every cell ``str.strip`` changes (or that is empty) is flagged; besides those only cells with an
+    ASCII control at an end (the conservative extra, the streaming path words them), never a clean cell;
+    and a missing cell is never flagged (the ``CASE`` keeps missing cells out of the Unicode pattern)."""
+    values = [*BLANK_CORPUS, None, *BLANK_CORPUS]  # a missing cell inside the vector
+    got = _sql_flags(Q._blank_condition, values)
+    for v, flag in zip(values, got, strict=True):
+        if v is None:
+            assert flag is False
+            continue
+        strip_changes = v != v.strip() or v == ""
+        ascii_control_end = bool(v) and (v[0] < "!" or v[-1] < "!")
+        assert flag == (strip_changes or ascii_control_end), repr(v)
+
+
+def test_duplicate_count_sql_is_zero_only_for_unique_ids():
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        for ids, dup in ((["a", "b", "c", None, None], False), (["a", "b", "a"], True), (["a", "A", "a "], False)):
+            con.execute("CREATE OR REPLACE TABLE t (decision_id VARCHAR)")
+            con.executemany("INSERT INTO t VALUES (?)", [(i,) for i in ids])
+            assert (con.execute(Q.duplicate_count_sql("decisions", "t")).fetchone()[0] > 0) is dup, ids
+    finally:
+        con.close()
