@@ -326,9 +326,28 @@ def test_real_messy_text_kept_verbatim(t):
 
 
 # ------------------------------------------------------------------ performance
+def _typing_baseline(tables: dict[str, pd.DataFrame]) -> float:
+    """Seconds pandas needs just to strip and parse every typed column of ``tables`` (the floor of any validation)."""
+    start = time.perf_counter()
+    for name, df in tables.items():
+        spec = S.TABLES[name]
+        for c in df.columns:
+            s = df[c].astype("str").str.strip()
+            dtype = spec.column(c).dtype if c in spec.column_names else "str"
+            if dtype == "datetime":
+                pd.to_datetime(s, utc=True, format="ISO8601", errors="coerce")
+            elif dtype in ("int", "float"):
+                pd.to_numeric(s, errors="coerce")
+    return time.perf_counter() - start
+
+
 @pytest.mark.slow
 def test_performance_200k_decisions():
-    """200k decisions + 15k audits validate in a few seconds."""
+    """200k decisions + 15k audits validate within 10x of the bare pandas parse of their typed columns.
+
+    A ratio against a baseline measured in the same test, best of three each, so a loaded
+    machine slows both sides (measured 3.0-3.2x, 0.65 s against 0.2 s, on a quiet 2-core machine).
+    """
     base = make_valid_tables(2_000)
     reps = 100
     dec = pd.concat([base["decisions"]] * reps, ignore_index=True)
@@ -339,11 +358,17 @@ def test_performance_200k_decisions():
     aud[S.IS_ERROR], aud[S.QA_LABEL] = "false", dec[S.LABEL].iloc[: len(aud)].to_numpy()
     aud[[S.ERROR_TYPE, S.SEVERITY, S.ROOT_CAUSE]] = None
     aud[S.AUDITED_AT] = "2026-04-30T00:00:00Z"
-    start = time.perf_counter()
-    out = validate_tables({"decisions": dec, "audits": aud}, FILES)
-    took = time.perf_counter() - start
+    tables = {"decisions": dec, "audits": aud}
+    took, floor = [], []
+    for _ in range(3):
+        floor.append(_typing_baseline(tables))
+        start = time.perf_counter()
+        out = validate_tables(tables, FILES)
+        took.append(time.perf_counter() - start)
     assert len(out["decisions"]) == 200_000 and len(out["audits"]) == 15_000
-    assert took < 10, f"validation took {took:.1f} s"
+    assert min(took) < 10 * min(floor), (
+        f"validation took {min(took):.2f} s, {min(took) / min(floor):.1f}x the bare parse"
+    )
 
 
 def test_error_type_must_match_labels(t):
