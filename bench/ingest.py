@@ -10,10 +10,16 @@ For each size N (default 2M, 10M, 50M decisions; audits are a 1% sample):
   types)) TO ... (FORMAT parquet)`` of the same two files, in a child process;
 * prints both and the ratio ingest / copy (goal: <= 1.5x, peak RSS < 2 GB at any size).
 
+Before the first timing the raw files are read once, so both sides find them in the page
+cache (a 7.7 GB file left cold put about 10 s of disk reads on whichever side ran first).
+With ``--repeat N`` the two alternate (ingest first, then copy first, ...) and the medians and
+their ratio are printed, with each pair's ratio: on a 2-core VM one run of either side varies
+by about 5%.
+
 Usage::
 
     PYTHONPATH=. python bench/ingest.py [--sizes 2000000 10000000 50000000] [--dir /tmp/modqa-bench] [--stream]
-        [--keep] [--before <other checkout>]
+        [--keep] [--before <other checkout>] [--repeat 3]
 
 Writes only below ``--dir`` (deleted at the end unless ``--keep``).
 """
@@ -24,6 +30,7 @@ import argparse
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -82,6 +89,26 @@ def _child(code: str, pythonpath: str | None = None) -> tuple[float, float]:
     return float(s), float(mb)
 
 
+def _warm(folder: Path) -> None:
+    """Read every raw file once (into the page cache), so no timed side pays the first read from disk."""
+    for f in sorted(folder.iterdir()):
+        with open(f, "rb") as fh:
+            while fh.read(1 << 24):
+                pass
+
+
+def _timed(side: str, fmt: dict, base: Path) -> tuple[float, float]:
+    """One timed run of ``side`` ("ingest" or "copy") in a child process; its output is removed again."""
+    if side == "ingest":
+        out = _child(CHILD_INGEST.format(**fmt))
+        shutil.rmtree(base / "p", ignore_errors=True)
+        return out
+    (base / "c").mkdir()
+    out = _child(CHILD_COPY.format(**{**fmt, "out": str(base / "c")}))
+    shutil.rmtree(base / "c", ignore_errors=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[2_000_000, 10_000_000, 50_000_000])
@@ -91,6 +118,7 @@ def main() -> None:
     )
     ap.add_argument("--stream", action="store_true", help="also time the streaming path (fast=False) in the same run")
     ap.add_argument("--keep", action="store_true", help="keep and reuse the generated raw files under --dir/<size>")
+    ap.add_argument("--repeat", type=int, default=1, help="time ingest and copy this many times each, alternating")
     a = ap.parse_args()
     sys.path.insert(0, str(HERE))
     import _biglog
@@ -110,11 +138,21 @@ def main() -> None:
             gen = time.perf_counter() - t
             mb = (raw / "decisions.csv").stat().st_size / 2**20
             fmt = {"bench": str(HERE), "raw": str(raw), "out": str(base / "p"), "extra": ""}
-            ti, ri = _child(CHILD_INGEST.format(**fmt))
-            shutil.rmtree(base / "p", ignore_errors=True)
-            (base / "c").mkdir()
-            tc, rc = _child(CHILD_COPY.format(**{**fmt, "out": str(base / "c")}))
-            shutil.rmtree(base / "c", ignore_errors=True)
+            _warm(raw)
+            runs: dict[str, list[tuple[float, float]]] = {"ingest": [], "copy": []}
+            for rep in range(a.repeat):
+                for side in ("ingest", "copy") if rep % 2 == 0 else ("copy", "ingest"):
+                    runs[side].append(_timed(side, fmt, base))
+            ingest_runs, copy_runs = runs["ingest"], runs["copy"]
+            ti = statistics.median(t for t, _ in ingest_runs)
+            tc = statistics.median(t for t, _ in copy_runs)
+            ri = max(r for _, r in ingest_runs)
+            rc = max(r for _, r in copy_runs)
+            if a.repeat > 1:
+                pairs = ", ".join(
+                    f"{i:.1f}/{c:.1f} s {i / c:.2f}x" for (i, _), (c, _) in zip(ingest_runs, copy_runs, strict=True)
+                )
+                print(f"    runs (ingest/copy): {pairs}; medians below", flush=True)
             if a.stream:
                 ts, rs = _child(CHILD_INGEST.format(**{**fmt, "out": str(base / "s"), "extra": ", fast=False"}))
                 shutil.rmtree(base / "s", ignore_errors=True)

@@ -38,7 +38,7 @@ Rule kinds (one :class:`SqlRule` per column and kind that applies):
 ``future``, ``floor``
     timestamp outside :func:`~modqa_lib.contract.validation.date_bounds`.
 ``unique``
-    value given more than once (a ``GROUP BY``, not a row condition: see :func:`duplicate_count_sql`).
+    value given more than once (a distinct count of hashes, not a row condition: see :func:`duplicate_count_sql`).
 ``casefold``
     names differing only in case (checked on the distinct values: see :func:`distinct_values_sql`).
 
@@ -79,7 +79,9 @@ __all__ = [
 #: DuckDB type of each contract dtype
 SQL_TYPES = {"str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "datetime": "TIMESTAMPTZ"}
 
-#: the only text forms cast in SQL (RE2, full match); pandas parses each of them to the same value
+#: the only text forms cast in SQL (RE2, full match); pandas parses each of them to the same value.
+#: Numbers are read as text and matched here, not typed by DuckDB's CSV reader: DuckDB 2.0 reads
+#: ``1_000`` as 1000 and ``+-1`` as -1 (pandas: not a number), which no check of the typed value can see.
 ACCEPTED_PATTERNS = {
     "int": r"-?[0-9]{1,15}",  # below 2**53, as validation requires
     "float": r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)",

@@ -7,7 +7,7 @@ version folder, on every core, checking each row with the SQL twins of the
 per-table rules as it streams (:mod:`modqa_lib.contract.sql_rules`); pandas
 checks the small tables meanwhile. Then it checks what needs whole columns
 on the staged parquet (the distinct names, for blanks, vocabulary and case
-variants; a ``GROUP BY`` for the unique ids) and runs the cross-table rules of
+variants; ``count(DISTINCT hash(id))`` against the row count for the unique ids) and runs the cross-table rules of
 :mod:`modqa_lib.contract.validation` on the audited decisions only (read back
 by a semi-join), as the streaming path does. Row order within a partition is
 not kept (DuckDB writes in parallel): readers order by ``decision_id``.
@@ -282,7 +282,7 @@ def stage_decisions(
         try:
             scopes = _check_staged(con, source, tax, columns)
             keep = _audited(con, source, audited, columns)
-            # the duplicate-id GROUP BY beside the cross-table rules in pandas (one DuckDB query at a
+            # the duplicate-id count beside the cross-table rules in pandas (one DuckDB query at a
             # time: two at once share the memory cap and spill, 12.5 s against 10 s at 50M)
             dups = pool.submit(_duplicates, con, source)
             # a non-required column left out is read as all-missing, without a warning (as validation does)

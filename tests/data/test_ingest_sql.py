@@ -141,9 +141,10 @@ def _breaches() -> list[tuple[str, str, str]]:
         if col.vocab:
             out.append((c, "vocab", "zz_" + tax.vocab(col.vocab)[0]))
         if col.dtype == "int":
-            out += [(c, "parse", v) for v in ("1.5", "1e3", "x", "+1", "9" * 16)]
+            out += [(c, "parse", v) for v in ("1.5", "1e3", "x", "+1", "9" * 16, "1_000", "+-1")]
         if col.dtype == "float":
-            out += [(c, "parse", v) for v in ("0,5", "inf", "nan", "1e-3", "x", "1_000", "-0")]
+            # DuckDB 2.0 casts "1_000" to 1000 and "+-1" to -1 (pandas: not a number), so numbers are typed from text
+            out += [(c, "parse", v) for v in ("0,5", "inf", "nan", "1e-3", "x", "1_000", "+-1", "-0")]
         if col.dtype == "datetime":
             out += [
                 (c, "parse", v)
