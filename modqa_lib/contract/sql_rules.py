@@ -285,7 +285,8 @@ def guarded_select(select: str, rules: list[SqlRule]) -> str:
     :data:`GUARD_ERROR` followed by ``<column>: <kind>`` of every rule the first
     breaking row breaks; rows breaking none pass unchanged. So one ``COPY`` both writes and checks the data (checking in a
     second scan of the written parquet cost about 3 s per 10M rows; in the
-    ``COPY`` about 1 s).
+    ``COPY`` about 1 s). The ``CASE`` has one ``WHEN``, the rules joined by ``OR``: one
+    ``WHEN`` per rule cost 1.01 s per 10M typed rows in memory, the ``OR`` 0.88 s.
 
     References
     ----------
@@ -296,8 +297,8 @@ def guarded_select(select: str, rules: list[SqlRule]) -> str:
         return select
     which = ", ".join(f"CASE WHEN {r.condition} THEN {quote(r.column + ': ' + r.kind)} END" for r in rules)
     fail = f"error({quote(GUARD_ERROR)} || concat_ws(', ', {which}))"  # only evaluated for a breaking row
-    whens = " ".join(f"WHEN {r.condition} THEN {fail}" for r in rules)
-    return f"SELECT * FROM ({select}) WHERE CASE {whens} ELSE true END"
+    broken = " OR ".join(f"({r.condition})" for r in rules)
+    return f"SELECT * FROM ({select}) WHERE CASE WHEN {broken} THEN {fail} ELSE true END"
 
 
 def broken_rule(message: str) -> str | None:

@@ -314,3 +314,25 @@ def test_duplicate_count_sql_is_zero_only_for_unique_ids():
             assert (con.execute(Q.duplicate_count_sql("decisions", "t")).fetchone()[0] > 0) is dup, ids
     finally:
         con.close()
+
+
+def test_guarded_select_passes_clean_rows_and_names_every_rule_the_breaking_row_breaks():
+    import duckdb
+
+    rules = [
+        Q.SqlRule("a", "range", "a < 0"),
+        Q.SqlRule("b", "required", "b IS NULL"),
+        Q.SqlRule("a", "parse", "a > 100"),
+    ]
+    con = duckdb.connect()
+    try:
+        con.execute("CREATE TABLE t AS SELECT * FROM (VALUES (1, 'x'), (5, 'y'), (100, NULL::VARCHAR)) v(a, b)")
+        con.execute("UPDATE t SET b = 'z' WHERE a = 100")
+        assert con.execute(f"SELECT sum(a) FROM ({Q.guarded_select('SELECT * FROM t', rules)})").fetchone()[0] == 106
+        con.execute("INSERT INTO t VALUES (-1, NULL)")
+        with pytest.raises(duckdb.Error) as ei:
+            con.execute(Q.guarded_select("SELECT * FROM t", rules)).fetchall()
+        assert Q.broken_rule(str(ei.value)) == "a: range, b: required"
+        assert Q.broken_rule("Conversion Error: something else") is None
+    finally:
+        con.close()
