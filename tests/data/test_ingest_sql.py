@@ -12,6 +12,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -173,13 +174,17 @@ def test_every_rule_kind_is_generated_from_the_contract():
     by_value = {  # rules run on the distinct values of a value column: every kind a breach would trip
         (c, k)
         for c in Q.value_columns("decisions")
-        for k in Q.value_rule_kinds("decisions", c, [" x", "zz", "Ab", "aB"], tax)
+        for k in Q.value_rule_kinds("decisions", c, [" x", "zz", "Ab", "aB", None], tax)
     }
+    by_id_value = {(r.column, r.kind) for r in Q.id_value_rules("decisions", tax)}
+    assert by_id_value == {(S.MODERATOR_ID, "blank"), (S.MODERATOR_ID, "placeholder")}
     expected = {(c, k) for c, k, _ in BREACHES if k != "unique"}
-    assert expected <= rules | by_value
-    assert not rules & by_value  # each rule runs once
-    assert {k for _, k in rules | by_value} | {"unique"} == set(Q.RULE_KINDS)
-    assert Q.duplicate_count_sql("decisions", "t") and Q.distinct_values_sql("decisions", "t")
+    assert expected <= rules | by_value | by_id_value
+    # each rule runs once
+    assert not rules & by_value and not rules & by_id_value and not by_value & by_id_value
+    assert {k for _, k in rules | by_value | by_id_value} | {"unique"} == set(Q.RULE_KINDS)
+    assert Q.unique_columns("decisions") == [S.DECISION_ID]
+    assert Q.id_values_sql("decisions", "t", tax) and Q.distinct_values_sql("decisions", "t")
 
 
 @pytest.mark.parametrize(("column", "kind", "value"), BREACHES, ids=[f"{c}-{k}-{v}" for c, k, v in BREACHES])
@@ -303,17 +308,55 @@ def test_blank_condition_flags_what_strip_changes_and_only_ascii_controls_beside
         assert flag == (strip_changes or ascii_control_end), repr(v)
 
 
-def test_duplicate_count_sql_is_zero_only_for_unique_ids():
+@pytest.mark.parametrize("pass_bytes", [1 << 28, 64, 8])  # one pass; shares of 8 or 1 ids (2^k of them)
+def test_duplicate_count_counts_values_beyond_one_in_any_number_of_shares(pass_bytes):
     import duckdb
 
+    from modqa_lib.data.ingest_sql import duplicate_count
+
+    rng = np.random.default_rng(7)
     con = duckdb.connect()
     try:
-        for ids, dup in ((["a", "b", "c", None, None], False), (["a", "b", "a"], True), (["a", "A", "a "], False)):
+        cases = [(["a", "b", "c", None, None], 0), (["a", "b", "a"], 1), (["a", "A", "a "], 0), ([], 0)]
+        ids = [f"D{i}" for i in rng.integers(0, 400, 500)]
+        cases.append((ids, len(ids) - len(set(ids))))
+        for ids, expected in cases:
             con.execute("CREATE OR REPLACE TABLE t (decision_id VARCHAR)")
-            con.executemany("INSERT INTO t VALUES (?)", [(i,) for i in ids])
-            assert (con.execute(Q.duplicate_count_sql("decisions", "t")).fetchone()[0] > 0) is dup, ids
+            if ids:
+                con.executemany("INSERT INTO t VALUES (?)", [(i,) for i in ids])
+            # the row count given is only a size hint: a short one grows the arrays
+            for rows in (len(ids), 3):
+                assert duplicate_count(con, "t", rows, pass_bytes=pass_bytes) == expected, (ids, rows)
     finally:
         con.close()
+
+
+def test_id_values_sql_flags_blank_and_placeholder_moderator_ids_on_their_distinct_values():
+    import duckdb
+
+    tax = S.load_taxonomy()
+    con = duckdb.connect()
+    try:
+        for ids, broken in (
+            (["m1", "m2", None, "m1"], set()),
+            (["m1", " m2", "m1"], {"blank"}),
+            (["m1", "NULL", "n/a "], {"placeholder", "blank"}),
+            (["m1", "N/A"], {"placeholder"}),
+        ):
+            con.execute("CREATE OR REPLACE TABLE t (moderator_id VARCHAR)")
+            con.executemany("INSERT INTO t VALUES (?)", [(i,) for i in ids])
+            row = con.execute(Q.id_values_sql("decisions", "t", tax)).fetchall()[0]
+            got = {r.kind for r, hit in zip(Q.id_value_rules("decisions", tax), row, strict=True) if hit}
+            assert got == broken, ids
+    finally:
+        con.close()
+
+
+def test_value_rule_kinds_counts_a_missing_cell_of_a_required_value_column():
+    tax = S.load_taxonomy()
+    ok = list(tax.vocab(S.TABLES["decisions"].column(S.CHANNEL).vocab))
+    assert Q.value_rule_kinds("decisions", S.CHANNEL, ok, tax) == []
+    assert Q.value_rule_kinds("decisions", S.CHANNEL, [*ok, None], tax) == ["required"]
 
 
 def test_guarded_select_passes_clean_rows_and_names_every_rule_the_breaking_row_breaks():
