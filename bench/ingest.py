@@ -12,9 +12,10 @@ For each size N (default 2M, 10M, 50M decisions; audits are a 1% sample):
 
 Before the first timing the raw files are read once, so both sides find them in the page
 cache (a 7.7 GB file left cold put about 10 s of disk reads on whichever side ran first).
-With ``--repeat N`` the two alternate (ingest first, then copy first, ...) and the medians and
-their ratio are printed, with each pair's ratio: on a 2-core VM one run of either side varies
-by about 5%.
+With ``--repeat N`` the sides take turns to go first in each round (ingest, copy and, with
+``--before``, the other checkout's ingest), and the medians and their ratio are printed, with
+each pair's ratio: on a 2-core VM one run of any side varies by about 5%, and the "before"
+side is timed as often, in the same rounds, so a change is judged against medians, not one run.
 
 Usage::
 
@@ -97,10 +98,11 @@ def _warm(folder: Path) -> None:
                 pass
 
 
-def _timed(side: str, fmt: dict, base: Path) -> tuple[float, float]:
-    """One timed run of ``side`` ("ingest" or "copy") in a child process; its output is removed again."""
-    if side == "ingest":
-        out = _child(CHILD_INGEST.format(**fmt))
+def _timed(side: str, fmt: dict, base: Path, before: str | None = None) -> tuple[float, float]:
+    """One timed run of ``side`` ("ingest", "copy", or "before": the ingest of the ``before`` checkout)
+    in a child process; its output is removed again."""
+    if side in ("ingest", "before"):
+        out = _child(CHILD_INGEST.format(**fmt), before if side == "before" else None)
         shutil.rmtree(base / "p", ignore_errors=True)
         return out
     (base / "c").mkdir()
@@ -139,10 +141,11 @@ def main() -> None:
             mb = (raw / "decisions.csv").stat().st_size / 2**20
             fmt = {"bench": str(HERE), "raw": str(raw), "out": str(base / "p"), "extra": ""}
             _warm(raw)
-            runs: dict[str, list[tuple[float, float]]] = {"ingest": [], "copy": []}
-            for rep in range(a.repeat):
-                for side in ("ingest", "copy") if rep % 2 == 0 else ("copy", "ingest"):
-                    runs[side].append(_timed(side, fmt, base))
+            sides = ["ingest", "copy"] + (["before"] if a.before else [])
+            runs: dict[str, list[tuple[float, float]]] = {side: [] for side in sides}
+            for rep in range(a.repeat):  # each side starts a round in turn
+                for side in sides[rep % len(sides) :] + sides[: rep % len(sides)]:
+                    runs[side].append(_timed(side, fmt, base, a.before))
             ingest_runs, copy_runs = runs["ingest"], runs["copy"]
             ti = statistics.median(t for t, _ in ingest_runs)
             tc = statistics.median(t for t, _ in copy_runs)
@@ -158,9 +161,14 @@ def main() -> None:
                 shutil.rmtree(base / "s", ignore_errors=True)
                 print(f"    streaming path: ingest {ts:.1f} s, peak RSS {rs:,.0f} MB, {ts / tc:.2f}x copy")
             if a.before:
-                tb, rb = _child(CHILD_INGEST.format(**{**fmt, "out": str(base / "b")}), a.before)
-                shutil.rmtree(base / "b", ignore_errors=True)
-                print(f"    before ({a.before}): ingest {tb:.1f} s, peak RSS {rb:,.0f} MB, {tb / tc:.2f}x copy")
+                tb = statistics.median(t for t, _ in runs["before"])
+                rb = max(r for _, r in runs["before"])
+                each = " / ".join(f"{t:.1f}" for t, _ in runs["before"])
+                print(
+                    f"    before ({a.before}): ingest {each} s, median {tb:.1f} s, peak RSS {rb:,.0f} MB, "
+                    f"{tb / tc:.2f}x copy",
+                    flush=True,
+                )
             rows.append((n, ti, ri, tc, rc))
             print(
                 f"{n:>11,}  {mb:>7,.0f}  {ti:>8.1f}  {ri:>6,.0f}  {tc:>7.1f}  {rc:>6,.0f}  {ti / tc:.2f}x"
