@@ -48,6 +48,8 @@ t = time.perf_counter()
 rep = ingest({raw!r}, {out!r}{extra})
 _biglog.report("ingest", time.perf_counter() - t)
 print("VIA", getattr(rep, "validated_by", "stream"))
+import modqa_lib
+print("FROM", modqa_lib.__file__)
 """
 
 CHILD_COPY = """
@@ -79,12 +81,17 @@ def _child(code: str, pythonpath: str | None = None) -> tuple[float, float]:
     env = dict(os.environ)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env)
+    # run from the other checkout too: ``python -c`` puts the working directory first on
+    # sys.path, ahead of PYTHONPATH, so run from this checkout it would import this one's modqa_lib
+    cwd = pythonpath or None
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env, cwd=cwd)
     if r.returncode:
         raise RuntimeError(r.stderr[-3000:])
     via = [x for x in r.stdout.splitlines() if x.startswith("VIA ")]
+    src = [x for x in r.stdout.splitlines() if x.startswith("FROM ")]
     if via:
-        print(f"    validated by: {via[0].split()[1]}", flush=True)
+        where = f" (modqa_lib of {Path(src[0].split(maxsplit=1)[1]).parent.parent})" if src else ""
+        print(f"    validated by: {via[0].split()[1]}{where}", flush=True)
     line = next(x for x in r.stdout.splitlines() if x.startswith("RESULT "))
     _, _, s, mb = line.split()
     return float(s), float(mb)
@@ -125,7 +132,7 @@ def main() -> None:
     sys.path.insert(0, str(HERE))
     import _biglog
 
-    base = Path(a.dir)
+    base = Path(a.dir).resolve()
     rows = []
     print(f"{'decisions':>11}  {'csv MB':>7}  {'ingest s':>8}  {'RSS MB':>6}  {'copy s':>7}  {'RSS MB':>6}  ratio")
     try:
